@@ -1,0 +1,97 @@
+package wire
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/golang/snappy"
+)
+
+// ErrUnsupportedCompression is matched by the error for a compress type troupe cannot encode or
+// decode (lz4, which brpc names but does not implement either, or an unknown number).
+var ErrUnsupportedCompression = errors.New("unsupported compress type")
+
+// Compress appends src compressed with t to dst, in the formats brpc uses: snappy's block format,
+// gzip and zlib streams. [CompressNone] appends src as it is.
+func Compress(dst, src []byte, t CompressType) ([]byte, error) {
+	switch t {
+	case CompressNone:
+		return append(dst, src...), nil
+	case CompressSnappy:
+		return append(dst, snappy.Encode(nil, src)...), nil
+	case CompressGzip:
+		buf := bytes.NewBuffer(dst)
+		w := gzip.NewWriter(buf)
+		return finishStream(buf, w, src)
+	case CompressZlib:
+		buf := bytes.NewBuffer(dst)
+		w := zlib.NewWriter(buf)
+		return finishStream(buf, w, src)
+	}
+	return dst, fmt.Errorf("%w: %v", ErrUnsupportedCompression, t)
+}
+
+func finishStream(buf *bytes.Buffer, w io.WriteCloser, src []byte) ([]byte, error) {
+	if _, err := w.Write(src); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Decompress appends src, compressed with t, decompressed to dst. It refuses to produce more than
+// limit bytes (no limit when limit <= 0), so that a small frame cannot expand without bound.
+func Decompress(dst, src []byte, t CompressType, limit int) ([]byte, error) {
+	switch t {
+	case CompressNone:
+		return append(dst, src...), nil
+	case CompressSnappy:
+		n, err := snappy.DecodedLen(src)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		if limit > 0 && n > limit {
+			return nil, fmt.Errorf("snappy: decoded size %d exceeds the limit %d", n, limit)
+		}
+		out, err := snappy.Decode(nil, src)
+		if err != nil {
+			return nil, fmt.Errorf("snappy: %w", err)
+		}
+		return append(dst, out...), nil
+	case CompressGzip:
+		r, err := gzip.NewReader(bytes.NewReader(src))
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return readLimited(dst, r, limit, "gzip")
+	case CompressZlib:
+		r, err := zlib.NewReader(bytes.NewReader(src))
+		if err != nil {
+			return nil, fmt.Errorf("zlib: %w", err)
+		}
+		return readLimited(dst, r, limit, "zlib")
+	}
+	return nil, fmt.Errorf("%w: %v", ErrUnsupportedCompression, t)
+}
+
+func readLimited(dst []byte, r io.ReadCloser, limit int, name string) ([]byte, error) {
+	defer r.Close()
+	var src io.Reader = r
+	if limit > 0 {
+		src = io.LimitReader(r, int64(limit)+1)
+	}
+	buf := bytes.NewBuffer(dst)
+	if _, err := buf.ReadFrom(src); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if limit > 0 && buf.Len()-len(dst) > limit {
+		return nil, fmt.Errorf("%s: decompressed size exceeds the limit %d", name, limit)
+	}
+	return buf.Bytes(), nil
+}
