@@ -1,0 +1,20 @@
+// Package mailbox is the plumbing every troupe actor runs on, built on protoactor-go's public
+// extension points:
+//
+//   - [Pool], a dispatcher with a fixed set of worker goroutines. protoactor's default dispatcher
+//     starts a goroutine per mailbox activation, whose stack growth makes a message hop 5–10×
+//     slower; the pool reuses warm goroutines and never blocks a sender (when its queue is full the
+//     activation runs on a goroutine of its own, still tracked, so [Pool.Close] waits for it).
+//   - [NewMailbox], a mailbox for ordinary protoactor actors that, on request, delivers a [*Drained]
+//     message whenever the actor has emptied its queue. A socket actor flushes everything it
+//     queued during a burst with one write when it sees it.
+//   - [Light], the light actor that every call and sub-call is: a process registered in the
+//     protoactor registry with a real PID, so anything can Send to it or Stop it, with a small
+//     mailbox that runs one message at a time on the pool, and parent/child links that stop a
+//     call's sub-calls with it. It skips protoactor's spawn, supervision and Terminated machinery,
+//     which cost a short-lived actor three times its useful work.
+//
+// Package mailbox imports protoactor-go and the standard library only. It is the one troupe
+// package whose API mentions protoactor types. Everything in it is safe for concurrent use; a
+// handler's Receive is never run concurrently with itself.
+package mailbox

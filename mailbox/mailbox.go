@@ -1,0 +1,150 @@
+package mailbox
+
+import (
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Drained is delivered to an actor whose mailbox was made with [NewMailbox](true) each time the
+// actor has processed every message queued so far. It arrives inside the actor's own turn, so the
+// actor can act on it (flush a buffered write, say) without a lock.
+type Drained struct{}
+
+// NotInfluenceReceiveTimeout marks Drained as bookkeeping, not activity.
+func (*Drained) NotInfluenceReceiveTimeout() {}
+
+// drained is the one Drained value; it carries no state.
+var drained = &Drained{}
+
+// NewMailbox returns a protoactor mailbox producer: an unbounded queue processed on the actor's
+// dispatcher that runs system messages before user messages, like protoactor's own, and, when
+// notifyDrained is true, delivers a [*Drained] after each burst of user messages.
+func NewMailbox(notifyDrained bool) actor.MailboxProducer {
+	return func() actor.Mailbox { return &queueMailbox{notifyDrained: notifyDrained} }
+}
+
+type queueMailbox struct {
+	mu            sync.Mutex
+	user, system  ring
+	scheduled     bool
+	suspended     bool
+	owesDrained   bool // a user message was processed since the last Drained
+	notifyDrained bool
+	invoker       actor.MessageInvoker
+	dispatcher    actor.Dispatcher
+	process       func()
+}
+
+func (m *queueMailbox) PostUserMessage(msg any) {
+	m.mu.Lock()
+	m.user.push(msg)
+	m.scheduleLocked()
+}
+
+func (m *queueMailbox) PostSystemMessage(msg any) {
+	m.mu.Lock()
+	m.system.push(msg)
+	m.scheduleLocked()
+}
+
+// scheduleLocked schedules an activation unless one is pending, and unlocks m.mu.
+func (m *queueMailbox) scheduleLocked() {
+	if m.scheduled {
+		m.mu.Unlock()
+		return
+	}
+	m.scheduled = true
+	m.mu.Unlock()
+	m.dispatcher.Schedule(m.process)
+}
+
+func (m *queueMailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
+	m.invoker, m.dispatcher = invoker, dispatcher
+	m.process = m.run
+}
+
+func (m *queueMailbox) Start() {}
+
+func (m *queueMailbox) UserMessageCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.user.size
+}
+
+// next returns the next message to process, or nil after marking the mailbox idle.
+func (m *queueMailbox) next() (msg any, system bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if msg, ok := m.system.pop(); ok {
+		return msg, true
+	}
+	if !m.suspended {
+		if msg, ok := m.user.pop(); ok {
+			m.owesDrained = m.notifyDrained
+			return msg, false
+		}
+		if m.owesDrained {
+			m.owesDrained = false
+			return drained, false
+		}
+	}
+	m.scheduled = false
+	return nil, false
+}
+
+func (m *queueMailbox) run() {
+	var msg any
+	defer func() {
+		if r := recover(); r != nil {
+			m.invoker.EscalateFailure(r, msg)
+			m.rescheduleAfterPanic()
+		}
+	}()
+	limit := m.dispatcher.Throughput()
+	for i := 0; ; i++ {
+		if i == limit {
+			m.dispatcher.Schedule(m.process) // yield the worker; still scheduled
+			return
+		}
+		var system bool
+		msg, system = m.next()
+		switch {
+		case msg == nil:
+			return
+		case system:
+			m.invokeSystem(msg)
+		default:
+			m.invoker.InvokeUserMessage(msg)
+		}
+	}
+}
+
+func (m *queueMailbox) invokeSystem(msg any) {
+	switch msg.(type) {
+	case *actor.SuspendMailbox:
+		m.setSuspended(true)
+	case *actor.ResumeMailbox:
+		m.setSuspended(false)
+	default:
+		m.invoker.InvokeSystemMessage(msg)
+	}
+}
+
+func (m *queueMailbox) setSuspended(s bool) {
+	m.mu.Lock()
+	m.suspended = s
+	m.mu.Unlock()
+}
+
+// rescheduleAfterPanic leaves the activation a panic ended: the mailbox goes idle, or is scheduled
+// again when messages (such as the supervisor's) are waiting.
+func (m *queueMailbox) rescheduleAfterPanic() {
+	m.mu.Lock()
+	m.scheduled = false
+	if m.system.size == 0 && m.user.size == 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.scheduleLocked()
+}
