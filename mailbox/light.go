@@ -54,7 +54,19 @@ type Light struct {
 // Spawn registers a new Light under the name prefix$N (parent's id, "/", prefix$N for a child)
 // and returns it, ready to receive. With a parent that is stopping, the child is stopped at once.
 func Spawn(sys *actor.ActorSystem, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
-	l := &Light{handler: h, dispatch: d, registry: sys.ProcessRegistry, parent: parent}
+	return spawn(sys, d, parent, prefix, h, false)
+}
+
+// SpawnHeld is [Spawn] for an actor whose first turn the caller takes: it runs the actor's start
+// in its own goroutine, as if it were a message, while messages sent meanwhile queue behind it.
+// The caller must call [Light.Release] when that first turn is over. It saves a start message and
+// a dispatcher hop on the path of every call.
+func SpawnHeld(sys *actor.ActorSystem, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
+	return spawn(sys, d, parent, prefix, h, true)
+}
+
+func spawn(sys *actor.ActorSystem, d actor.Dispatcher, parent *Light, prefix string, h Handler, held bool) *Light {
+	l := &Light{handler: h, dispatch: d, registry: sys.ProcessRegistry, parent: parent, scheduled: held}
 	l.queue.buf = l.inline[:]
 	l.process = l.run
 	l.alive.Store(true)
@@ -97,6 +109,24 @@ func (l *Light) orphan(child *Light) {
 	l.mu.Lock()
 	delete(l.children, child)
 	l.mu.Unlock()
+}
+
+// Release ends the first turn taken by [SpawnHeld]'s caller and processes what queued meanwhile.
+func (l *Light) Release() {
+	l.mu.Lock()
+	if l.queue.size == 0 {
+		l.scheduled = false
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	l.dispatch.Schedule(l.process)
+}
+
+// FromProcess returns the Light behind a process found in the protoactor registry.
+func FromProcess(p actor.Process) (*Light, bool) {
+	lp, ok := p.(*process)
+	return (*Light)(lp), ok
 }
 
 // PID returns the actor's process id.
@@ -212,9 +242,8 @@ func (l *Light) crash(p *Stopped) {
 }
 
 func (l *Light) finish(s *Stopped) {
-	if p := l.invoke(s); p != nil && s.Panic == nil {
-		_ = p // a panic while stopping has nowhere left to go; the stop still completes
-	}
+	// A panic while handling Stopped has nowhere left to go: the stop completes regardless.
+	_ = l.invoke(s)
 	l.mu.Lock()
 	children := l.children
 	l.children = nil

@@ -1,0 +1,53 @@
+package actors
+
+import (
+	"sync"
+
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// Frame buffers and inbound responses are pooled: a frame is encoded by the caller, copied into
+// the socket actor's write buffer and returned; a response frame is read by a socket's reader,
+// decoded by its call and returned.
+
+const maxPooledBuf = 64 << 10
+
+// frameBuf holds an encoded frame; the pointer travels so that pooling it allocates nothing.
+type frameBuf struct{ b []byte }
+
+var bufPool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0, 512)} }}
+
+func getBuf() *frameBuf {
+	fb := bufPool.Get().(*frameBuf)
+	fb.b = fb.b[:0]
+	return fb
+}
+
+func putBuf(fb *frameBuf) {
+	if fb == nil || cap(fb.b) > maxPooledBuf {
+		return
+	}
+	bufPool.Put(fb)
+}
+
+// inbound is a response frame on its way from a socket's reader to its call.
+type inbound struct {
+	id    int64
+	frame wire.Frame
+	err   error // a per-frame decoding problem (attachment size)
+}
+
+// IgnoreDeadLetterLogging: a response may reach a call that just finished.
+func (*inbound) IgnoreDeadLetterLogging() {}
+
+var inboundPool = sync.Pool{New: func() any { return new(inbound) }}
+
+func getInbound() *inbound { return inboundPool.Get().(*inbound) }
+
+func putInbound(in *inbound) {
+	if cap(in.frame.Body) > maxPooledBuf {
+		in.frame.Body = nil
+	}
+	in.err = nil
+	inboundPool.Put(in)
+}

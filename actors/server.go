@@ -1,0 +1,295 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// ErrServerClosed is returned by [Server.Serve] after [Server.Shutdown], like net/http's.
+var ErrServerClosed = errors.New("troupe: server closed")
+
+// ServerOptions configures a [Server]. The zero value (or nil) gives brpc's defaults.
+type ServerOptions struct {
+	// MaxConcurrency bounds the requests handled at once; beyond it requests are answered with
+	// ELIMIT. 0 means no limit.
+	MaxConcurrency int
+	// MaxBodySize is the largest request body accepted; a larger frame closes the connection.
+	// 0 means wire.DefaultMaxBodySize (64 MiB).
+	MaxBodySize int
+	// Logger receives the server's warnings (handler panics, bad frames). nil discards them.
+	Logger *slog.Logger
+}
+
+// Method is a handler registered under a full method name: NewRequest makes an empty request to
+// parse into, Handle answers it. [Handle] builds one from a typed function.
+type Method struct {
+	NewRequest func() proto.Message
+	Handle     func(ctx context.Context, req proto.Message) (proto.Message, error)
+}
+
+// Server serves brpc's baidu_std protocol: brpc clients and troupe channels can call the methods
+// registered on it. Each connection has a reader goroutine, each request runs in a goroutine of its
+// own, and responses leave as soon as they are ready, several to one write when they pile up.
+//
+// Register every method before Serve. A Server is safe for concurrent use; it cannot be restarted
+// after Shutdown.
+type Server struct {
+	opts    ServerOptions
+	log     *slog.Logger
+	methods map[string]*Method // "example.EchoService.Echo"
+	short   map[string]string  // "EchoService" -> "example.EchoService"
+	full    map[string]bool    // full service names
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*serverConn]struct{}
+	closing   atomic.Bool
+	inflight  atomic.Int64
+	idle      chan struct{}  // signalled when inflight drops to 0 while closing
+	wg        sync.WaitGroup // accept loops and connection readers
+	handlers  sync.WaitGroup // request goroutines
+}
+
+// NewServer returns a Server with no methods. It returns an error for invalid options.
+func NewServer(opts *ServerOptions) (*Server, error) {
+	var o ServerOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxConcurrency < 0 {
+		return nil, fmt.Errorf("troupe: ServerOptions.MaxConcurrency = %d, want >= 0", o.MaxConcurrency)
+	}
+	if o.MaxBodySize < 0 {
+		return nil, fmt.Errorf("troupe: ServerOptions.MaxBodySize = %d, want >= 0", o.MaxBodySize)
+	}
+	if o.MaxBodySize == 0 {
+		o.MaxBodySize = wire.DefaultMaxBodySize
+	}
+	return &Server{
+		opts: o, log: loggerOrDiscard(o.Logger),
+		methods: map[string]*Method{}, short: map[string]string{}, full: map[string]bool{},
+		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
+		idle: make(chan struct{}, 1),
+	}, nil
+}
+
+// Register adds a handler under its full method name, "package.Service.Method". A name without
+// a service, a duplicate, or registration after Serve began is an error.
+func (s *Server) Register(fullMethod string, m Method) error {
+	svc, name, err := splitMethod(fullMethod)
+	if err != nil {
+		return err
+	}
+	if m.NewRequest == nil || m.Handle == nil {
+		return fmt.Errorf("troupe: method %s: NewRequest and Handle must be set", fullMethod)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.listeners) > 0 || s.closing.Load() {
+		return fmt.Errorf("troupe: method %s registered after the server started", fullMethod)
+	}
+	if _, dup := s.methods[fullMethod]; dup {
+		return fmt.Errorf("troupe: method %s registered twice", fullMethod)
+	}
+	s.methods[svc+"."+name] = &m
+	s.full[svc] = true
+	s.short[svc[strings.LastIndexByte(svc, '.')+1:]] = svc
+	return nil
+}
+
+// Handle registers a typed handler: fn receives a freshly parsed request and returns the response
+// or an error. An error that is (or wraps) a [wire.Errno] or [*wire.Error] is sent with its code;
+// any other error is sent as EINTERNAL with its text.
+func Handle[Req, Resp proto.Message](s *Server, fullMethod string, fn func(context.Context, Req) (Resp, error)) error {
+	var zero Req
+	reqType := zero.ProtoReflect().Type()
+	return s.Register(fullMethod, Method{
+		NewRequest: func() proto.Message { return reqType.New().Interface() },
+		Handle: func(ctx context.Context, req proto.Message) (proto.Message, error) {
+			resp, err := fn(ctx, req.(Req))
+			if err != nil {
+				return nil, err
+			}
+			return resp, nil
+		},
+	})
+}
+
+// splitMethod splits "package.Service.Method" into "package.Service" and "Method".
+func splitMethod(full string) (service, method string, err error) {
+	i := strings.LastIndexByte(full, '.')
+	if i <= 0 || i == len(full)-1 {
+		return "", "", fmt.Errorf("troupe: method name %q is not of the form Service.Method", full)
+	}
+	return full[:i], full[i+1:], nil
+}
+
+// Listen listens on addr ("127.0.0.1:0" for a free port) and serves it in a goroutine the Server
+// owns. It returns the address actually bound.
+func (s *Server) Listen(addr string) (net.Addr, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.track(l); err != nil {
+		l.Close()
+		return nil, err
+	}
+	s.wg.Go(func() { s.acceptLoop(l) })
+	return l.Addr(), nil
+}
+
+// Serve accepts connections on l until Shutdown, and then returns ErrServerClosed. It returns
+// another error only when accepting fails for good.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.track(l); err != nil {
+		return err
+	}
+	return s.acceptLoop(l)
+}
+
+func (s *Server) track(l net.Listener) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	return nil
+}
+
+func (s *Server) acceptLoop(l net.Listener) error {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.log.Warn("troupe: accept failed", "addr", l.Addr().String(), "err", err)
+			return err
+		}
+		s.startConn(c)
+	}
+}
+
+func (s *Server) startConn(c net.Conn) {
+	sc := newServerConn(s, c)
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.conns[sc] = struct{}{}
+	s.wg.Add(1) // under mu, so that Shutdown's Wait cannot start before it
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		sc.serve()
+	}()
+}
+
+func (s *Server) forget(sc *serverConn) {
+	s.mu.Lock()
+	delete(s.conns, sc)
+	s.mu.Unlock()
+}
+
+// lookup finds the method for a request's service and method names, answering with brpc's codes:
+// ENOSERVICE for an unknown service (by full or short name), ENOMETHOD for an unknown method.
+func (s *Server) lookup(service, method []byte) (*Method, string, *wire.Error) {
+	svc := string(service)
+	if !strings.Contains(svc, ".") {
+		full, ok := s.short[svc]
+		if !ok {
+			return nil, "", &wire.Error{Code: wire.ENOSERVICE, Text: "Fail to find service=" + svc}
+		}
+		svc = full
+	}
+	if !s.full[svc] {
+		return nil, "", &wire.Error{Code: wire.ENOSERVICE, Text: "Fail to find service=" + svc}
+	}
+	name := svc + "." + string(method)
+	m, ok := s.methods[name]
+	if !ok {
+		return nil, "", &wire.Error{Code: wire.ENOMETHOD, Text: "Fail to find method=" + svc + "/" + string(method)}
+	}
+	return m, name, nil
+}
+
+// admit counts a request in, or refuses it with ELOGOFF while stopping or ELIMIT over the limit.
+func (s *Server) admit() *wire.Error {
+	if s.closing.Load() {
+		return &wire.Error{Code: wire.ELOGOFF, Text: "Server is stopping"}
+	}
+	n := s.inflight.Add(1)
+	if limit := s.opts.MaxConcurrency; limit > 0 && n > int64(limit) {
+		s.release()
+		return &wire.Error{Code: wire.ELIMIT, Text: fmt.Sprintf("Reached server's max_concurrency=%d", limit)}
+	}
+	return nil
+}
+
+func (s *Server) release() {
+	if s.inflight.Add(-1) == 0 && s.closing.Load() {
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Shutdown stops the server gracefully: it stops accepting, answers new requests with ELOGOFF,
+// waits for the requests in progress to finish and their responses to be written, closes every
+// connection, and returns once every goroutine of the server is gone. If ctx ends first, the
+// contexts of the handlers still running are cancelled, the connections are closed, and Shutdown
+// returns ctx's error once the server's own goroutines are gone (a handler that ignores its
+// context may outlive it). Shutdown is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+	err := s.waitIdle(ctx)
+	s.mu.Lock()
+	conns := make([]*serverConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	s.wg.Wait()
+	if err == nil {
+		s.handlers.Wait() // every request has answered; their goroutines are returning
+	}
+	return err
+}
+
+func (s *Server) waitIdle(ctx context.Context) error {
+	for s.inflight.Load() > 0 {
+		select {
+		case <-s.idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package actors
+
+import (
+	"context"
+	"net"
+
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+type serverCallKey struct{}
+
+// ServerCall is what a handler can learn about, and add to, the request it serves. Get it with
+// [ServerCallFromContext]. It belongs to the handler's goroutine.
+type ServerCall struct {
+	method         string
+	meta           *wire.Meta
+	reqAttachment  []byte
+	respAttachment []byte
+	remote, local  net.Addr
+}
+
+// ServerCallFromContext returns the call a handler's ctx belongs to, or nil outside a handler.
+func ServerCallFromContext(ctx context.Context) *ServerCall {
+	c, _ := ctx.Value(serverCallKey{}).(*ServerCall)
+	return c
+}
+
+// Method returns the full method name, "example.EchoService.Echo".
+func (c *ServerCall) Method() string { return c.method }
+
+// RequestAttachment returns the bytes the client attached after the request message.
+func (c *ServerCall) RequestAttachment() []byte { return c.reqAttachment }
+
+// SetResponseAttachment attaches b after the response message. It is sent only with a successful
+// response, as brpc does.
+func (c *ServerCall) SetResponseAttachment(b []byte) { c.respAttachment = b }
+
+// LogID returns the log id the client set, or 0.
+func (c *ServerCall) LogID() int64 { return c.meta.LogID }
+
+// RequestID returns the request id the client set, or "".
+func (c *ServerCall) RequestID() string { return string(c.meta.RequestID) }
+
+// TimeoutMs returns the remaining timeout the client sent, or 0 when it sent none.
+func (c *ServerCall) TimeoutMs() int32 { return c.meta.TimeoutMs }
+
+// UserField returns the value of a user field of the request meta, and whether it was present.
+func (c *ServerCall) UserField(key string) (string, bool) {
+	for _, uf := range c.meta.UserFields {
+		if string(uf.Key) == key {
+			return string(uf.Value), true
+		}
+	}
+	return "", false
+}
+
+// RemoteAddr returns the client's address.
+func (c *ServerCall) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr returns the server's address on this connection.
+func (c *ServerCall) LocalAddr() net.Addr { return c.local }

@@ -1,0 +1,214 @@
+package actors
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// serverConn is one accepted connection: a reader goroutine that decodes requests and starts a
+// goroutine per request, and a combining writer shared by those goroutines.
+type serverConn struct {
+	srv    *Server
+	conn   net.Conn
+	out    writeCombiner
+	ctx    context.Context // cancelled when the connection closes
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func newServerConn(s *Server, c net.Conn) *serverConn {
+	ctx, cancel := context.WithCancel(context.Background())
+	sc := &serverConn{srv: s, conn: c, ctx: ctx, cancel: cancel}
+	sc.out.w = c
+	return sc
+}
+
+func (sc *serverConn) close() {
+	sc.once.Do(func() {
+		sc.cancel()
+		sc.conn.Close()
+	})
+}
+
+func (sc *serverConn) serve() {
+	defer sc.srv.forget(sc)
+	defer sc.close()
+	r := wire.NewReader(bufio.NewReaderSize(sc.conn, 64<<10), sc.srv.opts.MaxBodySize)
+	for {
+		f := new(wire.Frame)
+		err := r.ReadFrame(f)
+		if err == nil || errors.Is(err, wire.ErrAttachmentSize) || errors.Is(err, wire.ErrChecksum) {
+			sc.dispatch(f, err)
+			continue
+		}
+		if err != io.EOF && !sc.srv.closing.Load() && sc.ctx.Err() == nil {
+			sc.srv.log.Warn("troupe: closing connection", "remote", sc.conn.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+}
+
+// dispatch answers a request that cannot be served at once, or starts its handler.
+func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) {
+	if f.Meta.IsResponse {
+		sc.srv.log.Warn("troupe: ignoring a response frame sent to a server", "remote", sc.conn.RemoteAddr().String())
+		return
+	}
+	if frameErr != nil {
+		sc.reply(f, nil, nil, &wire.Error{Code: wire.EREQUEST, Text: frameErr.Error()})
+		return
+	}
+	m, name, werr := sc.srv.lookup(f.Meta.Service, f.Meta.Method)
+	if werr != nil {
+		sc.reply(f, nil, nil, werr)
+		return
+	}
+	if werr := sc.srv.admit(); werr != nil {
+		sc.reply(f, nil, nil, werr)
+		return
+	}
+	sc.srv.handlers.Go(func() { sc.handle(f, m, name) })
+}
+
+// handle runs one request's handler and writes its answer.
+func (sc *serverConn) handle(f *wire.Frame, m *Method, name string) {
+	defer sc.srv.release()
+	req, werr := sc.parse(f, m)
+	if werr != nil {
+		sc.reply(f, nil, nil, werr)
+		return
+	}
+	call := &ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment, remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}
+	ctx := context.WithValue(sc.ctx, serverCallKey{}, call)
+	resp, err := sc.invoke(ctx, m, req)
+	if err != nil {
+		sc.reply(f, nil, nil, errorForWire(err))
+		return
+	}
+	if resp == nil {
+		sc.reply(f, nil, nil, &wire.Error{Code: wire.EINTERNAL, Text: "handler of " + name + " returned a nil response and no error"})
+		return
+	}
+	sc.reply(f, resp, call.respAttachment, nil)
+}
+
+func (sc *serverConn) parse(f *wire.Frame, m *Method) (proto.Message, *wire.Error) {
+	payload := f.Payload
+	if f.Meta.CompressType != wire.CompressNone {
+		var err error
+		payload, err = wire.Decompress(nil, payload, f.Meta.CompressType, sc.srv.opts.MaxBodySize)
+		if err != nil {
+			return nil, &wire.Error{Code: wire.EREQUEST, Text: "Fail to decompress request: " + err.Error()}
+		}
+	}
+	req := m.NewRequest()
+	if err := proto.Unmarshal(payload, req); err != nil {
+		return nil, &wire.Error{Code: wire.EREQUEST, Text: fmt.Sprintf("Fail to parse request=%s, request_size=%d: %v",
+			req.ProtoReflect().Descriptor().FullName(), len(payload), err)}
+	}
+	return req, nil
+}
+
+// invoke calls the handler, turning a panic into EINTERNAL.
+func (sc *serverConn) invoke(ctx context.Context, m *Method, req proto.Message) (resp proto.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sc.srv.log.Error("troupe: handler panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp, err = nil, &wire.Error{Code: wire.EINTERNAL, Text: fmt.Sprintf("handler panicked: %v", r)}
+		}
+	}()
+	return m.Handle(ctx, req)
+}
+
+// errorForWire turns a handler's error into the code and text sent back.
+func errorForWire(err error) *wire.Error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return &wire.Error{Code: we.Code, Text: we.Text}
+	}
+	var code wire.Errno
+	if errors.As(err, &code) {
+		return &wire.Error{Code: code, Text: err.Error()}
+	}
+	return &wire.Error{Code: wire.EINTERNAL, Text: err.Error()}
+}
+
+// reply writes a response frame for f's request: resp and attachment on success, or werr.
+func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte, werr *wire.Error) {
+	meta := wire.Meta{IsResponse: true, CorrelationID: f.Meta.CorrelationID, CompressType: wire.CompressNone}
+	var payload []byte
+	if werr != nil {
+		meta.ErrorCode = int32(werr.Code)
+		meta.ErrorText = []byte(werr.Text)
+		attachment = nil
+	} else {
+		var err error
+		payload, err = sc.encode(f, resp, &meta)
+		if err != nil {
+			meta.ErrorCode, meta.ErrorText, attachment, payload = int32(wire.EINTERNAL), []byte(err.Error()), nil, nil
+		}
+	}
+	sc.out.write(&meta, payload, attachment)
+}
+
+// encode marshals resp, compressed as the request was, as brpc answers.
+func (sc *serverConn) encode(f *wire.Frame, resp proto.Message, meta *wire.Meta) ([]byte, error) {
+	b, err := proto.Marshal(resp)
+	if err != nil {
+		return nil, fmt.Errorf("Fail to serialize response: %v", err)
+	}
+	if t := f.Meta.CompressType; t != wire.CompressNone {
+		if b, err = wire.Compress(nil, b, t); err != nil {
+			return nil, fmt.Errorf("Fail to compress response: %v", err)
+		}
+		meta.CompressType = t
+	}
+	return b, nil
+}
+
+// writeCombiner appends frames to a buffer under a lock; whoever finds no write in progress
+// becomes the writer and keeps writing until the buffer is empty, so frames that pile up during a
+// write leave together in the next one.
+type writeCombiner struct {
+	mu      sync.Mutex
+	buf     []byte
+	spare   []byte
+	writing bool
+	failed  bool
+	w       io.Writer
+}
+
+func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
+	wc.mu.Lock()
+	if wc.failed {
+		wc.mu.Unlock()
+		return
+	}
+	wc.buf = wire.AppendFrame(wc.buf, meta, payload, attachment)
+	if wc.writing {
+		wc.mu.Unlock()
+		return
+	}
+	wc.writing = true
+	for len(wc.buf) > 0 && !wc.failed {
+		out := wc.buf
+		wc.buf = wc.spare[:0]
+		wc.mu.Unlock()
+		_, err := wc.w.Write(out)
+		wc.mu.Lock()
+		wc.spare = out[:0]
+		wc.failed = err != nil
+	}
+	wc.writing = false
+	wc.mu.Unlock()
+}

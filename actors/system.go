@@ -1,0 +1,229 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-rpc/troupe/mailbox"
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// ErrClosed is the cause of every call failed or refused because its [System] shut down or its
+// channel was closed. Such a call's error is also ELOGOFF: errors.Is(err, ErrClosed) and
+// errors.Is(err, wire.ELOGOFF) both hold.
+var ErrClosed = errors.New("troupe: closed")
+
+// SystemOptions configures a [System]. nil or the zero value gives the defaults.
+type SystemOptions struct {
+	// Logger receives troupe's and protoactor's logs. nil discards them; troupe never prints to
+	// standard output.
+	Logger *slog.Logger
+	// ActorSystem is a protoactor system to run on instead of one of troupe's own. troupe registers
+	// its actors in it and never shuts it down; its logger stays as the owner configured it.
+	ActorSystem *actor.ActorSystem
+	// Workers is the number of dispatcher goroutines every troupe actor runs on
+	// (mailbox.DefaultWorkers when 0).
+	Workers int
+}
+
+// System owns everything troupe starts: the protoactor actor system (unless the user gave one),
+// the dispatcher pool, the channel, call and socket actors, and every goroutine they use. It is
+// safe for concurrent use. One per process is typical; [System.Shutdown] stops all of it.
+type System struct {
+	as      *actor.ActorSystem
+	ownAS   bool
+	pool    *mailbox.Pool
+	log     *slog.Logger
+	name    string // prefix of every registry id troupe uses for this System
+	started time.Time
+
+	closed   atomic.Bool
+	inflight atomic.Int64
+	idle     chan struct{} // signalled when inflight drops to 0 after closed
+
+	mu       sync.Mutex
+	sockets  map[string]*socket
+	channels map[*PlainChannel]struct{}
+	nextID   atomic.Int64 // correlation ids and channel numbers
+
+	goroutines sync.WaitGroup
+	shutdown   sync.Once
+}
+
+// NewSystem starts a System. It returns an error naming the option that is invalid.
+func NewSystem(opts *SystemOptions) (*System, error) {
+	var o SystemOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Workers < 0 {
+		return nil, fmt.Errorf("troupe: SystemOptions.Workers = %d, want >= 0", o.Workers)
+	}
+	s := &System{
+		log: loggerOrDiscard(o.Logger), started: time.Now(), idle: make(chan struct{}, 1),
+		sockets: map[string]*socket{}, channels: map[*PlainChannel]struct{}{},
+	}
+	s.as, s.ownAS = o.ActorSystem, o.ActorSystem == nil
+	if s.ownAS {
+		log := s.log
+		s.as = actor.NewActorSystem(
+			actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log }),
+			actor.WithDeadLetterThrottleInterval(time.Millisecond),
+		)
+	}
+	s.pool = mailbox.NewPool(o.Workers, 0, 0)
+	s.name = "troupe" + strings.TrimPrefix(s.as.ProcessRegistry.NextId(), "$")
+	return s, nil
+}
+
+// Name returns the System's name, the prefix of the ids of all its actors.
+func (s *System) Name() string { return s.name }
+
+// goroutine runs fn on a goroutine that Shutdown waits for.
+func (s *System) goroutine(fn func()) { s.goroutines.Go(fn) }
+
+// enter counts a call in; it fails once the System is closed.
+func (s *System) enter() bool {
+	s.inflight.Add(1)
+	if s.closed.Load() {
+		s.leave()
+		return false
+	}
+	return true
+}
+
+func (s *System) leave() {
+	if s.inflight.Add(-1) == 0 && s.closed.Load() {
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// props returns the Props of a long-lived troupe actor: the pooled dispatcher, a mailbox that
+// reports when it drains (if asked), and no restarts.
+func (s *System) props(a actor.Actor, notifyDrained bool) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithDispatcher(s.pool),
+		actor.WithMailbox(mailbox.NewMailbox(notifyDrained)),
+		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
+	)
+}
+
+// closedError is the error of a call refused or failed by shutdown.
+func closedError(method string) *wire.Error {
+	return &wire.Error{Code: wire.ELOGOFF, Text: "troupe system is shut down", Method: method, Err: ErrClosed}
+}
+
+// Shutdown stops everything the System started: calls in flight fail with ELOGOFF (and
+// [ErrClosed]) and their callbacks run, channels close, socket actors close their connections,
+// timers stop, and Shutdown returns once every actor is out of the registry and every goroutine
+// troupe started has returned, done callbacks included. It is idempotent; calls made after it
+// fail at once with the same error.
+func (s *System) Shutdown() {
+	s.shutdown.Do(s.stopAll)
+}
+
+func (s *System) stopAll() {
+	s.closed.Store(true)
+	s.failCalls()
+	s.mu.Lock()
+	socks := make([]*socket, 0, len(s.sockets))
+	for _, sk := range s.sockets {
+		socks = append(socks, sk)
+	}
+	chans := make([]*PlainChannel, 0, len(s.channels))
+	for ch := range s.channels {
+		chans = append(chans, ch)
+	}
+	s.mu.Unlock()
+	for _, ch := range chans {
+		ch.stop()
+	}
+	for _, sk := range socks {
+		sk.stop()
+	}
+	s.goroutines.Wait()
+	s.pool.Close()
+	if s.ownAS {
+		s.as.Shutdown()
+	}
+}
+
+// failCalls sends every live call the shutdown message until none is left. Calls that were
+// registering while the flag flipped are caught by the next sweep.
+func (s *System) failCalls() {
+	for s.inflight.Load() > 0 {
+		for _, c := range s.liveCalls() {
+			if l := c.light.Load(); l != nil {
+				l.Send(msgShutdown)
+			}
+		}
+		select {
+		case <-s.idle:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// liveCalls returns the calls of this System registered in the actor registry.
+func (s *System) liveCalls() []*Call {
+	var out []*Call
+	s.eachProcess(func(_ string, p actor.Process) {
+		if l, ok := mailbox.FromProcess(p); ok {
+			if c, ok := l.Handler().(*Call); ok && c.sys == s {
+				out = append(out, c)
+			}
+		}
+	})
+	return out
+}
+
+// eachProcess calls fn for every registry entry whose id belongs to this System.
+func (s *System) eachProcess(fn func(id string, p actor.Process)) {
+	prefix := s.name + "/"
+	for _, shard := range s.as.ProcessRegistry.LocalPIDs.LocalPIDs {
+		for id, v := range shard.Items() {
+			if p, ok := v.(actor.Process); ok && strings.HasPrefix(id, prefix) {
+				fn(id, p)
+			}
+		}
+	}
+}
+
+// Processes returns how many processes troupe has registered for this System in the protoactor
+// registry: channel, socket and call actors. It is 0 after Shutdown; a test that expects no call
+// in flight can check that only channels and sockets remain.
+func (s *System) Processes() int {
+	n := 0
+	s.eachProcess(func(string, actor.Process) { n++ })
+	return n
+}
+
+// socketFor returns the socket actor for an endpoint, starting it on first use. Every channel of
+// the System that talks to the endpoint shares it, as brpc's channels share a connection.
+func (s *System) socketFor(ep wire.Endpoint) (*socket, error) {
+	key := ep.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, closedError("")
+	}
+	if sk, ok := s.sockets[key]; ok {
+		return sk, nil
+	}
+	sk, err := startSocket(s, key)
+	if err != nil {
+		return nil, err
+	}
+	s.sockets[key] = sk
+	return sk, nil
+}
