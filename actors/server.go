@@ -57,7 +57,7 @@ type Server struct {
 	inflight  atomic.Int64
 	idle      chan struct{}  // signalled when inflight drops to 0 while closing
 	wg        sync.WaitGroup // accept loops and connection readers
-	handlers  sync.WaitGroup // request goroutines
+	workers   workerPool     // request goroutines
 }
 
 // NewServer returns a Server with no methods. It returns an error for invalid options.
@@ -79,7 +79,7 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		opts: o, log: loggerOrDiscard(o.Logger),
 		methods: map[string]*Method{}, short: map[string]string{}, full: map[string]bool{},
 		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
-		idle: make(chan struct{}, 1),
+		idle: make(chan struct{}, 1), workers: newWorkerPool(),
 	}, nil
 }
 
@@ -109,14 +109,17 @@ func (s *Server) Register(fullMethod string, m Method) error {
 
 // Handle registers a typed handler: fn receives a freshly parsed request and returns the response
 // or an error. An error that is (or wraps) a [wire.Errno] or [*wire.Error] is sent with its code;
-// any other error is sent as EINTERNAL with its text.
-func Handle[Req, Resp proto.Message](s *Server, fullMethod string, fn func(context.Context, Req) (Resp, error)) error {
-	var zero Req
-	reqType := zero.ProtoReflect().Type()
+// any other error is sent as EINTERNAL with its text. Req is the request's message struct, inferred
+// from fn: Handle(srv, "example.EchoService.Echo", func(ctx context.Context, req
+// *echopb.EchoRequest) (*echopb.EchoResponse, error) {…}).
+func Handle[Req any, PReq interface {
+	*Req
+	proto.Message
+}, Resp proto.Message](s *Server, fullMethod string, fn func(context.Context, PReq) (Resp, error)) error {
 	return s.Register(fullMethod, Method{
-		NewRequest: func() proto.Message { return reqType.New().Interface() },
+		NewRequest: func() proto.Message { return PReq(new(Req)) },
 		Handle: func(ctx context.Context, req proto.Message) (proto.Message, error) {
-			resp, err := fn(ctx, req.(Req))
+			resp, err := fn(ctx, req.(PReq))
 			if err != nil {
 				return nil, err
 			}
@@ -277,9 +280,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.close()
 	}
 	s.wg.Wait()
-	if err == nil {
-		s.handlers.Wait() // every request has answered; their goroutines are returning
-	}
+	s.workers.close(err == nil)
 	return err
 }
 

@@ -77,7 +77,7 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) {
 		sc.reply(f, nil, nil, werr)
 		return
 	}
-	sc.srv.handlers.Go(func() { sc.handle(f, m, name) })
+	sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name})
 }
 
 // handle runs one request's handler and writes its answer.
@@ -95,7 +95,7 @@ func (sc *serverConn) handle(f *wire.Frame, m *Method, name string) {
 		sc.reply(f, nil, nil, errorForWire(err))
 		return
 	}
-	if resp == nil {
+	if resp == nil || !resp.ProtoReflect().IsValid() {
 		sc.reply(f, nil, nil, &wire.Error{Code: wire.EINTERNAL, Text: "handler of " + name + " returned a nil response and no error"})
 		return
 	}

@@ -1,0 +1,178 @@
+// Command server runs brpc's example EchoService (example.EchoService.Echo) on one or more ports,
+// like brpc's example echo servers: brpc's own clients and troupe's can call it. Once a second it
+// prints how many requests each server answered in the last second:
+//
+//	S[0]=1520 S[1]=1498 [total=3018]
+//
+// It exits 0 on SIGINT or SIGTERM after a graceful shutdown.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/echoservice"
+)
+
+func main() {
+	port := flag.Int("port", 8002, "TCP port of the first server")
+	listenAddr := flag.String("listen_addr", "", "address to listen on (host:port); overrides -port")
+	serverNum := flag.Int("server_num", 1, "number of servers; server i listens on port+i")
+	sleepUs := flag.String("sleep_us", "", "per-server delay in microseconds, a comma list (the last value repeats)")
+	echoAttachment := flag.Bool("echo_attachment", true, "send the request attachment back")
+	maxConcurrency := flag.Int("max_concurrency", 0, "requests handled at once per server (0: no limit)")
+	duration := flag.Duration("duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		stop, err := profileCPU(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
+	if err := run(*port, *listenAddr, *serverNum, *sleepUs, *echoAttachment, *maxConcurrency, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachment bool, maxConcurrency int, duration time.Duration) error {
+	if serverNum < 1 {
+		return fmt.Errorf("-server_num=%d, want >= 1", serverNum)
+	}
+	sleeps, err := parseSleeps(sleepUs, serverNum)
+	if err != nil {
+		return err
+	}
+	addrs, err := listenAddrs(listenAddr, port, serverNum)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	servers := make([]*actors.Server, serverNum)
+	services := make([]*echoservice.Service, serverNum)
+	for i := range serverNum {
+		services[i] = &echoservice.Service{Index: int32(i), Sleep: sleeps[i], EchoAttachment: echoAttachment}
+		srv, err := actors.NewServer(&actors.ServerOptions{MaxConcurrency: maxConcurrency, Logger: log})
+		if err != nil {
+			return err
+		}
+		if err := services[i].Register(srv); err != nil {
+			return err
+		}
+		bound, err := srv.Listen(addrs[i])
+		if err != nil {
+			return fmt.Errorf("server %d: %w", i, err)
+		}
+		fmt.Printf("server %d listening on %s\n", i, bound)
+		servers[i] = srv
+	}
+	report(services, duration)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// report prints the per-server request rate every second until a signal or the duration ends.
+func report(services []*echoservice.Service, duration time.Duration) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, duration)
+		defer cancel()
+	}
+	last := make([]int64, len(services))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var b strings.Builder
+		var total int64
+		for i, s := range services {
+			n := s.Requests()
+			fmt.Fprintf(&b, "S[%d]=%d ", i, n-last[i])
+			total += n - last[i]
+			last[i] = n
+		}
+		fmt.Printf("%s[total=%d]\n", b.String(), total)
+	}
+}
+
+func parseSleeps(list string, n int) ([]time.Duration, error) {
+	out := make([]time.Duration, n)
+	if strings.TrimSpace(list) == "" {
+		return out, nil
+	}
+	parts := strings.Split(list, ",")
+	for i := range n {
+		p := strings.TrimSpace(parts[min(i, len(parts)-1)])
+		us, err := strconv.Atoi(p)
+		if err != nil || us < 0 {
+			return nil, fmt.Errorf("-sleep_us: %q is not a non-negative number of microseconds", p)
+		}
+		out[i] = time.Duration(us) * time.Microsecond
+	}
+	return out, nil
+}
+
+func listenAddrs(listenAddr string, port, n int) ([]string, error) {
+	host := ""
+	if listenAddr != "" {
+		h, p, err := net.SplitHostPort(listenAddr)
+		if err != nil {
+			return nil, fmt.Errorf("-listen_addr=%q: %w", listenAddr, err)
+		}
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("-listen_addr=%q: bad port", listenAddr)
+		}
+		host = h
+	}
+	if port < 0 || port+n-1 > 65535 {
+		return nil, fmt.Errorf("ports %d..%d are out of range", port, port+n-1)
+	}
+	out := make([]string, n)
+	for i := range n {
+		p := port + i
+		if port == 0 {
+			p = 0
+		}
+		out[i] = net.JoinHostPort(host, strconv.Itoa(p))
+	}
+	return out, nil
+}
+
+// profileCPU starts a CPU profile written to path; the returned function ends it.
+func profileCPU(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
