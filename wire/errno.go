@@ -7,12 +7,12 @@ import (
 )
 
 // Errno is a brpc error code: the numbers of brpc's errno.proto (1001 and up) and the Linux errno
-// values brpc reports (below 1000). Like [syscall.Errno] it is an error by itself; a failure that
+// values brpc reports (below 1000, Linux numbers on every platform). Like [syscall.Errno] it is an error by itself; a failure that
 // knows more is an [*Error] that wraps one.
 //
 // errors.Is(err, ERPCTIMEDOUT) is true for a call whose deadline passed, and so is
 // errors.Is(err, context.DeadlineExceeded); ECANCELED likewise matches [context.Canceled]. The
-// system codes below 1000 match the [syscall.Errno] of the same number.
+// system codes below 1000 match the [syscall.Errno] of the same name.
 type Errno int32
 
 // brpc's own error codes (src/brpc/errno.proto).
@@ -190,7 +190,7 @@ func (e Errno) Known() bool {
 }
 
 // Is makes ERPCTIMEDOUT match [context.DeadlineExceeded], ECANCELED match [context.Canceled], and
-// a system code match the [syscall.Errno] of the same number.
+// a system code match the platform's [syscall.Errno] of the same name.
 func (e Errno) Is(target error) bool {
 	switch target {
 	case context.DeadlineExceeded:
@@ -199,7 +199,8 @@ func (e Errno) Is(target error) bool {
 		return e == ECANCELED
 	}
 	if se, ok := target.(syscall.Errno); ok {
-		return e > 0 && e < 1000 && int(se) == int(e)
+		mine, ok := toSyscall(e)
+		return ok && mine == se
 	}
 	return false
 }

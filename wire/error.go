@@ -103,7 +103,7 @@ func errnoOfForeign(err error) Errno {
 	}
 	var se syscall.Errno
 	if errors.As(err, &se) {
-		if c := Errno(se); c > 0 && c < 1000 && c.Known() {
+		if c, ok := fromSyscall(se); ok {
 			return c
 		}
 		return EFAILEDSOCKET
@@ -113,4 +113,36 @@ func errnoOfForeign(err error) Errno {
 		return ETIMEDOUT
 	}
 	return EINTERNAL
+}
+
+// sysErrnos pairs the platform's errno values with brpc's (Linux) numbers for the system codes
+// troupe reports, so that the mapping holds on every platform.
+var sysErrnos = [...]struct {
+	sys  syscall.Errno
+	code Errno
+}{
+	{syscall.EPERM, EPERM}, {syscall.ENOENT, ENOENT}, {syscall.ENOMEM, ENOMEM},
+	{syscall.EINVAL, EINVAL}, {syscall.EPIPE, EPIPE}, {syscall.ENODATA, ENODATA},
+	{syscall.ENETUNREACH, ENETUNREACH}, {syscall.ECONNRESET, ECONNRESET},
+	{syscall.ETIMEDOUT, ETIMEDOUT}, {syscall.ECONNREFUSED, ECONNREFUSED},
+	{syscall.EHOSTDOWN, EHOSTDOWN}, {syscall.EHOSTUNREACH, EHOSTUNREACH},
+	{syscall.ECANCELED, ECANCELED},
+}
+
+func fromSyscall(se syscall.Errno) (Errno, bool) {
+	for _, p := range sysErrnos {
+		if p.sys == se {
+			return p.code, true
+		}
+	}
+	return 0, false
+}
+
+func toSyscall(e Errno) (syscall.Errno, bool) {
+	for _, p := range sysErrnos {
+		if p.code == e {
+			return p.sys, true
+		}
+	}
+	return 0, false
 }

@@ -90,7 +90,8 @@ type Frame struct {
 func AppendFrame(dst []byte, m *Meta, payload, attachment []byte) []byte {
 	m.AttachmentSize = int32(len(attachment))
 	if m.ChecksumType == ChecksumCRC32C {
-		m.ChecksumValue = appendChecksum(m.ChecksumValue[:0], payload, attachment, m.ChecksumWithAttachment)
+		// Fresh storage: the old value may belong to a decoded frame.
+		m.ChecksumValue = appendChecksum(make([]byte, 0, 4), payload, attachment, m.ChecksumWithAttachment)
 	}
 	metaSize := MetaSize(m)
 	body := metaSize + len(payload) + len(attachment)
@@ -138,7 +139,7 @@ type Reader struct {
 // NewReader returns a Reader over r that refuses bodies larger than maxBodySize bytes
 // (DefaultMaxBodySize when maxBodySize <= 0).
 func NewReader(r *bufio.Reader, maxBodySize int) *Reader {
-	if maxBodySize <= 0 || maxBodySize > 1<<32-1 {
+	if maxBodySize <= 0 || uint64(maxBodySize) > 1<<32-1 {
 		maxBodySize = DefaultMaxBodySize
 	}
 	return &Reader{r: r, maxBody: uint32(maxBodySize)}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -240,6 +241,61 @@ func TestReadFrameBackToBack(t *testing.T) {
 	}
 }
 
+// TestReadFrameSlowStreams reads frames that arrive in pieces, through the smallest bufio.Reader.
+func TestReadFrameSlowStreams(t *testing.T) {
+	var stream []byte
+	var want []*wire.Frame
+	for _, c := range allCaptures(t) {
+		stream = append(stream, c.frame...)
+		want = append(want, readOne(t, c.frame))
+	}
+	big := echoFrame(9, bytes.Repeat([]byte("0123456789abcdef"), 1<<16+3), []byte("tail"))
+	stream = append(stream, big...)
+	want = append(want, readOne(t, big))
+
+	tests := []struct {
+		name string
+		r    func(io.Reader) io.Reader
+	}{
+		{"one byte at a time", iotest.OneByteReader},
+		{"half reads", iotest.HalfReader},
+		{"EOF with the last data", iotest.DataErrReader},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := wire.NewReader(bufio.NewReaderSize(tt.r(bytes.NewReader(stream)), 16), 0)
+			var f wire.Frame
+			for i, w := range want {
+				if err := r.ReadFrame(&f); err != nil {
+					t.Fatalf("ReadFrame #%d = %v, want nil", i, err)
+				}
+				checkMeta(t, tt.name, &f.Meta, &w.Meta)
+				if !bytes.Equal(f.Payload, w.Payload) || !bytes.Equal(f.Attachment, w.Attachment) {
+					t.Errorf("ReadFrame #%d: Payload, Attachment = %.20x, %q, want %.20x, %q", i, f.Payload, f.Attachment, w.Payload, w.Attachment)
+				}
+			}
+			if err := r.ReadFrame(&f); err != io.EOF {
+				t.Errorf("ReadFrame at the end = %v, want io.EOF", err)
+			}
+		})
+	}
+}
+
+// TestReadFrameStreamError checks that an error of the stream itself (a reset connection, a
+// deadline) reaches the caller as it is, not disguised as a truncated frame.
+func TestReadFrameStreamError(t *testing.T) {
+	errReset := errors.New("connection reset by peer")
+	frame := echoFrame(1, []byte("payload"), nil)
+	for _, n := range []int{0, 2, wire.HeaderSize - 1, wire.HeaderSize, wire.HeaderSize + 3, len(frame) - 1} {
+		stream := io.MultiReader(bytes.NewReader(frame[:n]), iotest.ErrReader(errReset))
+		var f wire.Frame
+		err := wire.NewReader(bufio.NewReader(stream), 0).ReadFrame(&f)
+		if !errors.Is(err, errReset) {
+			t.Errorf("ReadFrame(%d bytes, then an error) = %v, want %v", n, err, errReset)
+		}
+	}
+}
+
 // TestReadFrameReusedAllocs checks that reading into a Frame whose body is large enough allocates
 // nothing.
 func TestReadFrameReusedAllocs(t *testing.T) {
@@ -327,7 +383,7 @@ func TestParseHeader(t *testing.T) {
 		{"short", []byte("PRPC\x00\x00\x00\x01\x00\x00\x00"), wire.Header{}, wire.ErrTruncated},
 		{"nil", nil, wire.Header{}, wire.ErrTruncated},
 		{"bad magic", append([]byte("PRPD"), header(1, 1)[4:]...), wire.Header{}, wire.ErrBadMagic},
-		{"meta_size > body_size", header(1, 2), wire.Header{BodySize: 1, MetaSize: 2}, wire.ErrMetaSize},
+		{"meta_size > body_size", header(1, 2), wire.Header{}, wire.ErrMetaSize},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -335,7 +391,7 @@ func TestParseHeader(t *testing.T) {
 			if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
 				t.Errorf("ParseHeader(%x) error = %v, want %v", tt.b, err, tt.err)
 			}
-			if got != tt.want {
+			if tt.err == nil && got != tt.want {
 				t.Errorf("ParseHeader(%x) = %+v, want %+v", tt.b, got, tt.want)
 			}
 		})
@@ -526,10 +582,6 @@ func TestAppendFrame(t *testing.T) {
 // recomputes the checksum; it must not write that checksum into the received frame, and least of
 // all over its payload.
 func TestAppendFrameDoesNotWriteIntoDecodedFrame(t *testing.T) {
-	t.Skip("known bug: DecodeMeta's ChecksumValue aliases the frame body with capacity up to the " +
-		"end of the body, and AppendFrame appends the new checksum to m.ChecksumValue[:0]; a " +
-		"checksum_value shorter than 4 bytes makes it overwrite the payload in f.Body, and the " +
-		"frame it writes carries the corrupted payload (see the report)")
 
 	payload := []byte("\x0a\x0bhello world")
 	tests := []struct {

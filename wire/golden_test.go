@@ -635,7 +635,7 @@ func TestDecodeMetaSkipsUnknownFields(t *testing.T) {
 				b = appendBytesField(b, 1, appendBytesField(appendBytesField(nil, 1, []byte("S")), 2, []byte("M")))
 				b = appendUnknowns(b, 14)
 				b = appendVarintField(b, 4, 7)
-				b = appendBytesField(b, 6, chunk)               // chunk_info: streaming, skipped
+				b = appendBytesField(b, 6, chunk)              // chunk_info: streaming, skipped
 				b = appendBytesField(b, 8, []byte{0x08, 0x01}) // stream_settings: skipped
 				b = appendUnknowns(b, 1000)
 				return b

@@ -297,6 +297,7 @@ func decodeMetaField(m *Meta, num protowire.Number, typ protowire.Type, b []byte
 	if n < 0 {
 		return n
 	}
+	v = v[:len(v):len(v)] // an append to a decoded field must never write into the frame
 	if err := setMetaBytes(m, num, v); err < 0 {
 		return err
 	}
@@ -359,7 +360,7 @@ func forEachField(b []byte, varint func(protowire.Number, uint64), bytes func(pr
 			if m < 0 {
 				return m
 			}
-			bytes(num, v)
+			bytes(num, v[:len(v):len(v)])
 			n = m
 		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)

@@ -1,0 +1,71 @@
+# troupe's tasks. Everything a fresh machine with Go needs is installed by the targets themselves.
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PROTOC_GEN_GO_VERSION := v1.36.12
+BIN         := $(CURDIR)/bin
+PKGS        := ./...
+EXAMPLE_TIMEOUT := 60s
+
+.PHONY: all demo test race bench lint depcheck tidycheck generate examples ci clean tools-protoc
+
+all: lint test
+
+## demo: start echo servers and a client on loopback and show calls working
+demo:
+	@$(GO) run ./examples/demo
+
+## test: every test, with the race detector
+test:
+	$(GO) test -race -count=1 $(PKGS)
+
+## race: repeated runs on 1 and 2 CPUs, to shake out flakes
+race:
+	$(GO) test -race -count=3 -cpu 1,2 $(PKGS)
+
+## bench: every benchmark (allocations included); compare runs with benchstat
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS) | tee bench.txt
+
+## lint: formatting, vet, staticcheck, the import graph, go.mod tidiness
+lint: depcheck tidycheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+# wire, naming and lb are plain Go: no protoactor, no actors, no combo. actors never imports combo.
+depcheck:
+	@bad=$$($(GO) list -deps ./wire/... ./naming/... ./lb/... 2>/dev/null | grep -E 'protoactor-go|troupe/actors|troupe/combo|troupe/mailbox' || true); \
+	  if [ -n "$$bad" ]; then echo "wire/naming/lb must stay plain Go, but import: $$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./actors/... ./mailbox/... | grep -E 'troupe/combo|troupe/examples' || true); \
+	  if [ -n "$$bad" ]; then echo "actors/mailbox must not import: $$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./mailbox/... | grep -E 'troupe/(actors|wire|naming|lb|combo)' || true); \
+	  if [ -n "$$bad" ]; then echo "mailbox imports only protoactor: $$bad"; exit 1; fi
+	@echo "import graph ok"
+
+tidycheck:
+	@cp go.mod /tmp/troupe.go.mod.bak; cp go.sum /tmp/troupe.go.sum.bak; \
+	  $(GO) mod tidy; \
+	  if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changed go.mod/go.sum"; git diff -- go.mod go.sum; \
+	    cp /tmp/troupe.go.mod.bak go.mod; cp /tmp/troupe.go.sum.bak go.sum; exit 1; fi
+
+## generate: regenerate the protobuf Go code (installs protoc from Debian and protoc-gen-go if missing)
+generate: tools-protoc
+	cd wire && PATH="$(BIN):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
+	  metapb/baidu_rpc_meta.proto echopb/echo.proto
+
+tools-protoc:
+	@command -v protoc >/dev/null || { echo "installing protoc (protobuf-compiler)"; \
+	  (apt-get update -qq && apt-get install -y -qq protobuf-compiler) >/dev/null; }
+	@test -x $(BIN)/protoc-gen-go || GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+## examples: build every example and run the ones that stop by themselves, each bounded in time
+examples:
+	$(GO) build -o $(BIN)/ ./examples/...
+	timeout $(EXAMPLE_TIMEOUT) $(GO) run ./examples/demo -duration 3s
+	./.ci/run-examples $(BIN)
+
+## ci: what .ci/run calls
+ci: lint test examples
+
+clean:
+	rm -rf $(BIN) bench.txt

@@ -1,0 +1,116 @@
+// Command client calls example.EchoService.Echo once every -interval_ms, like brpc's echo_c++
+// client, and prints each reply:
+//
+//	Received response from 127.0.0.1:8002 to 127.0.0.1:53122: hello world (attached=foo) latency=142us
+//
+// It works against troupe's examples/echo/server and against brpc's own example echo server.
+// It stops after -count calls (0: until SIGINT/SIGTERM) and exits non-zero if every call failed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/wire/echopb"
+)
+
+type config struct {
+	server     string
+	timeout    time.Duration
+	maxRetry   int
+	attachment string
+	interval   time.Duration
+	count      int
+	message    string
+}
+
+func main() {
+	var c config
+	var timeoutMs, intervalMs int
+	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address")
+	flag.IntVar(&timeoutMs, "timeout_ms", 100, "call timeout in milliseconds (-1: none)")
+	flag.IntVar(&c.maxRetry, "max_retry", 3, "retries per call")
+	flag.StringVar(&c.attachment, "attachment", "", "attachment carried by each request")
+	flag.IntVar(&intervalMs, "interval_ms", 1000, "milliseconds between calls")
+	flag.IntVar(&c.count, "count", 0, "calls to make (0: until interrupted)")
+	flag.StringVar(&c.message, "message", "hello world", "message to echo")
+	flag.Parse()
+	c.timeout = time.Duration(timeoutMs) * time.Millisecond
+	c.interval = time.Duration(intervalMs) * time.Millisecond
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sys, err := actors.NewSystem(nil)
+	if err != nil {
+		return err
+	}
+	defer sys.Shutdown()
+	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry}
+	if c.maxRetry == 0 {
+		opts.MaxRetry = actors.NoRetry
+	}
+	ch, err := sys.NewChannel(c.server, opts)
+	if err != nil {
+		return err
+	}
+	ok := 0
+	for i := 0; c.count == 0 || i < c.count; i++ {
+		if i > 0 && !sleep(ctx, c.interval) {
+			break
+		}
+		if callOnce(ch, c) {
+			ok++
+		}
+	}
+	if ok == 0 {
+		return errors.New("every call failed")
+	}
+	return nil
+}
+
+func callOnce(ch actors.Channel, c config) bool {
+	var cntl actors.Controller
+	if c.attachment != "" {
+		cntl.SetRequestAttachment([]byte(c.attachment))
+	}
+	resp := &echopb.EchoResponse{}
+	err := ch.Call(context.Background(), echoservice.Method, &echopb.EchoRequest{Message: proto.String(c.message)}, resp, &cntl)
+	if err != nil {
+		fmt.Printf("call failed: %v (code=%v retried=%d)\n", err, cntl.ErrorCode(), cntl.RetriedCount())
+		return false
+	}
+	att := ""
+	if a := cntl.ResponseAttachment(); len(a) > 0 {
+		att = fmt.Sprintf(" (attached=%s)", a)
+	}
+	fmt.Printf("Received response from %s to %s: %s%s latency=%dus\n",
+		cntl.RemoteSide(), cntl.LocalSide(), resp.GetMessage(), att, cntl.Latency().Microseconds())
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
