@@ -334,7 +334,7 @@ func (c *Call) retryOrFinish(err *wire.Error) {
 }
 
 func (c *Call) onTimeout() {
-	err := c.errorf(wire.ERPCTIMEDOUT, nil, "Reached timeout=%dms @%s", c.timeout.Milliseconds(), c.ch.target)
+	err := c.errorf(wire.ERPCTIMEDOUT, nil, "Reached timeout=%dms", c.timeout.Milliseconds())
 	c.finish(err)
 }
 

@@ -1,0 +1,230 @@
+// Command demo starts echo servers on loopback and shows what a troupe channel does: synchronous,
+// asynchronous and semi-synchronous calls, cancellation, timeouts, errors carrying brpc's codes,
+// the actor tree of a stuck call, and a short burst of load. Everything runs in this process over
+// real sockets; it needs no flags and exits 0 when every step behaved as it should.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/wire"
+	"github.com/troupe-rpc/troupe/wire/echopb"
+)
+
+func main() {
+	duration := flag.Duration("duration", 3*time.Second, "length of the load phase at the end")
+	flag.Parse()
+	if err := run(*duration); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+	fmt.Println("demo finished: every step behaved as expected")
+}
+
+// demo holds the servers and the channels of the run.
+type demo struct {
+	sys        *actors.System
+	fast, slow actors.Channel
+	servers    []*actors.Server
+}
+
+func run(load time.Duration) error {
+	d, err := setUp()
+	if err != nil {
+		return err
+	}
+	defer d.tearDown()
+	steps := []struct {
+		title string
+		fn    func() error
+	}{
+		{"synchronous call", d.syncCall},
+		{"asynchronous calls, joined (semi-synchronous)", d.asyncCalls},
+		{"a call cancelled in flight", d.cancelled},
+		{"a call that times out against a slow server", d.timedOut},
+		{"errors from the server carry brpc's codes", d.serverErrors},
+		{"what a stuck call is waiting on", d.inspectStuck},
+		{fmt.Sprintf("closed-loop load for %v", load), func() error { return d.load(load) }},
+	}
+	for i, s := range steps {
+		fmt.Printf("\n== %d. %s\n", i+1, s.title)
+		if err := s.fn(); err != nil {
+			return fmt.Errorf("%s: %w", s.title, err)
+		}
+	}
+	return nil
+}
+
+func setUp() (*demo, error) {
+	d := &demo{}
+	fastAddr, err := d.startServer(&echoservice.Service{Index: 0, EchoAttachment: true})
+	if err != nil {
+		return nil, err
+	}
+	slowAddr, err := d.startServer(&echoservice.Service{Index: 1, Sleep: 300 * time.Millisecond})
+	if err != nil {
+		d.tearDown()
+		return nil, err
+	}
+	fmt.Printf("echo servers: fast on %s, slow (300ms) on %s\n", fastAddr, slowAddr)
+	if d.sys, err = actors.NewSystem(nil); err != nil {
+		d.tearDown()
+		return nil, err
+	}
+	if d.fast, err = d.sys.NewChannel(fastAddr, nil); err != nil {
+		d.tearDown()
+		return nil, err
+	}
+	if d.slow, err = d.sys.NewChannel(slowAddr, &actors.ChannelOptions{Timeout: 2 * time.Second}); err != nil {
+		d.tearDown()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *demo) startServer(svc *echoservice.Service) (string, error) {
+	srv, err := actors.NewServer(nil)
+	if err != nil {
+		return "", err
+	}
+	if err := svc.Register(srv); err != nil {
+		return "", err
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	d.servers = append(d.servers, srv)
+	return addr.String(), nil
+}
+
+func (d *demo) tearDown() {
+	if d.sys != nil {
+		d.sys.Shutdown()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range d.servers {
+		_ = s.Shutdown(ctx)
+	}
+}
+
+func request(msg string) *echopb.EchoRequest {
+	return &echopb.EchoRequest{Message: proto.String(msg)}
+}
+
+func (d *demo) syncCall() error {
+	var cntl actors.Controller
+	cntl.SetRequestAttachment([]byte("attached bytes"))
+	resp := &echopb.EchoResponse{}
+	if err := d.fast.Call(context.Background(), echoservice.Method, request("hello"), resp, &cntl); err != nil {
+		return err
+	}
+	fmt.Printf("reply %q, attachment %q, from %s in %v\n", resp.GetMessage(), cntl.ResponseAttachment(),
+		cntl.RemoteSide(), cntl.Latency().Round(time.Microsecond))
+	return nil
+}
+
+func (d *demo) asyncCalls() error {
+	var calls []*actors.Call
+	var callbacks atomic.Int32
+	for i := range 5 {
+		resp := &echopb.EchoResponse{}
+		calls = append(calls, d.fast.Go(context.Background(), echoservice.Method, request(fmt.Sprint("async ", i)), resp, nil,
+			func(c *actors.Controller) {
+				callbacks.Add(1)
+				fmt.Printf("  done callback: %q err=%v\n", resp.GetMessage(), c.Err())
+			}))
+	}
+	actors.Join(calls...)
+	if n := callbacks.Load(); n != 5 {
+		return fmt.Errorf("%d callbacks ran, want 5", n)
+	}
+	fmt.Println("Join returned after all 5 calls and their callbacks")
+	return nil
+}
+
+func (d *demo) cancelled() error {
+	call := d.slow.Go(context.Background(), echoservice.Method, request("never answered in time"), &echopb.EchoResponse{}, nil, nil)
+	time.Sleep(20 * time.Millisecond)
+	call.Cancel()
+	err := call.Wait()
+	fmt.Printf("cancelled after 20ms: %v\n  errors.Is(err, wire.ECANCELED)=%v errors.Is(err, context.Canceled)=%v\n",
+		err, errors.Is(err, wire.ECANCELED), errors.Is(err, context.Canceled))
+	if !errors.Is(err, wire.ECANCELED) {
+		return fmt.Errorf("got %v, want ECANCELED", err)
+	}
+	return nil
+}
+
+func (d *demo) timedOut() error {
+	var cntl actors.Controller
+	cntl.SetTimeout(50 * time.Millisecond)
+	err := d.slow.Call(context.Background(), echoservice.Method, request("too slow"), &echopb.EchoResponse{}, &cntl)
+	fmt.Printf("after %v: %v\n  code=%d errors.Is(err, context.DeadlineExceeded)=%v\n",
+		cntl.Latency().Round(time.Millisecond), err, cntl.ErrorCode(), errors.Is(err, context.DeadlineExceeded))
+	if cntl.ErrorCode() != wire.ERPCTIMEDOUT {
+		return fmt.Errorf("got %v, want ERPCTIMEDOUT", err)
+	}
+	return nil
+}
+
+func (d *demo) serverErrors() error {
+	req := request("fail please")
+	req.FailCode = proto.Int32(int32(wire.ELIMIT))
+	err := d.fast.Call(context.Background(), echoservice.Method, req, &echopb.EchoResponse{}, nil)
+	fmt.Printf("server failed the call: %v (code %d)\n", err, wire.ErrnoOf(err))
+	err2 := d.fast.Call(context.Background(), "example.EchoService.Nope", request("x"), &echopb.EchoResponse{}, nil)
+	fmt.Printf("unknown method: %v (code %d)\n", err2, wire.ErrnoOf(err2))
+	if wire.ErrnoOf(err) != wire.ELIMIT || wire.ErrnoOf(err2) != wire.ENOMETHOD {
+		return errors.New("wrong codes")
+	}
+	return nil
+}
+
+func (d *demo) inspectStuck() error {
+	call := d.slow.Go(context.Background(), echoservice.Method, request("stuck for a while"), &echopb.EchoResponse{}, nil, nil)
+	time.Sleep(50 * time.Millisecond)
+	fmt.Print(d.sys.Inspect())
+	return call.Wait()
+}
+
+func (d *demo) load(dur time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	var ok, failed atomic.Int64
+	const callers = 16
+	done := make(chan struct{}, callers)
+	for range callers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			req, resp := request("load"), &echopb.EchoResponse{}
+			for ctx.Err() == nil {
+				if err := d.fast.Call(context.Background(), echoservice.Method, req, resp, nil); err != nil {
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	for range callers {
+		<-done
+	}
+	fmt.Printf("%d callers: %d calls in %v (%.0f calls/s), %d failed\n", callers, ok.Load(), dur,
+		float64(ok.Load())/dur.Seconds(), failed.Load())
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d calls failed", failed.Load())
+	}
+	return nil
+}
