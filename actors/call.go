@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
@@ -220,7 +221,13 @@ func (c *Call) arm(ctx context.Context, l *mailbox.Light) {
 		c.timer = time.AfterFunc(time.Until(c.deadline), func() { l.Send(msgTimeout) })
 	}
 	if ctx.Done() != nil {
-		c.stopCtx = context.AfterFunc(ctx, func() { l.Send(msgCancel) })
+		c.stopCtx = context.AfterFunc(ctx, func() {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				l.Send(msgTimeout) // the context's deadline is the call's
+				return
+			}
+			l.Send(msgCancel)
+		})
 	}
 }
 
