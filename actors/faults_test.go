@@ -149,7 +149,9 @@ func TestShutdownWithCallsInFlight(t *testing.T) {
 	var wg sync.WaitGroup
 	syncErrs := make(chan error, 5)
 	for range 5 {
-		wg.Go(func() { syncErrs <- ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil) })
+		wg.Go(func() {
+			syncErrs <- ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil)
+		})
 	}
 	waitPending(t, sys, ch.Target(), 25)
 	sys.Shutdown()
