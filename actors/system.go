@@ -108,13 +108,15 @@ func (s *System) leave() {
 	}
 }
 
-// props returns the Props of a long-lived troupe actor: the pooled dispatcher, a mailbox that
-// reports when it drains (if asked), and no restarts.
+// props returns the Props of a long-lived troupe actor: the pooled dispatcher and a mailbox that
+// reports when it drains (if asked). The producer returns the same instance, so that the restart
+// protoactor's default supervision would make after a panic keeps the actor's state. (A custom
+// guardian strategy is avoided on purpose: protoactor registers a guardian process per strategy
+// and never removes it.)
 func (s *System) props(a actor.Actor, notifyDrained bool) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithDispatcher(s.pool),
 		actor.WithMailbox(mailbox.NewMailbox(notifyDrained)),
-		actor.WithGuardian(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })),
 	)
 }
 
