@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -55,3 +56,5 @@ func newSystem(t testing.TB) *actors.System {
 	})
 	return sys
 }
+
+func testingGOMAXPROCS() int { return runtime.GOMAXPROCS(0) }

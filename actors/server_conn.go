@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 
@@ -200,6 +201,11 @@ func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
 		return
 	}
 	wc.writing = true
+	// Let the handlers that are ready to run append their responses first: one write then
+	// carries them all.
+	wc.mu.Unlock()
+	runtime.Gosched()
+	wc.mu.Lock()
 	for len(wc.buf) > 0 && !wc.failed {
 		out := wc.buf
 		wc.buf = wc.spare[:0]

@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -30,6 +31,7 @@ type queueMailbox struct {
 	scheduled     bool
 	suspended     bool
 	owesDrained   bool // a user message was processed since the last Drained
+	yielded       bool // the drain was already deferred once for other goroutines
 	notifyDrained bool
 	invoker       actor.MessageInvoker
 	dispatcher    actor.Dispatcher
@@ -72,24 +74,40 @@ func (m *queueMailbox) UserMessageCount() int {
 	return m.user.size
 }
 
-// next returns the next message to process, or nil after marking the mailbox idle.
+// next returns the next message to process, or nil after marking the mailbox idle. Before it
+// delivers Drained it yields the worker once, so that goroutines ready to run can post more
+// messages first: a socket actor then writes more frames per syscall.
 func (m *queueMailbox) next() (msg any, system bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if msg, ok := m.system.pop(); ok {
-		return msg, true
-	}
-	if !m.suspended {
+	for {
+		if msg, ok := m.system.pop(); ok {
+			m.mu.Unlock()
+			return msg, true
+		}
+		if m.suspended {
+			break
+		}
 		if msg, ok := m.user.pop(); ok {
-			m.owesDrained = m.notifyDrained
+			m.owesDrained, m.yielded = m.notifyDrained, false
+			m.mu.Unlock()
 			return msg, false
 		}
-		if m.owesDrained {
-			m.owesDrained = false
-			return drained, false
+		if !m.owesDrained {
+			break
 		}
+		if !m.yielded {
+			m.yielded = true
+			m.mu.Unlock()
+			runtime.Gosched()
+			m.mu.Lock()
+			continue
+		}
+		m.owesDrained, m.yielded = false, false
+		m.mu.Unlock()
+		return drained, false
 	}
 	m.scheduled = false
+	m.mu.Unlock()
 	return nil, false
 }
 

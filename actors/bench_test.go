@@ -1,0 +1,83 @@
+package actors_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/wire/echopb"
+)
+
+// BenchmarkUnaryEcho measures a 16-byte echo over loopback against troupe's own server, with one
+// caller and with 64 concurrent callers sharing one channel (one connection). allocs/op counts
+// client and server together: both run in the benchmark's process.
+func BenchmarkUnaryEcho(b *testing.B) {
+	_, addr := startEcho(b, nil)
+	sys := newSystem(b)
+	ch, err := sys.NewChannel(addr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := "0123456789abcdef"
+	b.Run("callers=1", func(b *testing.B) {
+		req, resp := echoReq(msg), &echopb.EchoResponse{}
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := ch.Call(context.Background(), echoservice.Method, req, resp, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("callers=64", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(64 / max(1, testingGOMAXPROCS()))
+		b.RunParallel(func(pb *testing.PB) {
+			req, resp := echoReq(msg), &echopb.EchoResponse{}
+			for pb.Next() {
+				if err := ch.Call(context.Background(), echoservice.Method, req, resp, nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkCancelInFlight measures a call that is started, cancelled while its server stalls, and
+// finished: spawn, attempt, cancel message, finish, actor stop.
+func BenchmarkCancelInFlight(b *testing.B) {
+	_, addr := startEcho(b, &echoservice.Service{Sleep: time.Hour})
+	sys := newSystem(b)
+	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, resp := echoReq("x"), &echopb.EchoResponse{}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := ch.Go(context.Background(), echoservice.Method, req, resp, nil, nil)
+		c.Cancel()
+		if err := c.Wait(); err == nil {
+			b.Fatal("cancelled call succeeded")
+		}
+	}
+}
+
+// BenchmarkTimeout measures a call whose deadline passes while its server stalls.
+func BenchmarkTimeout(b *testing.B) {
+	_, addr := startEcho(b, &echoservice.Service{Sleep: time.Hour})
+	sys := newSystem(b)
+	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: time.Microsecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, resp := echoReq("x"), &echopb.EchoResponse{}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ch.Call(context.Background(), echoservice.Method, req, resp, nil); err == nil {
+			b.Fatal("call against a stalled server succeeded")
+		}
+	}
+}
