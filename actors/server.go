@@ -55,7 +55,8 @@ type Server struct {
 	conns     map[*serverConn]struct{}
 	closing   atomic.Bool
 	inflight  atomic.Int64
-	idle      chan struct{}  // signalled when inflight drops to 0 while closing
+	idle      chan struct{} // closed once no request is in progress after closing began
+	idleOnce  sync.Once
 	wg        sync.WaitGroup // accept loops and connection readers
 	workers   workerPool     // request goroutines
 }
@@ -79,7 +80,7 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		opts: o, log: loggerOrDiscard(o.Logger),
 		methods: map[string]*Method{}, short: map[string]string{}, full: map[string]bool{},
 		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
-		idle: make(chan struct{}, 1), workers: newWorkerPool(),
+		idle: make(chan struct{}), workers: newWorkerPool(),
 	}, nil
 }
 
@@ -235,11 +236,14 @@ func (s *Server) lookup(service, method []byte) (*Method, string, *wire.Error) {
 }
 
 // admit counts a request in, or refuses it with ELOGOFF while stopping or ELIMIT over the limit.
+// It counts first and checks after, so that Shutdown, which sets closing and then waits for the
+// count to reach zero, never misses a request it admitted.
 func (s *Server) admit() *wire.Error {
+	n := s.inflight.Add(1)
 	if s.closing.Load() {
+		s.release()
 		return &wire.Error{Code: wire.ELOGOFF, Text: "Server is stopping"}
 	}
-	n := s.inflight.Add(1)
 	if limit := s.opts.MaxConcurrency; limit > 0 && n > int64(limit) {
 		s.release()
 		return &wire.Error{Code: wire.ELIMIT, Text: fmt.Sprintf("Reached server's max_concurrency=%d", limit)}
@@ -249,10 +253,7 @@ func (s *Server) admit() *wire.Error {
 
 func (s *Server) release() {
 	if s.inflight.Add(-1) == 0 && s.closing.Load() {
-		select {
-		case s.idle <- struct{}{}:
-		default:
-		}
+		s.idleOnce.Do(func() { close(s.idle) })
 	}
 }
 
@@ -285,12 +286,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) waitIdle(ctx context.Context) error {
-	for s.inflight.Load() > 0 {
-		select {
-		case <-s.idle:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if s.inflight.Load() == 0 {
+		s.idleOnce.Do(func() { close(s.idle) })
 	}
-	return nil
+	select {
+	case <-s.idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -65,6 +65,9 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) {
 		sc.srv.log.Warn("troupe: ignoring a response frame sent to a server", "remote", sc.conn.RemoteAddr().String())
 		return
 	}
+	if frameErr == nil {
+		frameErr = wire.VerifyChecksum(f)
+	}
 	if frameErr != nil {
 		sc.reply(f, nil, nil, &wire.Error{Code: wire.EREQUEST, Text: frameErr.Error()})
 		return
@@ -84,23 +87,38 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) {
 // handle runs one request's handler and writes its answer.
 func (sc *serverConn) handle(f *wire.Frame, m *Method, name string) {
 	defer sc.srv.release()
-	req, werr := sc.parse(f, m)
+	call := &ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment, remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}
+	resp, werr := sc.invoke(context.WithValue(sc.ctx, serverCallKey{}, call), f, m)
 	if werr != nil {
 		sc.reply(f, nil, nil, werr)
 		return
 	}
-	call := &ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment, remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}
-	ctx := context.WithValue(sc.ctx, serverCallKey{}, call)
-	resp, err := sc.invoke(ctx, m, req)
+	sc.reply(f, resp, call.respAttachment, nil)
+}
+
+// invoke parses the request and calls the handler, turning a panic in either into EINTERNAL and
+// a nil response into EINTERNAL too.
+func (sc *serverConn) invoke(ctx context.Context, f *wire.Frame, m *Method) (resp proto.Message, werr *wire.Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sc.srv.log.Error("troupe: handler panicked", "method", ServerCallFromContext(ctx).Method(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp, werr = nil, &wire.Error{Code: wire.EINTERNAL, Text: fmt.Sprintf("handler panicked: %v", r)}
+		}
+	}()
+	req, werr := sc.parse(f, m)
+	if werr != nil {
+		return nil, werr
+	}
+	resp, err := m.Handle(ctx, req)
 	if err != nil {
-		sc.reply(f, nil, nil, errorForWire(err))
-		return
+		return nil, errorForWire(err)
 	}
 	if resp == nil || !resp.ProtoReflect().IsValid() {
-		sc.reply(f, nil, nil, &wire.Error{Code: wire.EINTERNAL, Text: "handler of " + name + " returned a nil response and no error"})
-		return
+		name := ServerCallFromContext(ctx).Method()
+		return nil, &wire.Error{Code: wire.EINTERNAL, Text: "handler of " + name + " returned a nil response and no error"}
 	}
-	sc.reply(f, resp, call.respAttachment, nil)
+	return resp, nil
 }
 
 func (sc *serverConn) parse(f *wire.Frame, m *Method) (proto.Message, *wire.Error) {
@@ -120,28 +138,35 @@ func (sc *serverConn) parse(f *wire.Frame, m *Method) (proto.Message, *wire.Erro
 	return req, nil
 }
 
-// invoke calls the handler, turning a panic into EINTERNAL.
-func (sc *serverConn) invoke(ctx context.Context, m *Method, req proto.Message) (resp proto.Message, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			sc.srv.log.Error("troupe: handler panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			resp, err = nil, &wire.Error{Code: wire.EINTERNAL, Text: fmt.Sprintf("handler panicked: %v", r)}
-		}
-	}()
-	return m.Handle(ctx, req)
-}
-
-// errorForWire turns a handler's error into the code and text sent back.
+// errorForWire turns a handler's error into the code and text sent back. A code of 0 (a
+// handler's error must fail the call) and a typed nil become EINTERNAL.
 func errorForWire(err error) *wire.Error {
 	var we *wire.Error
-	if errors.As(err, &we) {
+	if errors.As(err, &we) && we != nil {
+		if we.Code == 0 {
+			return &wire.Error{Code: wire.EINTERNAL, Text: we.Text}
+		}
 		return &wire.Error{Code: we.Code, Text: we.Text}
 	}
 	var code wire.Errno
-	if errors.As(err, &code) {
+	if errors.As(err, &code) && code != 0 {
 		return &wire.Error{Code: code, Text: err.Error()}
 	}
-	return &wire.Error{Code: wire.EINTERNAL, Text: err.Error()}
+	if we != nil || err == nil {
+		return &wire.Error{Code: wire.EINTERNAL, Text: "handler returned an error with no code"}
+	}
+	return &wire.Error{Code: wire.EINTERNAL, Text: safeErrorText(err)}
+}
+
+// safeErrorText returns err.Error(), or a placeholder when that panics (a typed nil whose Error
+// method dereferences its receiver).
+func safeErrorText(err error) (text string) {
+	defer func() {
+		if recover() != nil {
+			text = fmt.Sprintf("handler returned an unprintable %T", err)
+		}
+	}()
+	return err.Error()
 }
 
 // reply writes a response frame for f's request: resp and attachment on success, or werr.
@@ -156,7 +181,7 @@ func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte
 		var err error
 		payload, err = sc.encode(f, resp, &meta)
 		if err != nil {
-			meta.ErrorCode, meta.ErrorText, attachment, payload = int32(wire.EINTERNAL), []byte(err.Error()), nil, nil
+			meta.ErrorCode, meta.ErrorText, attachment, payload = int32(wire.ERESPONSE), []byte(err.Error()), nil, nil
 		}
 	}
 	sc.out.write(&meta, payload, attachment)

@@ -86,6 +86,16 @@ func (sk *socket) adopt(conn net.Conn) bool {
 	return true
 }
 
+// post sends msg to the socket actor from one of its goroutines, unless the socket is stopping:
+// then the message has no one to go to, and it is dropped instead of becoming a dead letter.
+func (sk *socket) post(self *actor.PID, msg any) {
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	if !sk.closed {
+		sk.sys.as.Root.Send(self, msg)
+	}
+}
+
 func (sk *socket) setErr(err error) {
 	s := err.Error()
 	sk.lastErr.Store(&s)

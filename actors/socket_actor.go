@@ -72,7 +72,7 @@ func (a *socketActor) dial(timeout time.Duration) {
 		if err == nil && !sk.adopt(conn) {
 			return
 		}
-		sk.sys.as.Root.Send(self, &dialed{gen: gen, conn: conn, err: err})
+		sk.post(self, &dialed{gen: gen, conn: conn, err: err})
 	})
 }
 
@@ -168,7 +168,7 @@ func (a *socketActor) writeBacklog(n int) {
 	gen, conn, sk, self := a.gen, a.conn, a.sk, a.self
 	sk.sys.goroutine(func() {
 		_, err := conn.Write(backlog)
-		sk.sys.as.Root.Send(self, &backlogWritten{gen: gen, err: err})
+		sk.post(self, &backlogWritten{gen: gen, err: err})
 	})
 }
 
@@ -243,7 +243,7 @@ func readLoop(sk *socket, self *actor.PID, gen int64, conn net.Conn) {
 		err := r.ReadFrame(&in.frame)
 		if err != nil && !errors.Is(err, wire.ErrAttachmentSize) {
 			putInbound(in)
-			sk.sys.as.Root.Send(self, &readFailed{gen: gen, err: err})
+			sk.post(self, &readFailed{gen: gen, err: err})
 			return
 		}
 		in.err = err

@@ -62,7 +62,8 @@ func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachm
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	servers := make([]*actors.Server, serverNum)
+	var servers []*actors.Server
+	defer shutdownAll(&servers)
 	services := make([]*echoservice.Service, serverNum)
 	for i := range serverNum {
 		services[i] = &echoservice.Service{Index: int32(i), Sleep: sleeps[i], EchoAttachment: echoAttachment}
@@ -78,17 +79,21 @@ func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachm
 			return fmt.Errorf("server %d: %w", i, err)
 		}
 		fmt.Printf("server %d listening on %s\n", i, bound)
-		servers[i] = srv
+		servers = append(servers, srv)
 	}
 	report(services, duration)
+	return nil
+}
+
+// shutdownAll stops every server that started, each gracefully within 5 seconds.
+func shutdownAll(servers *[]*actors.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, srv := range servers {
+	for _, srv := range *servers {
 		if err := srv.Shutdown(ctx); err != nil {
-			return err
+			fmt.Fprintln(os.Stderr, "server: shutdown:", err)
 		}
 	}
-	return nil
 }
 
 // report prints the per-server request rate every second until a signal or the duration ends.
