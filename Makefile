@@ -43,10 +43,11 @@ depcheck:
 	@echo "import graph ok"
 
 tidycheck:
-	@cp go.mod /tmp/troupe.go.mod.bak; cp go.sum /tmp/troupe.go.sum.bak; \
+	@cp go.mod /tmp/troupe-go.mod.before; cp go.sum /tmp/troupe-go.sum.before; \
 	  $(GO) mod tidy; \
-	  if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changed go.mod/go.sum"; git diff -- go.mod go.sum; \
-	    cp /tmp/troupe.go.mod.bak go.mod; cp /tmp/troupe.go.sum.bak go.sum; exit 1; fi
+	  if ! cmp -s go.mod /tmp/troupe-go.mod.before || ! cmp -s go.sum /tmp/troupe-go.sum.before; then \
+	    echo "go.mod/go.sum are not tidy; the diff of 'go mod tidy':"; diff /tmp/troupe-go.mod.before go.mod; \
+	    cp /tmp/troupe-go.mod.before go.mod; cp /tmp/troupe-go.sum.before go.sum; exit 1; fi
 
 ## generate: regenerate the protobuf Go code (installs protoc from Debian and protoc-gen-go if missing)
 generate: tools-protoc

@@ -191,11 +191,11 @@ func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte
 func (sc *serverConn) encode(f *wire.Frame, resp proto.Message, meta *wire.Meta) ([]byte, error) {
 	b, err := proto.Marshal(resp)
 	if err != nil {
-		return nil, fmt.Errorf("Fail to serialize response: %v", err)
+		return nil, fmt.Errorf("fail to serialize response: %v", err)
 	}
 	if t := f.Meta.CompressType; t != wire.CompressNone {
 		if b, err = wire.Compress(nil, b, t); err != nil {
-			return nil, fmt.Errorf("Fail to compress response: %v", err)
+			return nil, fmt.Errorf("fail to compress response: %v", err)
 		}
 		meta.CompressType = t
 	}

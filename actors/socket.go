@@ -160,7 +160,6 @@ type (
 	}
 	backlogWritten struct {
 		gen int64
-		buf []byte
 		err error
 	}
 )

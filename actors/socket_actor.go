@@ -246,6 +246,9 @@ func readLoop(sk *socket, self *actor.PID, gen int64, conn net.Conn) {
 			sk.post(self, &readFailed{gen: gen, err: err})
 			return
 		}
+		if err == nil {
+			err = wire.VerifyChecksum(&in.frame)
+		}
 		in.err = err
 		at := sk.pending.take(in.frame.Meta.CorrelationID)
 		if at == nil {
