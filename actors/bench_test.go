@@ -2,6 +2,9 @@ package actors_test
 
 import (
 	"context"
+	"io"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,10 +48,45 @@ func BenchmarkUnaryEcho(b *testing.B) {
 	})
 }
 
+// startBlackHole starts a server that reads every request and never answers, so that calls stall
+// without costing a handler each.
+func startBlackHole(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+		}
+	})
+	b.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
+}
+
 // BenchmarkCancelInFlight measures a call that is started, cancelled while its server stalls, and
 // finished: spawn, attempt, cancel message, finish, actor stop.
 func BenchmarkCancelInFlight(b *testing.B) {
-	_, addr := startEcho(b, &echoservice.Service{Sleep: time.Hour})
+	addr := startBlackHole(b)
 	sys := newSystem(b)
 	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: -1})
 	if err != nil {
@@ -67,7 +105,7 @@ func BenchmarkCancelInFlight(b *testing.B) {
 
 // BenchmarkTimeout measures a call whose deadline passes while its server stalls.
 func BenchmarkTimeout(b *testing.B) {
-	_, addr := startEcho(b, &echoservice.Service{Sleep: time.Hour})
+	addr := startBlackHole(b)
 	sys := newSystem(b)
 	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: time.Microsecond})
 	if err != nil {

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/echoservice"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestBenchRuns(t *testing.T) {
+	srv, err := actors.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&echoservice.Service{EchoAttachment: true}).Register(srv); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	c := config{server: addr.String(), threads: 4, requestSize: 16, attachmentSize: 8,
+		duration: 300 * time.Millisecond, timeout: time.Second, maxRetry: 1}
+	if err := run(c); err != nil {
+		t.Fatalf("run() = %v", err)
+	}
+	if err := run(config{server: addr.String(), threads: 0, duration: time.Second}); err == nil {
+		t.Fatal("run(thread_num=0) = nil, want an error")
+	}
+}
