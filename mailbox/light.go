@@ -2,8 +2,7 @@ package mailbox
 
 import (
 	"runtime/debug"
-	"strconv"
-	"sync"
+		"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -32,15 +31,18 @@ var stopped = &Stopped{}
 // Stopping a Light stops its children. Messages sent after Stop are dropped quietly, as are
 // messages still queued when it stops.
 //
-// Its registry entry lets protoactor code Send to its PID or Stop it; system messages other than
-// Stop are ignored.
+// Its registry entry lets protoactor code Send to its PID, Stop it and watch it (StopFuture
+// works); other system messages are ignored, and messages arrive without their envelope, so a
+// Light cannot Respond.
 type Light struct {
 	mu        sync.Mutex
 	queue     ring
 	inline    [2]any
 	scheduled bool
 	stopping  bool
+	held      bool // SpawnHeld's caller has the first turn
 	children  map[*Light]struct{}
+	watchers  []*actor.PID // protoactor watchers (StopFuture) to tell when it finished
 
 	handler  Handler
 	dispatch actor.Dispatcher
@@ -66,12 +68,17 @@ func SpawnHeld(sys *actor.ActorSystem, d actor.Dispatcher, parent *Light, prefix
 }
 
 func spawn(sys *actor.ActorSystem, d actor.Dispatcher, parent *Light, prefix string, h Handler, held bool) *Light {
-	l := &Light{handler: h, dispatch: d, registry: sys.ProcessRegistry, parent: parent, scheduled: held}
+	l := &Light{handler: h, dispatch: d, registry: sys.ProcessRegistry, parent: parent, scheduled: held, held: held}
 	l.queue.buf = l.inline[:]
 	l.process = l.run
 	l.alive.Store(true)
-	pid, _ := sys.ProcessRegistry.Add((*process)(l), l.makeID(prefix))
-	l.pid = pid
+	for {
+		pid, ok := sys.ProcessRegistry.Add((*process)(l), l.makeID(prefix))
+		if ok {
+			l.pid = pid
+			break
+		}
+	}
 	if parent != nil && !parent.adopt(l) {
 		l.Stop()
 	}
@@ -87,9 +94,28 @@ func (l *Light) makeID(prefix string) string {
 		b = append(b, '/')
 	}
 	b = append(b, prefix...)
-	b = append(b, '$')
-	b = strconv.AppendUint(b, atomic.AddUint64(&l.registry.SequenceID, 1), 36)
+	b = appendID(b, atomic.AddUint64(&l.registry.SequenceID, 1))
 	return string(b)
+}
+
+// idDigits is protoactor's alphabet for registry ids; using it too keeps a Light's id from ever
+// naming the same number differently from protoactor's own ids (they share the counter).
+const idDigits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ~+"
+
+// appendID appends "$" and n in base 64 with idDigits, most significant digit first.
+func appendID(b []byte, n uint64) []byte {
+	var buf [12]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = idDigits[n&63]
+		n >>= 6
+		if n == 0 {
+			break
+		}
+	}
+	b = append(b, '$')
+	return append(b, buf[i:]...)
 }
 
 func (l *Light) adopt(child *Light) bool {
@@ -114,6 +140,11 @@ func (l *Light) orphan(child *Light) {
 // Release ends the first turn taken by [SpawnHeld]'s caller and processes what queued meanwhile.
 func (l *Light) Release() {
 	l.mu.Lock()
+	if !l.held {
+		l.mu.Unlock()
+		panic("mailbox: Release of a Light that is not held (Release called twice, or after Spawn)")
+	}
+	l.held = false
 	if l.queue.size == 0 {
 		l.scheduled = false
 		l.mu.Unlock()
@@ -155,8 +186,12 @@ func (l *Light) Children() []*Light {
 	return out
 }
 
-// Send queues msg for the actor. It never blocks; after Stop it drops msg.
+// Send queues msg for the actor. It never blocks; after Stop it drops msg, and it drops a nil
+// msg, which is no message.
 func (l *Light) Send(msg any) {
+	if msg == nil {
+		return
+	}
 	l.mu.Lock()
 	if l.stopping {
 		l.mu.Unlock()
@@ -203,7 +238,7 @@ func (l *Light) next() any {
 }
 
 func (l *Light) run() {
-	limit := l.dispatch.Throughput()
+	limit := max(l.dispatch.Throughput(), 1)
 	for range limit {
 		msg := l.next()
 		if msg == nil {
@@ -245,8 +280,8 @@ func (l *Light) finish(s *Stopped) {
 	// A panic while handling Stopped has nowhere left to go: the stop completes regardless.
 	_ = l.invoke(s)
 	l.mu.Lock()
-	children := l.children
-	l.children = nil
+	children, watchers := l.children, l.watchers
+	l.children, l.watchers = nil, nil
 	l.mu.Unlock()
 	l.registry.Remove(l.pid)
 	for c := range children {
@@ -256,6 +291,39 @@ func (l *Light) finish(s *Stopped) {
 		l.parent.orphan(l)
 	}
 	l.alive.Store(false)
+	for _, w := range watchers {
+		l.terminated(w)
+	}
+}
+
+// watch records a protoactor watcher, or answers at once when the actor already finished.
+func (l *Light) watch(w *actor.PID) {
+	l.mu.Lock()
+	if l.alive.Load() {
+		l.watchers = append(l.watchers, w)
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	l.terminated(w)
+}
+
+func (l *Light) unwatch(w *actor.PID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, p := range l.watchers {
+		if p.Equal(w) {
+			l.watchers = append(l.watchers[:i], l.watchers[i+1:]...)
+			return
+		}
+	}
+}
+
+// terminated tells watcher w that the actor is gone, as protoactor's Terminated does.
+func (l *Light) terminated(w *actor.PID) {
+	if p, ok := l.registry.Get(w); ok {
+		p.SendSystemMessage(w, &actor.Terminated{Who: l.pid, Why: actor.TerminatedReason_Stopped})
+	}
 }
 
 // process is a Light seen as a protoactor actor.Process.
@@ -269,10 +337,16 @@ func (p *process) SendUserMessage(_ *actor.PID, msg any) {
 	(*Light)(p).Send(msg)
 }
 
-// SendSystemMessage stops the actor on *actor.Stop and ignores anything else.
+// SendSystemMessage stops the actor on *actor.Stop, records or drops a watcher on *actor.Watch
+// and *actor.Unwatch (so protoactor's StopFuture works), and ignores anything else.
 func (p *process) SendSystemMessage(_ *actor.PID, msg any) {
-	if _, ok := msg.(*actor.Stop); ok {
+	switch m := msg.(type) {
+	case *actor.Stop:
 		(*Light)(p).Stop()
+	case *actor.Watch:
+		(*Light)(p).watch(m.Watcher)
+	case *actor.Unwatch:
+		(*Light)(p).unwatch(m.Watcher)
 	}
 }
 

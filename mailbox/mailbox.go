@@ -39,6 +39,9 @@ type queueMailbox struct {
 }
 
 func (m *queueMailbox) PostUserMessage(msg any) {
+	if msg == nil {
+		return // no message: queued, it would read as an empty queue
+	}
 	m.mu.Lock()
 	m.user.push(msg)
 	m.scheduleLocked()
@@ -119,7 +122,7 @@ func (m *queueMailbox) run() {
 			m.rescheduleAfterPanic()
 		}
 	}()
-	limit := m.dispatcher.Throughput()
+	limit := max(m.dispatcher.Throughput(), 1)
 	for i := 0; ; i++ {
 		if i == limit {
 			m.dispatcher.Schedule(m.process) // yield the worker; still scheduled

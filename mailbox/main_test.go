@@ -41,7 +41,7 @@ func registrySize(sys *actor.ActorSystem) int {
 func registryIDs(sys *actor.ActorSystem) []string {
 	var ids []string
 	for _, shard := range sys.ProcessRegistry.LocalPIDs.LocalPIDs {
-		ids = append(ids, shard.Keys()...)
+		shard.IterCb(func(id string, _ any) { ids = append(ids, id) }) // IterCb starts no goroutine
 	}
 	slices.Sort(ids)
 	return ids
@@ -103,6 +103,10 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 		panic("unreachable")
 	}
 }
+
+// recvTimeout returns a channel that fires after waitTimeout, for selects that wait on several
+// channels.
+func recvTimeout() <-chan time.Time { return time.After(waitTimeout) }
 
 // waitClosed waits for ch to be closed (or to deliver), failing the test after waitTimeout.
 func waitClosed(t testing.TB, ch <-chan struct{}, what string) {

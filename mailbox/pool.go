@@ -10,9 +10,14 @@ import (
 type Pool struct {
 	work       chan func()
 	done       chan struct{}
-	wg         sync.WaitGroup
 	throughput int
-	closeOnce  sync.Once
+
+	mu     sync.RWMutex // Schedule holds it shared while it queues; Close exclusively to close
+	closed bool
+
+	count   sync.Mutex // guards running
+	idle    *sync.Cond // signalled when running drops to 0
+	running int        // goroutines started by the pool and not yet returned
 }
 
 // DefaultWorkers and DefaultQueue are the pool size troupe uses, measured best on a 2-core machine:
@@ -36,10 +41,31 @@ func NewPool(workers, queue, throughput int) *Pool {
 		throughput = DefaultThroughput
 	}
 	p := &Pool{work: make(chan func(), queue), done: make(chan struct{}), throughput: throughput}
+	p.idle = sync.NewCond(&p.count)
 	for range workers {
-		p.wg.Go(p.worker)
+		p.spawn(p.worker)
 	}
 	return p
+}
+
+// spawn runs fn on a new goroutine that Close waits for.
+func (p *Pool) spawn(fn func()) {
+	p.count.Lock()
+	p.running++
+	p.count.Unlock()
+	go func() {
+		defer p.exited()
+		fn()
+	}()
+}
+
+func (p *Pool) exited() {
+	p.count.Lock()
+	p.running--
+	if p.running == 0 {
+		p.idle.Broadcast()
+	}
+	p.count.Unlock()
 }
 
 func (p *Pool) worker() {
@@ -70,25 +96,35 @@ func (p *Pool) drain() {
 // and the queue is full. After Close it runs fn on a tracked goroutine, so that a late message is
 // still processed and nothing is lost.
 func (p *Pool) Schedule(fn func()) {
-	select {
-	case <-p.done:
-		p.wg.Go(fn)
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		p.spawn(fn)
 		return
-	default:
 	}
 	select {
 	case p.work <- fn:
 	default:
-		p.wg.Go(fn)
+		p.spawn(fn)
 	}
 }
 
 // Throughput returns how many messages a mailbox processes before it yields its worker.
 func (p *Pool) Throughput() int { return p.throughput }
 
-// Close stops the workers once the queue is empty and waits for every goroutine the pool started.
-// Stop the actors that use the pool first. Close is idempotent.
+// Close stops the workers once the queue is empty and waits for every goroutine the pool started,
+// including those started by a Schedule that raced with it. Stop the actors that use the pool
+// first. Close is idempotent.
 func (p *Pool) Close() {
-	p.closeOnce.Do(func() { close(p.done) })
-	p.wg.Wait()
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.done)
+	}
+	p.mu.Unlock()
+	p.count.Lock()
+	for p.running > 0 {
+		p.idle.Wait()
+	}
+	p.count.Unlock()
 }
