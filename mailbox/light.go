@@ -2,7 +2,7 @@ package mailbox
 
 import (
 	"runtime/debug"
-		"sync"
+	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
