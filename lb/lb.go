@@ -1,0 +1,59 @@
+package lb
+
+import (
+	"time"
+
+	"github.com/troupe-rpc/troupe/naming"
+)
+
+// Server is one entry a balancer chooses from: a server of the naming service and whether it can
+// take calls now.
+type Server struct {
+	naming.ServerNode
+	Down bool // isolated (broken connection, circuit breaker) or logged off: never picked
+}
+
+// Request describes one selection.
+type Request struct {
+	Code    uint64 // the call's request code, for consistent hashing
+	HasCode bool
+	// Excluded lists servers this call already tried; they are avoided when another usable
+	// server exists (brpc's "last chance" rule: the last candidate is taken even if excluded).
+	Excluded []naming.ServerNode
+	Begin    time.Time // when the attempt starts (la records in-flight time from it)
+}
+
+// Picker chooses servers from one immutable snapshot of the server list. It is safe for
+// concurrent use and never blocks or takes a lock.
+type Picker interface {
+	// Pick returns the index, in the slice the Picker was built from, of the server to call. Its
+	// errors are *wire.Error values: ENODATA when the list is empty, EHOSTDOWN when no server is
+	// usable, EINVAL when a consistent-hashing balancer gets no request code, EREJECT when the
+	// cluster-recovery policy turns the call away.
+	Pick(r *Request) (int, error)
+}
+
+// Feedback reports how an attempt on a picked server ended.
+type Feedback struct {
+	Server   naming.ServerNode
+	Begin    time.Time     // when the attempt started
+	Latency  time.Duration // how long it took
+	Failed   bool          // it ended with an error
+	Timeout  time.Duration // the call's timeout (la's penalty for errors grows toward it); 0: none
+	Retried  int           // retries the call made before this attempt
+	MaxRetry int           // the call's retry limit
+}
+
+// Balancer is a load-balancing policy, made by [New] from its brpc name. Build is called by one
+// goroutine at a time (a channel actor) whenever the server list or a server's health changes;
+// Feedback is safe for concurrent use. State a policy keeps across snapshots (la's latencies,
+// the cluster-recovery counters) lives in the Balancer.
+type Balancer interface {
+	// Build returns a Picker over servers. It may keep servers; the caller does not change it.
+	Build(servers []Server) Picker
+	// Feedback tells the balancer how an attempt on one of its servers ended. Policies that do
+	// not learn ignore it.
+	Feedback(f Feedback)
+	// Name returns the policy's brpc name, "rr".
+	Name() string
+}
