@@ -6,7 +6,7 @@ BIN         := $(CURDIR)/bin
 PKGS        := ./...
 EXAMPLE_TIMEOUT := 60s
 
-.PHONY: all demo test race bench lint depcheck tidycheck generate examples ci clean tools-protoc
+.PHONY: all demo test race bench lint depcheck tidycheck generate examples ci clean tools-protoc tools-etcd
 
 all: lint test
 
@@ -14,12 +14,12 @@ all: lint test
 demo:
 	@$(GO) run ./examples/demo
 
-## test: every test, with the race detector
-test:
+## test: every test, with the race detector (installs etcd for the naming tests if missing)
+test: tools-etcd
 	$(GO) test -race -count=1 $(PKGS)
 
 ## race: repeated runs on 1 and 2 CPUs, to shake out flakes
-race:
+race: tools-etcd
 	$(GO) test -race -count=3 -cpu 1,2 $(PKGS)
 
 ## bench: every benchmark (allocations included); compare runs with benchstat
@@ -58,6 +58,15 @@ tools-protoc:
 	@command -v protoc >/dev/null || { echo "installing protoc (protobuf-compiler)"; \
 	  (apt-get update -qq && apt-get install -y -qq protobuf-compiler) >/dev/null; }
 	@test -x $(BIN)/protoc-gen-go || GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+## tools-etcd: install Debian's etcd-server when no etcd binary is found (naming's tests start a
+## real etcd on loopback). Works as root without a TTY; other users need sudo.
+tools-etcd:
+	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { echo "installing etcd (etcd-server)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  ($$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends etcd-server) >/dev/null; }
+	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { echo "etcd is still missing"; exit 1; }
 
 ## examples: build every example and run the ones that stop by themselves, each bounded in time
 examples:

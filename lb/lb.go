@@ -17,8 +17,9 @@ type Server struct {
 type Request struct {
 	Code    uint64 // the call's request code, for consistent hashing
 	HasCode bool
-	// Excluded lists servers this call already tried; they are avoided when another usable
-	// server exists (brpc's "last chance" rule: the last candidate is taken even if excluded).
+	// Excluded lists servers this call already tried, matched by address; they are avoided
+	// except by brpc's "last chance" rule: the last candidate a selection considers is taken
+	// even if excluded (see the package documentation).
 	Excluded []naming.ServerNode
 	Begin    time.Time // when the attempt starts (la records in-flight time from it)
 }

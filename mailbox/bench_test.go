@@ -34,7 +34,7 @@ func BenchmarkLightSpawnStop(b *testing.B) {
 	})
 	b.ReportAllocs()
 	for b.Loop() {
-		l := mailbox.SpawnHeld(e.sys, e.pool, nil, "b", h)
+		l := mailbox.SpawnHeld(e.reg, e.pool, nil, "b", h)
 		l.Release()
 		l.Send(theBenchMsg)
 		<-done
@@ -62,8 +62,8 @@ func BenchmarkLightPingPong(b *testing.B) {
 			}
 		}
 	}
-	a = mailbox.Spawn(e.sys, e.pool, nil, "ping", bounce(&c))
-	c = mailbox.Spawn(e.sys, e.pool, nil, "pong", bounce(&a))
+	a = mailbox.Spawn(e.reg, e.pool, nil, "ping", bounce(&c))
+	c = mailbox.Spawn(e.reg, e.pool, nil, "pong", bounce(&a))
 	b.ReportAllocs()
 	b.ResetTimer()
 	bl := &ball{left: b.N, done: make(chan struct{})}

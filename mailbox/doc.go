@@ -8,11 +8,14 @@
 //   - [NewMailbox], a mailbox for ordinary protoactor actors that, on request, delivers a [*Drained]
 //     message whenever the actor has emptied its queue. A socket actor flushes everything it
 //     queued during a burst with one write when it sees it.
-//   - [Light], the light actor that every call and sub-call is: a process registered in the
-//     protoactor registry with a real PID, so anything can Send to it or Stop it, with a small
-//     mailbox that runs one message at a time on the pool, and parent/child links that stop a
-//     call's sub-calls with it. It skips protoactor's spawn, supervision and Terminated machinery,
-//     which cost a short-lived actor three times its useful work.
+//   - [Light], the light actor that every call and sub-call is: a process with a real PID, so
+//     anything can Send to it, Stop it or watch it, with a small mailbox that runs one message at
+//     a time on the pool, and parent/child links that stop a call's sub-calls with it. It skips
+//     protoactor's spawn, supervision and Terminated machinery, which cost a short-lived actor
+//     three times its useful work.
+//   - [Registry], where Lights are registered: by number, under an address of their own that
+//     protoactor resolves through an AddressResolver, instead of in protoactor's string-keyed
+//     process registry, whose insert and removal cost a short-lived actor as much as its work.
 //
 // Package mailbox imports protoactor-go and the standard library only. It is the one troupe
 // package whose API mentions protoactor types. Everything in it is safe for concurrent use; a

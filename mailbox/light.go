@@ -26,14 +26,14 @@ type Stopped struct {
 // stopped is the Stopped of an orderly stop; it carries no state.
 var stopped = &Stopped{}
 
-// Light is a lightweight actor: a process in the protoactor registry with a PID, a small unbounded
+// Light is a lightweight actor: a process registered in a [Registry] with a PID, a small unbounded
 // mailbox processed one message at a time on a dispatcher, and links to its parent and children.
 // Stopping a Light stops its children. Messages sent after Stop are dropped quietly, as are
 // messages still queued when it stops.
 //
-// Its registry entry lets protoactor code Send to its PID, Stop it and watch it (StopFuture
-// works); other system messages are ignored, and messages arrive without their envelope, so a
-// Light cannot Respond.
+// protoactor code can Send to its PID, Stop it and watch it (StopFuture works); other system
+// messages are ignored, and messages arrive without their envelope, so a Light cannot Respond.
+// The PID and the id string are made the first time someone asks for them.
 type Light struct {
 	mu        sync.Mutex
 	queue     ring
@@ -46,76 +46,52 @@ type Light struct {
 
 	handler  Handler
 	dispatch actor.Dispatcher
-	registry *actor.ProcessRegistryValue
-	pid      *actor.PID
+	registry *Registry
+	num      uint64
+	prefix   string
+	pid      atomic.Pointer[actor.PID]
 	parent   *Light
 	process  func()
 	alive    atomic.Bool
 }
 
-// Spawn registers a new Light under the name prefix$N (parent's id, "/", prefix$N for a child)
+// Spawn registers a new Light in r, with the id prefix$N (parent's id, "/", prefix$N for a child),
 // and returns it, ready to receive. With a parent that is stopping, the child is stopped at once.
-func Spawn(sys *actor.ActorSystem, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
-	return spawn(sys, d, parent, prefix, h, false)
+func Spawn(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
+	return spawn(r, d, parent, prefix, h, false)
 }
 
 // SpawnHeld is [Spawn] for an actor whose first turn the caller takes: it runs the actor's start
 // in its own goroutine, as if it were a message, while messages sent meanwhile queue behind it.
 // The caller must call [Light.Release] when that first turn is over. It saves a start message and
 // a dispatcher hop on the path of every call.
-func SpawnHeld(sys *actor.ActorSystem, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
-	return spawn(sys, d, parent, prefix, h, true)
+func SpawnHeld(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
+	return spawn(r, d, parent, prefix, h, true)
 }
 
-func spawn(sys *actor.ActorSystem, d actor.Dispatcher, parent *Light, prefix string, h Handler, held bool) *Light {
-	l := &Light{handler: h, dispatch: d, registry: sys.ProcessRegistry, parent: parent, scheduled: held, held: held}
+func spawn(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler, held bool) *Light {
+	l := &Light{handler: h, dispatch: d, registry: r, prefix: prefix, parent: parent, scheduled: held, held: held}
 	l.queue.buf = l.inline[:]
 	l.process = l.run
 	l.alive.Store(true)
-	for {
-		pid, ok := sys.ProcessRegistry.Add((*process)(l), l.makeID(prefix))
-		if ok {
-			l.pid = pid
-			break
-		}
-	}
+	r.add(l)
 	if parent != nil && !parent.adopt(l) {
 		l.Stop()
 	}
 	return l
 }
 
-// makeID builds the registry id with one allocation.
-func (l *Light) makeID(prefix string) string {
+// makeID builds the actor's id: its parent's id, "/", prefix, "$" and its number.
+func (l *Light) makeID() string {
 	var buf [96]byte
 	b := buf[:0]
 	if l.parent != nil {
-		b = append(b, l.parent.pid.Id...)
+		b = append(b, l.parent.ID()...)
 		b = append(b, '/')
 	}
-	b = append(b, prefix...)
-	b = appendID(b, atomic.AddUint64(&l.registry.SequenceID, 1))
+	b = append(b, l.prefix...)
+	b = appendID(b, l.num)
 	return string(b)
-}
-
-// idDigits is protoactor's alphabet for registry ids; using it too keeps a Light's id from ever
-// naming the same number differently from protoactor's own ids (they share the counter).
-const idDigits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ~+"
-
-// appendID appends "$" and n in base 64 with idDigits, most significant digit first.
-func appendID(b []byte, n uint64) []byte {
-	var buf [12]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = idDigits[n&63]
-		n >>= 6
-		if n == 0 {
-			break
-		}
-	}
-	b = append(b, '$')
-	return append(b, buf[i:]...)
 }
 
 func (l *Light) adopt(child *Light) bool {
@@ -154,17 +130,23 @@ func (l *Light) Release() {
 	l.dispatch.Schedule(l.process)
 }
 
-// FromProcess returns the Light behind a process found in the protoactor registry.
+// FromProcess returns the Light behind a process protoactor resolved.
 func FromProcess(p actor.Process) (*Light, bool) {
 	lp, ok := p.(*process)
 	return (*Light)(lp), ok
 }
 
-// PID returns the actor's process id.
-func (l *Light) PID() *actor.PID { return l.pid }
+// PID returns the actor's process id: the Registry's address and the actor's id.
+func (l *Light) PID() *actor.PID {
+	if p := l.pid.Load(); p != nil {
+		return p
+	}
+	l.pid.CompareAndSwap(nil, &actor.PID{Address: l.registry.address, Id: l.makeID()})
+	return l.pid.Load()
+}
 
-// ID returns the actor's registry id, such as "call$1f/sub$20".
-func (l *Light) ID() string { return l.pid.Id }
+// ID returns the actor's id, such as "call$1f/sub$20".
+func (l *Light) ID() string { return l.PID().Id }
 
 // Handler returns the actor's behaviour.
 func (l *Light) Handler() Handler { return l.handler }
@@ -283,7 +265,7 @@ func (l *Light) finish(s *Stopped) {
 	children, watchers := l.children, l.watchers
 	l.children, l.watchers = nil, nil
 	l.mu.Unlock()
-	l.registry.Remove(l.pid)
+	l.registry.remove(l)
 	for c := range children {
 		c.Stop()
 	}
@@ -321,8 +303,8 @@ func (l *Light) unwatch(w *actor.PID) {
 
 // terminated tells watcher w that the actor is gone, as protoactor's Terminated does.
 func (l *Light) terminated(w *actor.PID) {
-	if p, ok := l.registry.Get(w); ok {
-		p.SendSystemMessage(w, &actor.Terminated{Who: l.pid, Why: actor.TerminatedReason_Stopped})
+	if p, ok := l.registry.sys.ProcessRegistry.Get(w); ok {
+		p.SendSystemMessage(w, &actor.Terminated{Who: l.PID(), Why: actor.TerminatedReason_Stopped})
 	}
 }
 

@@ -103,7 +103,7 @@ func flushPool(t testing.TB, p *mailbox.Pool) {
 func TestLightSpawnRegisters(t *testing.T) {
 	e := newEnv(t, 0, 0, 0)
 	r := newLightRec(16)
-	l := mailbox.Spawn(e.sys, e.pool, nil, "solo", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "solo", r)
 
 	p, ok := e.sys.ProcessRegistry.Get(l.PID())
 	if !ok {
@@ -119,14 +119,14 @@ func TestLightSpawnRegisters(t *testing.T) {
 	if l.Handler() != r || l.Parent() != nil || !l.Alive() {
 		t.Errorf("Handler() = %v, Parent() = %v, Alive() = %v", l.Handler(), l.Parent(), l.Alive())
 	}
-	if l.ID() != l.PID().Id || l.PID().Address != e.sys.Address() {
-		t.Errorf("ID() = %q, PID() = %v, system address %q", l.ID(), l.PID(), e.sys.Address())
+	if l.ID() != l.PID().Id || l.PID().Address != e.reg.Address() {
+		t.Errorf("ID() = %q, PID() = %v, registry address %q", l.ID(), l.PID(), e.reg.Address())
 	}
-	if !regexp.MustCompile(`^solo\$[0-9a-z]+$`).MatchString(l.ID()) {
+	if !regexp.MustCompile(`^solo\$[0-9a-zA-Z~+]+$`).MatchString(l.ID()) {
 		t.Errorf("ID() = %q, want solo$<n>", l.ID())
 	}
-	if n := registrySize(e.sys); n != e.baseline+1 {
-		t.Errorf("registry holds %d processes, want %d", n, e.baseline+1)
+	if n := e.reg.Len(); n != 1 {
+		t.Errorf("light registry holds %d actors, want 1", n)
 	}
 	if len(l.Children()) != 0 {
 		t.Errorf("Children() = %v, want none", l.Children())
@@ -165,7 +165,7 @@ func TestLightFIFOAllRoutes(t *testing.T) {
 			e := newEnv(t, shape.workers, shape.queue, shape.throughput)
 			const n = 10_000
 			r := newLightRec(n + 16)
-			l := mailbox.Spawn(e.sys, e.pool, nil, "fifo", r)
+			l := mailbox.Spawn(e.reg, e.pool, nil, "fifo", r)
 			for i := range n {
 				sendVia(e.sys, l, i, i)
 			}
@@ -199,7 +199,7 @@ func TestLightConcurrentSenders(t *testing.T) {
 			done := make(chan struct{})
 			total := 0
 			stopped := make(chan *mailbox.Stopped, 2)
-			l := mailbox.Spawn(e.sys, e.pool, nil, "conc", handlerFunc(func(_ *mailbox.Light, msg any) {
+			l := mailbox.Spawn(e.reg, e.pool, nil, "conc", handlerFunc(func(_ *mailbox.Light, msg any) {
 				if in.Add(1) != 1 {
 					overlap.Store(true)
 				}
@@ -261,7 +261,7 @@ func TestLightStop(t *testing.T) {
 	count, unsubscribe := deadLetters(e.sys)
 	defer unsubscribe()
 	r := newLightRec(16)
-	l := mailbox.Spawn(e.sys, e.pool, nil, "stop", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "stop", r)
 	e.sys.Root.Send(l.PID(), "a") // also caches the process in the PID
 	l.Send("b")
 	recv(t, r.out, "a")
@@ -309,7 +309,7 @@ func TestLightStopFromReceive(t *testing.T) {
 			l.Send("sent to self after Stop")
 		}
 	}
-	l := mailbox.Spawn(e.sys, e.pool, nil, "self", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "self", r)
 	l.Send("a")
 	l.Send("stop")
 	l.Send("b") // queued behind stop (then dropped by it) or sent after it (dropped)
@@ -323,7 +323,7 @@ func TestLightStopFromReceive(t *testing.T) {
 func TestLightRootStop(t *testing.T) {
 	e := newEnv(t, 0, 0, 0)
 	r := newLightRec(16)
-	l := mailbox.Spawn(e.sys, e.pool, nil, "rootstop", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "rootstop", r)
 	e.sys.Root.Send(l.PID(), "a")
 	recv(t, r.out, "a") // Stop drops what is still queued
 	e.sys.Root.Stop(l.PID())
@@ -351,7 +351,7 @@ func TestLightStopDropsQueued(t *testing.T) {
 			<-release // a test may block a handler; real handlers must not
 		}
 	}
-	l := mailbox.Spawn(e.sys, e.pool, nil, "busy", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "busy", r)
 	l.Send("hold")
 	waitClosed(t, entered, "the handler to block")
 	for i := range 100 {
@@ -371,7 +371,7 @@ func TestLightConcurrentStop(t *testing.T) {
 	for round := range 20 {
 		e := newEnv(t, 2, 8, 4)
 		r := newLightRec(1 << 14)
-		l := mailbox.Spawn(e.sys, e.pool, nil, "race", r)
+		l := mailbox.Spawn(e.reg, e.pool, nil, "race", r)
 		var wg sync.WaitGroup
 		for s := range 4 {
 			wg.Go(func() {
@@ -406,19 +406,19 @@ func TestLightConcurrentStop(t *testing.T) {
 func TestLightParentChildren(t *testing.T) {
 	e := newEnv(t, 0, 0, 0)
 	pr := newLightRec(16)
-	parent := mailbox.Spawn(e.sys, e.pool, nil, "call", pr)
+	parent := mailbox.Spawn(e.reg, e.pool, nil, "call", pr)
 	var kids []*mailbox.Light
 	var kidRecs []*lightRec
 	for range 5 {
 		r := newLightRec(16)
-		kids = append(kids, mailbox.Spawn(e.sys, e.pool, parent, "sub", r))
+		kids = append(kids, mailbox.Spawn(e.reg, e.pool, parent, "sub", r))
 		kidRecs = append(kidRecs, r)
 	}
 	var grand []*mailbox.Light
 	var grandRecs []*lightRec
 	for range 2 {
 		r := newLightRec(16)
-		grand = append(grand, mailbox.Spawn(e.sys, e.pool, kids[0], "leaf", r))
+		grand = append(grand, mailbox.Spawn(e.reg, e.pool, kids[0], "leaf", r))
 		grandRecs = append(grandRecs, r)
 	}
 
@@ -428,7 +428,7 @@ func TestLightParentChildren(t *testing.T) {
 	if got := sortedIDs(kids[0].Children()); !slices.Equal(got, sortedIDs(grand)) {
 		t.Fatalf("kids[0].Children() = %v, want %v", got, sortedIDs(grand))
 	}
-	childID := regexp.MustCompile(`^` + regexp.QuoteMeta(parent.ID()) + `/sub\$[0-9a-z]+$`)
+	childID := regexp.MustCompile(`^` + regexp.QuoteMeta(parent.ID()) + `/sub\$[0-9a-zA-Z~+]+$`)
 	for _, k := range kids {
 		if k.Parent() != parent {
 			t.Errorf("%s: Parent() = %v, want the parent", k.ID(), k.Parent())
@@ -437,14 +437,14 @@ func TestLightParentChildren(t *testing.T) {
 			t.Errorf("child id %q, want %s/sub$<n>", k.ID(), parent.ID())
 		}
 	}
-	grandID := regexp.MustCompile(`^` + regexp.QuoteMeta(kids[0].ID()) + `/leaf\$[0-9a-z]+$`)
+	grandID := regexp.MustCompile(`^` + regexp.QuoteMeta(kids[0].ID()) + `/leaf\$[0-9a-zA-Z~+]+$`)
 	for _, g := range grand {
 		if !grandID.MatchString(g.ID()) {
 			t.Errorf("grandchild id %q, want %s/leaf$<n>", g.ID(), kids[0].ID())
 		}
 	}
-	if n := registrySize(e.sys); n != e.baseline+8 {
-		t.Errorf("registry holds %d processes, want %d", n, e.baseline+8)
+	if n := e.reg.Len(); n != 8 {
+		t.Errorf("light registry holds %d actors, want 8", n)
 	}
 
 	// A child that stops leaves its parent's Children.
@@ -454,8 +454,8 @@ func TestLightParentChildren(t *testing.T) {
 	if got := sortedIDs(parent.Children()); !slices.Equal(got, sortedIDs(kids[:4])) {
 		t.Fatalf("after kids[4] stopped, parent.Children() = %v, want %v", got, sortedIDs(kids[:4]))
 	}
-	if n := registrySize(e.sys); n != e.baseline+7 {
-		t.Errorf("registry holds %d processes, want %d", n, e.baseline+7)
+	if n := e.reg.Len(); n != 7 {
+		t.Errorf("light registry holds %d actors, want 7", n)
 	}
 
 	// Stopping the parent stops every descendant.
@@ -503,10 +503,10 @@ func TestLightSpawnUnderStoppingParent(t *testing.T) {
 
 	t.Run("held parent", func(t *testing.T) {
 		pr := newLightRec(16)
-		parent := mailbox.SpawnHeld(e.sys, e.pool, nil, "held", pr)
+		parent := mailbox.SpawnHeld(e.reg, e.pool, nil, "held", pr)
 		parent.Stop() // stopping; its Stopped waits for Release
 		cr := newLightRec(16)
-		child := mailbox.Spawn(e.sys, e.pool, parent, "orphan", cr)
+		child := mailbox.Spawn(e.reg, e.pool, parent, "orphan", cr)
 		cr.waitStopped(t, "child")
 		if len(parent.Children()) != 0 {
 			t.Errorf("stopping parent adopted a child: %v", sortedIDs(parent.Children()))
@@ -524,10 +524,10 @@ func TestLightSpawnUnderStoppingParent(t *testing.T) {
 		pr.on = func(self *mailbox.Light, msg any) {
 			if msg == "go" {
 				self.Stop()
-				children <- mailbox.Spawn(e.sys, e.pool, self, "late", cr)
+				children <- mailbox.Spawn(e.reg, e.pool, self, "late", cr)
 			}
 		}
-		parent := mailbox.Spawn(e.sys, e.pool, nil, "p", pr)
+		parent := mailbox.Spawn(e.reg, e.pool, nil, "p", pr)
 		parent.Send("go")
 		child := recv(t, children, "the child")
 		cr.waitStopped(t, "child")
@@ -538,12 +538,12 @@ func TestLightSpawnUnderStoppingParent(t *testing.T) {
 
 	t.Run("stopped parent", func(t *testing.T) {
 		pr := newLightRec(16)
-		parent := mailbox.Spawn(e.sys, e.pool, nil, "gone", pr)
+		parent := mailbox.Spawn(e.reg, e.pool, nil, "gone", pr)
 		parent.Stop()
 		pr.waitStopped(t, "parent")
 		eventually(t, "parent to finish", func() bool { return !parent.Alive() })
 		cr := newLightRec(16)
-		child := mailbox.Spawn(e.sys, e.pool, parent, "late", cr)
+		child := mailbox.Spawn(e.reg, e.pool, parent, "late", cr)
 		cr.waitStopped(t, "child")
 		eventually(t, "child to finish", func() bool { return !child.Alive() })
 		e.assertBaseline()
@@ -558,11 +558,11 @@ func TestLightIDs(t *testing.T) {
 			stopped <- struct{}{}
 		}
 	})
-	parent := mailbox.Spawn(e.sys, e.pool, nil, "call", h)
+	parent := mailbox.Spawn(e.reg, e.pool, nil, "call", h)
 	seen := map[string]bool{parent.ID(): true}
 	var prev uint64
 	for i := range 500 {
-		c := mailbox.Spawn(e.sys, e.pool, parent, "sub", h)
+		c := mailbox.Spawn(e.reg, e.pool, parent, "sub", h)
 		rest, ok := strings.CutPrefix(c.ID(), parent.ID()+"/sub$")
 		if !ok {
 			t.Fatalf("child id %q, want prefix %q", c.ID(), parent.ID()+"/sub$")
@@ -597,7 +597,7 @@ func TestLightIDsDoNotCollideWithProtoactor(t *testing.T) {
 		e.sys.ProcessRegistry.NextId()
 	}
 	stopped := make(chan struct{}, 1)
-	l := mailbox.Spawn(e.sys, e.pool, nil, "call", handlerFunc(func(_ *mailbox.Light, msg any) {
+	l := mailbox.Spawn(e.reg, e.pool, nil, "call", handlerFunc(func(_ *mailbox.Light, msg any) {
 		if _, ok := msg.(*mailbox.Stopped); ok {
 			stopped <- struct{}{}
 		}
@@ -632,9 +632,9 @@ func TestLightPanic(t *testing.T) {
 			panic(value)
 		}
 	}
-	l := mailbox.Spawn(e.sys, e.pool, nil, "crash", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "crash", r)
 	cr := newLightRec(16)
-	child := mailbox.Spawn(e.sys, e.pool, l, "child", cr)
+	child := mailbox.Spawn(e.reg, e.pool, l, "child", cr)
 	l.Send("a")
 	l.Send("boom")
 	l.Send("queued behind boom")
@@ -665,7 +665,7 @@ func TestLightPanicAfterStop(t *testing.T) {
 			panic("after stop")
 		}
 	}
-	l := mailbox.Spawn(e.sys, e.pool, nil, "crash", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "crash", r)
 	l.Send("boom")
 	if s := r.waitStopped(t, "crash"); s.Panic != "after stop" || len(s.Stack) == 0 {
 		t.Fatalf("Stopped = {Panic: %v, %d-byte Stack}, want the panic", s.Panic, len(s.Stack))
@@ -686,9 +686,9 @@ func TestLightPanicInStopped(t *testing.T) {
 			panic("in Stopped")
 		}
 	}
-	l := mailbox.Spawn(e.sys, e.pool, nil, "crash", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "crash", r)
 	cr := newLightRec(16)
-	child := mailbox.Spawn(e.sys, e.pool, l, "child", cr)
+	child := mailbox.Spawn(e.reg, e.pool, l, "child", cr)
 	l.Stop()
 	r.waitStopped(t, "crash")
 	cr.waitStopped(t, "child")
@@ -702,7 +702,7 @@ func TestLightPanicInStopped(t *testing.T) {
 func TestLightSpawnHeld(t *testing.T) {
 	e := newEnv(t, 1, 1024, 300) // one worker: flushPool orders activations
 	r := newLightRec(128)
-	l := mailbox.SpawnHeld(e.sys, e.pool, nil, "held", r)
+	l := mailbox.SpawnHeld(e.reg, e.pool, nil, "held", r)
 	if _, ok := e.sys.ProcessRegistry.Get(l.PID()); !ok {
 		t.Fatal("a held Light is not registered")
 	}
@@ -732,7 +732,7 @@ func TestLightSpawnHeld(t *testing.T) {
 func TestLightReleaseEmpty(t *testing.T) {
 	e := newEnv(t, 1, 1024, 300)
 	r := newLightRec(16)
-	l := mailbox.SpawnHeld(e.sys, e.pool, nil, "held", r)
+	l := mailbox.SpawnHeld(e.reg, e.pool, nil, "held", r)
 	l.Release()
 	flushPool(t, e.pool)
 	if got := r.messages(); len(got) != 0 {
@@ -752,7 +752,7 @@ func TestLightReleaseEmpty(t *testing.T) {
 func TestLightStopBeforeRelease(t *testing.T) {
 	e := newEnv(t, 1, 1024, 300)
 	r := newLightRec(16)
-	l := mailbox.SpawnHeld(e.sys, e.pool, nil, "held", r)
+	l := mailbox.SpawnHeld(e.reg, e.pool, nil, "held", r)
 	l.Send("dropped by Stop")
 	l.Stop()
 	l.Send("dropped after Stop")
@@ -777,8 +777,8 @@ func TestLightThroughputYield(t *testing.T) {
 	e := newEnv(t, 1, 4, 1)
 	const n = 2000
 	ra, rb := newLightRec(n+16), newLightRec(n+16)
-	a := mailbox.Spawn(e.sys, e.pool, nil, "a", ra)
-	b := mailbox.Spawn(e.sys, e.pool, nil, "b", rb)
+	a := mailbox.Spawn(e.reg, e.pool, nil, "a", ra)
+	b := mailbox.Spawn(e.reg, e.pool, nil, "b", rb)
 	for i := range n {
 		a.Send(i)
 		b.Send(i)
@@ -802,7 +802,7 @@ func TestLightThroughputYield(t *testing.T) {
 func TestLightNilMessage(t *testing.T) {
 	e := newEnv(t, 1, 16, 300)
 	r := newLightRec(16)
-	l := mailbox.Spawn(e.sys, e.pool, nil, "nil", r)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "nil", r)
 	l.Send(nil)
 	l.Send("after")
 	for {
@@ -835,7 +835,7 @@ func parseBase64ID(s string) (uint64, error) {
 func TestLightStopFuture(t *testing.T) {
 	e := newEnv(t, 0, 0, 0)
 	h := handlerFunc(func(*mailbox.Light, any) {})
-	l := mailbox.Spawn(e.sys, e.pool, nil, "watched", h)
+	l := mailbox.Spawn(e.reg, e.pool, nil, "watched", h)
 	if err := e.sys.Root.StopFuture(l.PID()).Wait(); err != nil {
 		t.Fatalf("StopFuture(light).Wait() = %v", err)
 	}
@@ -847,7 +847,7 @@ func TestLightStopFuture(t *testing.T) {
 
 func TestLightReleaseTwicePanics(t *testing.T) {
 	e := newEnv(t, 0, 0, 0)
-	l := mailbox.SpawnHeld(e.sys, e.pool, nil, "held", handlerFunc(func(*mailbox.Light, any) {}))
+	l := mailbox.SpawnHeld(e.reg, e.pool, nil, "held", handlerFunc(func(*mailbox.Light, any) {}))
 	l.Release()
 	defer func() {
 		if recover() == nil {

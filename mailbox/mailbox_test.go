@@ -426,7 +426,7 @@ func TestZeroThroughputDispatcher(t *testing.T) {
 	}
 
 	r := newLightRec(16)
-	l := mailbox.Spawn(e.sys, d, nil, "zero", r)
+	l := mailbox.Spawn(e.reg, d, nil, "zero", r)
 	l.Send("a")
 	recv(t, r.out, "a")
 	l.Stop()

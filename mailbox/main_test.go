@@ -51,6 +51,7 @@ func registryIDs(sys *actor.ActorSystem) []string {
 type env struct {
 	t        testing.TB
 	sys      *actor.ActorSystem
+	reg      *mailbox.Registry
 	pool     *mailbox.Pool
 	baseline int
 	once     sync.Once
@@ -64,7 +65,8 @@ func newEnv(t testing.TB, workers, queue, throughput int) *env {
 	if ids := registryIDs(sys); !slices.Equal(ids, []string{"deadletter", "eventstream"}) {
 		t.Fatalf("fresh system registry = %q, want [deadletter eventstream]", ids)
 	}
-	e := &env{t: t, sys: sys, pool: mailbox.NewPool(workers, queue, throughput), baseline: registrySize(sys)}
+	e := &env{t: t, sys: sys, reg: mailbox.NewRegistry(sys, "lights"), pool: mailbox.NewPool(workers, queue, throughput),
+		baseline: registrySize(sys)}
 	t.Cleanup(e.close)
 	return e
 }
@@ -83,12 +85,15 @@ func (e *env) assertBaseline() {
 	if n := registrySize(e.sys); n != e.baseline {
 		e.t.Fatalf("registry holds %d processes, want baseline %d: %q", n, e.baseline, registryIDs(e.sys))
 	}
+	if n := e.reg.Len(); n != 0 {
+		e.t.Fatalf("light registry holds %d actors, want none", n)
+	}
 }
 
 // eventuallyBaseline waits for the registry to return to the baseline.
 func (e *env) eventuallyBaseline() {
 	e.t.Helper()
-	eventually(e.t, "registry back to baseline", func() bool { return registrySize(e.sys) == e.baseline })
+	eventually(e.t, "registry back to baseline", func() bool { return registrySize(e.sys) == e.baseline && e.reg.Len() == 0 })
 	e.assertBaseline()
 }
 

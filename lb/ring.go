@@ -1,0 +1,208 @@
+package lb
+
+import (
+	"cmp"
+	"crypto/md5"
+	"encoding/binary"
+	"math/bits"
+	"slices"
+	"strconv"
+
+	"github.com/spaolacci/murmur3"
+	"github.com/troupe-rpc/troupe/naming"
+)
+
+// DefaultReplicas is the number of points a server gets on a [Ring] by default, brpc's
+// -chash_num_replicas.
+const DefaultReplicas = 100
+
+// Hasher chooses how a [Ring] places a server's points. Each server with address text A (its
+// [naming.ServerNode.Addr], "10.0.0.1:8000" or "[::1]:8000") gets replicas points, with the
+// keys "A-0", "A-1", … as brpc's consistent-hashing balancers make them.
+type Hasher int
+
+const (
+	// Murmur3 places point i at MurmurHash3_x86_32("A-i", seed 0), as brpc's c_murmurhash.
+	Murmur3 Hasher = iota
+	// MD5 places point i at the first 4 bytes of MD5("A-i") read little-endian, as c_md5.
+	MD5
+	// Ketama takes the 4 little-endian words of MD5("A-i") for i < replicas/4 as 4 points
+	// each, as c_ketama.
+	Ketama
+)
+
+// String returns the hasher's name in brpc's balancer names: "murmurhash", "md5", "ketama".
+func (h Hasher) String() string {
+	switch h {
+	case Murmur3:
+		return "murmurhash"
+	case MD5:
+		return "md5"
+	case Ketama:
+		return "ketama"
+	}
+	return "Hasher(" + strconv.Itoa(int(h)) + ")"
+}
+
+// appendPoints appends the points of the server at addr; key is scratch space.
+func (h Hasher) appendPoints(dst []uint32, key []byte, addr string, replicas int) ([]uint32, []byte) {
+	keyOf := func(i int) []byte {
+		key = append(append(key[:0], addr...), '-')
+		key = strconv.AppendInt(key, int64(i), 10)
+		return key
+	}
+	switch h {
+	case Murmur3:
+		// murmur3.Sum32 does uintptr arithmetic that the race detector's checkptr rejects
+		// (spaolacci/murmur3#34); the streaming hasher computes the same sum safely.
+		m := murmur3.New32()
+		for i := range replicas {
+			m.Reset()
+			m.Write(keyOf(i))
+			dst = append(dst, m.Sum32())
+		}
+	case MD5:
+		for i := range replicas {
+			sum := md5.Sum(keyOf(i))
+			dst = append(dst, binary.LittleEndian.Uint32(sum[:4]))
+		}
+	case Ketama:
+		for i := range replicas / 4 {
+			sum := md5.Sum(keyOf(i))
+			for j := 0; j < 16; j += 4 {
+				dst = append(dst, binary.LittleEndian.Uint32(sum[j:j+4]))
+			}
+		}
+	}
+	return dst, key
+}
+
+// Point is one point of a [Ring]: its place and the index of its server.
+type Point struct {
+	Hash uint32
+	Node int // index in the nodes given to NewRing
+}
+
+// Ring is a consistent-hashing ring built exactly as brpc builds its c_murmurhash, c_md5 and
+// c_ketama rings: points sorted by (hash, address, tag), identical points kept once. It is
+// immutable and safe for concurrent use.
+type Ring struct {
+	hashes []uint32 // the points, ascending
+	owner  []int32  // the node of each point
+	nodes  int
+	// bucket[k] is the first point whose hash is ≥ k<<shift, for k ≤ 2^(32−shift); it narrows a
+	// search to the one or two points of the code's bucket.
+	bucket []int32
+	shift  uint
+}
+
+// NewRing places replicas points for each of nodes with h; replicas ≤ 0 means
+// [DefaultReplicas]. A node whose address and tag repeat an earlier node's adds no point, so
+// listing a server twice is listing it once. The tag does not move a point; it only orders two
+// entries of one address that share it.
+func NewRing(nodes []naming.ServerNode, replicas int, h Hasher) *Ring {
+	if replicas <= 0 {
+		replicas = DefaultReplicas
+	}
+	points := make([]Point, 0, len(nodes)*replicas)
+	hashes, key := make([]uint32, 0, replicas), []byte(nil)
+	for i := range nodes {
+		hashes, key = h.appendPoints(hashes[:0], key, nodes[i].Addr, replicas)
+		for _, x := range hashes {
+			points = append(points, Point{Hash: x, Node: i})
+		}
+	}
+	slices.SortFunc(points, func(a, b Point) int { return comparePoints(nodes, a, b) })
+	points = slices.CompactFunc(points, func(a, b Point) bool {
+		return a.Hash == b.Hash && nodes[a.Node].Addr == nodes[b.Node].Addr &&
+			nodes[a.Node].Tag == nodes[b.Node].Tag
+	})
+	r := &Ring{hashes: make([]uint32, len(points)), owner: make([]int32, len(points)),
+		nodes: len(nodes)}
+	for i, p := range points {
+		r.hashes[i], r.owner[i] = p.Hash, int32(p.Node)
+	}
+	r.index()
+	return r
+}
+
+// index fills bucket with about one bucket per point.
+func (r *Ring) index() {
+	b := uint(max(bits.Len(uint(len(r.hashes))), 1) - 1)
+	r.shift = 32 - min(b, 24)
+	r.bucket = make([]int32, 1<<(32-r.shift)+1)
+	i := 0
+	for k := range r.bucket {
+		for i < len(r.hashes) && uint64(r.hashes[i]) < uint64(k)<<r.shift {
+			i++
+		}
+		r.bucket[k] = int32(i)
+	}
+}
+
+func comparePoints(nodes []naming.ServerNode, a, b Point) int {
+	if c := cmp.Compare(a.Hash, b.Hash); c != 0 {
+		return c
+	}
+	na, nb := &nodes[a.Node], &nodes[b.Node]
+	if c := cmp.Compare(na.Addr, nb.Addr); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(na.Tag, nb.Tag); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Node, b.Node) // the first of identical points is kept
+}
+
+// Len returns the number of points.
+func (r *Ring) Len() int { return len(r.hashes) }
+
+// Point returns the i-th point in ring order, 0 ≤ i < Len.
+func (r *Ring) Point(i int) Point { return Point{Hash: r.hashes[i], Node: int(r.owner[i])} }
+
+// Search returns the position of the first point whose hash is ≥ code, wrapping to 0 past the
+// last; -1 when the ring is empty.
+func (r *Ring) Search(code uint32) int {
+	if len(r.hashes) == 0 {
+		return -1
+	}
+	k := uint64(code) >> r.shift
+	lo, hi := int(r.bucket[k]), int(r.bucket[k+1])
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if r.hashes[mid] >= code {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if lo == len(r.hashes) {
+		return 0
+	}
+	return lo
+}
+
+// Lookup returns the index of the node that owns code: the node of the first point whose hash
+// is ≥ code, wrapping around; -1 when the ring is empty.
+func (r *Ring) Lookup(code uint32) int {
+	i := r.Search(code)
+	if i < 0 {
+		return -1
+	}
+	return int(r.owner[i])
+}
+
+// Shares returns, for each node given to NewRing, the fraction of the 2^32 codes that Lookup
+// sends to it (brpc's GetLoads). Repeated nodes get 0.
+func (r *Ring) Shares() []float64 {
+	shares := make([]float64, r.nodes)
+	n := len(r.hashes)
+	for i, h := range r.hashes {
+		prev := int64(r.hashes[(i+n-1)%n])
+		if i == 0 {
+			prev -= 1 << 32
+		}
+		shares[r.owner[i]] += float64(int64(h)-prev) / (1 << 32)
+	}
+	return shares
+}

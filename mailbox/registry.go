@@ -1,0 +1,150 @@
+package mailbox
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Registry is where light actors are registered. It lives beside protoactor's process registry,
+// whose string-keyed concurrent map costs a short-lived actor more than its own work: a Light is
+// kept here by number, and its PID carries the Registry's address, which protoactor resolves
+// through the AddressResolver the Registry installs. So any protoactor code can Send to a Light's
+// PID, Stop it or watch it, as with any registered process.
+type Registry struct {
+	sys     *actor.ActorSystem
+	address string
+	next    atomic.Uint64
+	closed  atomic.Bool
+	shards  [registryShards]registryShard
+}
+
+const registryShards = 64
+
+type registryShard struct {
+	mu sync.Mutex
+	m  map[uint64]*Light
+	_  [40]byte // keep shards on separate cache lines
+}
+
+// NewRegistry returns a Registry for sys whose PIDs carry address, which must differ from every
+// other address in sys ("nonhost", protoactor's local one, and any remote one).
+func NewRegistry(sys *actor.ActorSystem, address string) *Registry {
+	r := &Registry{sys: sys, address: address}
+	for i := range r.shards {
+		r.shards[i].m = make(map[uint64]*Light)
+	}
+	sys.ProcessRegistry.RegisterAddressResolver(r.resolve)
+	return r
+}
+
+// Address returns the address in the PIDs of the Registry's actors.
+func (r *Registry) Address() string { return r.address }
+
+func (r *Registry) shard(n uint64) *registryShard { return &r.shards[n%registryShards] }
+
+func (r *Registry) add(l *Light) {
+	l.num = r.next.Add(1)
+	s := r.shard(l.num)
+	s.mu.Lock()
+	s.m[l.num] = l
+	s.mu.Unlock()
+}
+
+func (r *Registry) remove(l *Light) {
+	s := r.shard(l.num)
+	s.mu.Lock()
+	delete(s.m, l.num)
+	s.mu.Unlock()
+}
+
+// Get returns the live Light with number n.
+func (r *Registry) get(n uint64) (*Light, bool) {
+	s := r.shard(n)
+	s.mu.Lock()
+	l, ok := s.m[n]
+	s.mu.Unlock()
+	return l, ok
+}
+
+// resolve is protoactor's way into the Registry: the Light a PID of its address names.
+func (r *Registry) resolve(pid *actor.PID) (actor.Process, bool) {
+	if pid.Address != r.address || r.closed.Load() {
+		return nil, false
+	}
+	n, ok := parseID(pid.Id[strings.LastIndexByte(pid.Id, '$')+1:])
+	if !ok {
+		return nil, false
+	}
+	if l, ok := r.get(n); ok {
+		return (*process)(l), true
+	}
+	return nil, false
+}
+
+// Len returns how many Lights are registered.
+func (r *Registry) Len() int {
+	n := 0
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Lights returns a snapshot of the registered Lights.
+func (r *Registry) Lights() []*Light {
+	var out []*Light
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		for _, l := range s.m {
+			out = append(out, l)
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// Close makes the Registry stop answering protoactor: its PIDs resolve to dead letters from now
+// on. (protoactor cannot remove an AddressResolver; a closed one declines every PID.)
+func (r *Registry) Close() { r.closed.Store(true) }
+
+// idDigits is protoactor's alphabet for registry ids.
+const idDigits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ~+"
+
+// appendID appends "$" and n in base 64 with idDigits, most significant digit first.
+func appendID(b []byte, n uint64) []byte {
+	var buf [12]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = idDigits[n&63]
+		n >>= 6
+		if n == 0 {
+			break
+		}
+	}
+	b = append(b, '$')
+	return append(b, buf[i:]...)
+}
+
+// parseID reads a number appendID wrote (without the '$').
+func parseID(s string) (uint64, bool) {
+	if s == "" || len(s) > 11 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		d := strings.IndexByte(idDigits, s[i])
+		if d < 0 {
+			return 0, false
+		}
+		n = n<<6 | uint64(d)
+	}
+	return n, true
+}
