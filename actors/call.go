@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/mailbox"
+	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -22,7 +23,14 @@ import (
 // The methods of a Call are safe for concurrent use.
 type Call struct {
 	sys      *System
-	ch       *PlainChannel
+	ch       *PlainChannel // the plain engine's channel; nil for a call of another engine
+	engine   Engine        // nil: the plain channel's engine
+	parent   *Call         // set for a child call, which reports to it
+	index    int           // the child's index, reported back to its parent
+	target   string        // the channel's target, for errors and Inspect
+	onEnd    func(error)
+	status   atomic.Pointer[string] // what an engine says it waits for, for Inspect
+	server   atomic.Pointer[string] // the server of the current attempt, for Inspect
 	light    atomic.Pointer[mailbox.Light]
 	method   string
 	req      proto.Message
@@ -35,14 +43,21 @@ type Call struct {
 
 	// owned by the actor (and by the starting goroutine during the first turn)
 	payload  []byte
-	att      attempt
+	first    attempt  // storage for the first attempt, which most calls only have
+	cur      *attempt // the attempt waited for; nil before the first
+	prev     *attempt // the original attempt, still pending after a backup request was sent
 	timer    *time.Timer
+	backup   *time.Timer // the backup-request timer
+	backoff  *time.Timer // the retry-backoff timer
+	policy   RetryPolicy
 	stopCtx  func() bool
 	begin    time.Time
 	deadline time.Time // zero: none
 	timeout  time.Duration
+	defTO    time.Duration // the channel's timeout, which the Controller's overrides
 	maxRetry int
 	retried  int
+	tried    []naming.ServerNode // servers already tried, avoided by the balancer
 	over     bool
 
 	state atomic.Int32 // for Inspect
@@ -55,7 +70,8 @@ type attempt struct {
 	light *mailbox.Light
 	id    int64
 	sock  *socket
-	frame *frameBuf // handed over to the socket actor, which returns it to the pool
+	node  naming.ServerNode // the server picked, for a cluster channel
+	frame *frameBuf         // handed over to the socket actor, which returns it to the pool
 	sent  time.Time
 }
 
@@ -63,22 +79,29 @@ type attempt struct {
 const (
 	callStarting int32 = iota
 	callWaiting
+	callAwaitingServers
+	callBackingOff
 	callDone
 )
 
-var callStateNames = [...]string{"starting", "waiting for response", "done"}
+var callStateNames = [...]string{"starting", "waiting for response", "waiting for the server list", "backing off before a retry", "done"}
 
 // Messages of the call actor that carry no data.
 type (
 	callTimeout  struct{}
 	callCancel   struct{}
 	callShutdown struct{}
+	callBackup   struct{}
+	callRetry    struct{}
+	callAbort    struct{ err *wire.Error }
 )
 
 var (
 	msgTimeout  = &callTimeout{}
 	msgCancel   = &callCancel{}
 	msgShutdown = &callShutdown{}
+	msgBackup   = &callBackup{}
+	msgRetry    = &callRetry{}
 )
 
 // attemptFailed tells a call that its attempt's connection failed.
@@ -92,6 +115,14 @@ type attemptFailed struct {
 func (c *Call) Cancel() {
 	if l := c.light.Load(); l != nil {
 		l.Send(msgCancel)
+	}
+}
+
+// Abort ends the call with err if it is still in flight, as Cancel does with ECANCELED. A combo
+// call stops the sub-calls it no longer needs with it (EPCHANFINISH, ECANCELED, ERPCTIMEDOUT).
+func (c *Call) Abort(err *wire.Error) {
+	if l := c.light.Load(); l != nil {
+		l.Send(&callAbort{err: err})
 	}
 }
 
@@ -131,11 +162,64 @@ func Join(calls ...*Call) {
 	}
 }
 
-// start makes a call: the starting goroutine takes the call actor's first turn, sends the first
-// attempt and hands over to the actor.
+// start makes a call of a plain channel.
 func (ch *PlainChannel) start(ctx context.Context, method string, req, resp proto.Message, cntl *Controller, done func(*Controller)) *Call {
 	c := &Call{sys: ch.sys, ch: ch, method: method, req: req, resp: resp, cntl: cntl, done: done,
-		finished: make(chan struct{}), begin: time.Now()}
+		target: ch.target, onEnd: ch.record, defTO: ch.opts.Timeout}
+	return c.start(ctx)
+}
+
+// startChild makes a call of a plain channel as a child of parent.
+func (ch *PlainChannel) startChild(parent *Call, index int, method string, req, resp proto.Message, cntl *Controller) *Call {
+	c := &Call{sys: ch.sys, ch: ch, method: method, req: req, resp: resp, cntl: cntl, parent: parent, index: index,
+		target: ch.target, onEnd: ch.record, defTO: -1}
+	return c.start(context.Background())
+}
+
+// CallSpec describes a call for [System.StartCall]: what every call has, and the [Engine] that
+// does this kind of call's work. Combo channels build their calls with it.
+type CallSpec struct {
+	Method     string
+	Request    proto.Message
+	Response   proto.Message
+	Controller *Controller       // nil: the call uses one of its own
+	Done       func(*Controller) // an asynchronous call's callback, or nil
+	Engine     Engine
+	// Timeout is the channel's timeout, used unless the Controller has one; negative for none,
+	// 0 for DefaultTimeout. A child call has no deadline of its own: its parent's governs.
+	Timeout time.Duration
+	// Target names the channel in errors and in Inspect.
+	Target string
+	// Parent, when set, makes the call Parent's child: it lives under Parent's actor, stops
+	// with it, has no deadline or context of its own, runs no Done, and tells Parent it ended
+	// with a [*ChildDone] carrying Index.
+	Parent *Call
+	Index  int
+	// OnEnd, if set, is called once with the call's error as it ends; channels count calls
+	// with it. It must not block.
+	OnEnd func(error)
+}
+
+// StartCall starts a call whose work an Engine does: it checks the arguments, gives the call its
+// deadline, cancellation and actor, and calls the engine's Start in the call's first turn. A call
+// that cannot start (a cancelled context, a reused Controller, a closed System) finishes at once
+// with its error; Done then runs on another goroutine. ctx is ignored for a child call.
+func (s *System) StartCall(ctx context.Context, spec *CallSpec) *Call {
+	c := &Call{sys: s, engine: spec.Engine, method: spec.Method, req: spec.Request, resp: spec.Response,
+		cntl: spec.Controller, done: spec.Done, parent: spec.Parent, index: spec.Index, target: spec.Target,
+		onEnd: spec.OnEnd, defTO: spec.Timeout}
+	if c.defTO == 0 {
+		c.defTO = DefaultTimeout
+	}
+	if c.parent != nil {
+		c.defTO, c.done, ctx = -1, nil, context.Background()
+	}
+	return c.start(ctx)
+}
+
+// start runs the call's first turn on the starting goroutine and hands over to its actor.
+func (c *Call) start(ctx context.Context) *Call {
+	c.finished, c.begin = make(chan struct{}), time.Now()
 	if c.cntl == nil {
 		c.cntl = &c.own
 	}
@@ -143,33 +227,44 @@ func (ch *PlainChannel) start(ctx context.Context, method string, req, resp prot
 		c.finishEarly(err, false)
 		return c
 	}
-	if !ch.sys.enter() {
-		c.finishEarly(closedError(method), false)
+	if !c.sys.enter() {
+		c.finishEarly(closedError(c.method), false)
 		return c
 	}
-	ch.inflight.Add(1)
+	if c.ch != nil {
+		c.ch.inflight.Add(1)
+	}
 	if err := c.prepare(ctx); err != nil {
 		c.finishEarly(err, true)
 		return c
 	}
-	l := mailbox.SpawnHeld(ch.sys.as, ch.sys.pool, nil, ch.sys.name+"/calls/call", c)
+	var parent *mailbox.Light
+	if c.parent != nil {
+		parent = c.parent.light.Load()
+	}
+	l := mailbox.SpawnHeld(c.sys.lights, c.sys.pool, parent, c.prefix(), c)
 	c.light.Store(l)
-	if ch.sys.closed.Load() {
+	if c.sys.closed.Load() {
 		l.Send(msgShutdown)
 	} else if c.cntl.cancelled.Load() {
 		l.Send(msgCancel)
 	}
 	c.arm(ctx, l)
-	c.send()
+	c.begins()
 	l.Release()
 	return c
 }
 
-// prepare checks the call's arguments and encodes the request once for every attempt.
-func (c *Call) prepare(ctx context.Context) error {
-	if c.ch.closed.Load() {
-		return closedError(c.method)
+func (c *Call) prefix() string {
+	if c.parent != nil {
+		return "sub"
 	}
+	return "call"
+}
+
+// prepare checks what every call needs and gives it a deadline; the plain engine then encodes
+// the request.
+func (c *Call) prepare(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return c.ctxError(err)
 	}
@@ -181,6 +276,18 @@ func (c *Call) prepare(ctx context.Context) error {
 	}
 	if c.req == nil || c.resp == nil {
 		return c.errorf(wire.EINVAL, nil, "request and response must be non-nil")
+	}
+	c.setDeadline(ctx)
+	if c.engine == nil {
+		return c.preparePlain()
+	}
+	return nil
+}
+
+// preparePlain encodes the request once for every attempt and takes the channel's retry settings.
+func (c *Call) preparePlain() error {
+	if c.ch.closed.Load() {
+		return closedError(c.method)
 	}
 	b, err := proto.MarshalOptions{}.MarshalAppend(nil, c.req)
 	if err != nil {
@@ -196,29 +303,44 @@ func (c *Call) prepare(ctx context.Context) error {
 	if n, ok := c.cntl.MaxRetry(); ok {
 		c.maxRetry = n
 	}
-	c.setDeadline(ctx)
+	c.policy = c.ch.opts.RetryPolicy
 	return nil
+}
+
+// begins starts the call's work in its first turn.
+func (c *Call) begins() {
+	if c.engine != nil {
+		c.engine.Start(c)
+		return
+	}
+	c.send()
 }
 
 // setDeadline picks the call's deadline: the Controller's timeout or else the channel's, and the
 // context's deadline when it is earlier.
 func (c *Call) setDeadline(ctx context.Context) {
-	c.timeout = c.ch.opts.Timeout
+	c.timeout = c.defTO
 	if d, ok := c.cntl.Timeout(); ok {
 		c.timeout = d
 	}
-	if c.timeout >= 0 {
+	if c.timeout >= 0 && c.parent == nil {
 		c.deadline = c.begin.Add(c.timeout)
 	}
 	if d, ok := ctx.Deadline(); ok && (c.deadline.IsZero() || d.Before(c.deadline)) {
 		c.deadline, c.timeout = d, d.Sub(c.begin)
 	}
+	c.cntl.deadline = c.deadline
 }
 
 // arm starts the deadline timer and turns a cancel of ctx into a message.
 func (c *Call) arm(ctx context.Context, l *mailbox.Light) {
 	if !c.deadline.IsZero() {
 		c.timer = time.AfterFunc(time.Until(c.deadline), func() { l.Send(msgTimeout) })
+	}
+	if c.engine == nil {
+		if d := c.backupDelay(); d > 0 {
+			c.backup = time.AfterFunc(d, func() { l.Send(msgBackup) })
+		}
 	}
 	if ctx.Done() != nil {
 		c.stopCtx = context.AfterFunc(ctx, func() {
@@ -229,26 +351,6 @@ func (c *Call) arm(ctx context.Context, l *mailbox.Light) {
 			l.Send(msgCancel)
 		})
 	}
-}
-
-// send starts an attempt on the channel's socket.
-func (c *Call) send() {
-	sock := c.ch.sock
-	c.att = attempt{c: c, light: c.light.Load(), id: c.sys.nextID.Add(1), sock: sock, frame: getBuf(), sent: time.Now()}
-	meta := wire.Meta{
-		Service: bytesOf(c.method[:len(c.method)-len(methodName(c.method))-1]),
-		Method:  bytesOf(methodName(c.method)), CompressType: c.cntl.compress, CorrelationID: c.att.id,
-		RequestID: bytesOf(c.cntl.requestID),
-	}
-	if id, ok := c.cntl.LogID(); ok {
-		meta.LogID = id
-	}
-	if !c.deadline.IsZero() {
-		meta.TimeoutMs = int32(min(max(time.Until(c.deadline).Milliseconds(), 1), 1<<31-1))
-	}
-	c.att.frame.b = wire.AppendFrame(c.att.frame.b, &meta, c.payload, c.cntl.reqAttachment)
-	c.state.Store(callWaiting)
-	sock.send(&c.att)
 }
 
 func methodName(full string) string {
@@ -262,42 +364,6 @@ func methodName(full string) string {
 
 // bytesOf views s as bytes without copying; the bytes are only read.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
-// Receive handles the call actor's messages.
-func (c *Call) Receive(self *mailbox.Light, msg any) {
-	switch m := msg.(type) {
-	case *inbound:
-		c.onResponse(m)
-	case *attemptFailed:
-		c.onAttemptFailed(m)
-	case *callTimeout:
-		c.onTimeout()
-	case *callCancel:
-		c.finish(c.errorf(wire.ECANCELED, nil, "Call was cancelled"))
-	case *callShutdown:
-		c.finish(closedError(c.method))
-	case *mailbox.Stopped:
-		c.onStopped(m)
-	}
-}
-
-func (c *Call) onResponse(in *inbound) {
-	defer putInbound(in)
-	if c.over || in.id != c.att.id {
-		return
-	}
-	m := &in.frame.Meta
-	if m.ErrorCode != 0 {
-		err := &wire.Error{Code: wire.Errno(m.ErrorCode), Text: string(m.ErrorText), Method: c.method, Addr: c.att.sock.addr, Remote: true}
-		c.retryOrFinish(err)
-		return
-	}
-	if in.err != nil {
-		c.finish(c.errorf(wire.ERESPONSE, in.err, "Bad response"))
-		return
-	}
-	c.finish(c.decode(&in.frame))
-}
 
 // decode parses a successful response into the caller's message and keeps its attachment.
 func (c *Call) decode(f *wire.Frame) error {
@@ -317,44 +383,67 @@ func (c *Call) decode(f *wire.Frame) error {
 	return nil
 }
 
-func (c *Call) onAttemptFailed(m *attemptFailed) {
-	if c.over || m.id != c.att.id {
-		return
+// Receive handles the call actor's messages: the ends every call has (deadline, cancel,
+// shutdown, stop) here, everything else in the call's engine.
+func (c *Call) Receive(self *mailbox.Light, msg any) {
+	switch m := msg.(type) {
+	case *callTimeout:
+		c.end(c.errorf(wire.ERPCTIMEDOUT, nil, "Reached timeout=%dms", c.timeout.Milliseconds()))
+	case *callCancel:
+		c.end(c.errorf(wire.ECANCELED, nil, "Call was cancelled"))
+	case *callShutdown:
+		c.end(closedError(c.method))
+	case *callAbort:
+		e := *m.err
+		e.Method, e.Addr = c.method, c.target
+		c.end(&e)
+	case *mailbox.Stopped:
+		c.onStopped(m)
+	default:
+		switch {
+		case c.over:
+		case c.engine != nil:
+			c.engine.Receive(c, msg)
+		default:
+			c.receivePlain(msg)
+		}
 	}
-	err := *m.err
-	err.Method = c.method
-	c.retryOrFinish(&err)
 }
 
-// retryOrFinish retries a failed attempt when brpc's policy allows it: a retriable code, quota
-// left, time left, and the System not shutting down.
-func (c *Call) retryOrFinish(err *wire.Error) {
-	ok := err.Code.Temporary() && c.retried < c.maxRetry && !c.sys.closed.Load() &&
-		(c.deadline.IsZero() || time.Now().Before(c.deadline))
-	if !ok {
-		c.finish(err)
+// end ends the call early with err: at once for the plain engine, when the engine says so for
+// another (a combo call first hears from its children).
+func (c *Call) end(err *wire.Error) {
+	if c.over {
 		return
 	}
-	c.att.sock.pending.remove(c.att.id)
-	c.retried++
-	c.send()
-}
-
-func (c *Call) onTimeout() {
-	err := c.errorf(wire.ERPCTIMEDOUT, nil, "Reached timeout=%dms", c.timeout.Milliseconds())
+	if c.engine != nil {
+		c.engine.End(c, err)
+		return
+	}
+	if err.Code == wire.ERPCTIMEDOUT && c.cur != nil && c.state.Load() == callWaiting {
+		c.feedback(c.cur, true, wire.ERPCTIMEDOUT)
+	}
 	c.finish(err)
 }
 
+// onStopped handles the actor's last message. A call stopped before it finished — its handler
+// panicked, or its parent or someone holding its PID stopped it — finishes now, so that its
+// timers, its pending attempts and its count in the System go with it.
 func (c *Call) onStopped(m *mailbox.Stopped) {
-	if m.Panic != nil && !c.over {
+	if c.over {
+		return
+	}
+	if m.Panic != nil {
 		c.sys.log.Error("troupe: call actor panicked", "method", c.method, "panic", fmt.Sprint(m.Panic), "stack", string(m.Stack))
 		c.finish(c.errorf(wire.EINTERNAL, nil, "call actor panicked: %v", m.Panic))
+		return
 	}
+	c.finish(c.errorf(wire.ECANCELED, nil, "Call was stopped"))
 }
 
 // errorf makes the call's error with code and a brpc-style text.
 func (c *Call) errorf(code wire.Errno, cause error, format string, args ...any) *wire.Error {
-	return &wire.Error{Code: code, Text: fmt.Sprintf(format, args...), Method: c.method, Addr: c.ch.target, Err: cause}
+	return &wire.Error{Code: code, Text: fmt.Sprintf(format, args...), Method: c.method, Addr: c.target, Err: cause}
 }
 
 // ctxError is the error of a call whose context ended before it started.
@@ -372,20 +461,27 @@ func (c *Call) finish(err error) {
 		return
 	}
 	c.over = true
-	if c.timer != nil {
-		c.timer.Stop()
+	for _, t := range [...]*time.Timer{c.timer, c.backup, c.backoff} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	if c.stopCtx != nil {
 		c.stopCtx()
 	}
-	if c.att.sock != nil {
-		c.att.sock.pending.remove(c.att.id)
-		c.cntl.remote = c.att.sock.addr
-		if l := c.att.sock.local.Load(); l != nil {
+	if c.prev != nil {
+		c.prev.sock.pending.remove(c.prev.id)
+	}
+	if at := c.cur; at != nil {
+		at.sock.pending.remove(at.id)
+		c.cntl.remote = at.sock.addr
+		if l := at.sock.local.Load(); l != nil {
 			c.cntl.local = *l
 		}
 	}
-	c.cntl.retried = c.retried
+	if c.engine == nil {
+		c.cntl.retried = c.retried
+	}
 	c.light.Load().Stop()
 	c.complete(err, true)
 }
@@ -404,11 +500,11 @@ func (c *Call) complete(err error, entered bool) {
 	c.cntl.latency = time.Since(c.begin)
 	c.cntl.setResult(err)
 	c.state.Store(callDone)
-	if entered {
-		c.ch.record(err)
+	if entered && c.onEnd != nil {
+		c.onEnd(err)
 	}
 	switch {
-	case c.done == nil:
+	case c.parent != nil || c.done == nil:
 	case entered:
 		c.sys.goroutine(c.runDone)
 	default:
@@ -417,8 +513,11 @@ func (c *Call) complete(err error, entered bool) {
 	if entered {
 		c.sys.leave()
 	}
-	if c.done == nil {
+	if c.done == nil || c.parent != nil {
 		close(c.finished)
+	}
+	if c.parent != nil { // after finished is closed, so that the parent reads a settled child
+		c.parent.Send(&ChildDone{Index: c.index, Call: c})
 	}
 }
 

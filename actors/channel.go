@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -25,6 +26,11 @@ type Channel interface {
 	// Close releases the channel. Calls in flight finish normally; later calls fail with
 	// [ErrClosed].
 	Close() error
+	// StartChild starts a call as a child of parent, a call of a combo channel: the child lives
+	// under parent's actor and stops with it, parent's deadline governs it, and it reports its
+	// end to parent with a [*ChildDone] carrying index instead of running a callback. cntl may be
+	// nil.
+	StartChild(parent *Call, index int, method string, req, resp proto.Message, cntl *Controller) *Call
 }
 
 // Defaults of [ChannelOptions], brpc's.
@@ -54,6 +60,31 @@ type ChannelOptions struct {
 	// ConnectionType must be "" or "single": one connection per server, shared by every channel
 	// of the System and multiplexing all their calls.
 	ConnectionType string
+
+	// LoadBalancer names the load balancer of a channel to a cluster, by brpc's names ("rr",
+	// "random", "wrr", "la", "c_murmurhash", "c_md5", "c_ketama"), with parameters after ':'
+	// ("rr:min_working_instances=2 hold_seconds=10"). Empty: the target is one server's address.
+	LoadBalancer string
+	// NamingSchemes adds naming-service schemes to the built-in ones (list, file, http, https,
+	// etcd), by scheme name.
+	NamingSchemes map[string]naming.Builder
+	// NamingFilter, if set, drops the servers of the naming service it does not accept.
+	NamingFilter naming.Filter
+	// HealthCheckInterval is how often a server whose connection broke is reconnected until it
+	// answers again. 0 means DefaultHealthCheckInterval (3 s).
+	HealthCheckInterval time.Duration
+
+	// RetryPolicy decides which failures are retried; nil means DefaultRetryPolicy (brpc's).
+	RetryPolicy RetryPolicy
+	// EnableCircuitBreaker isolates a server whose error rate spikes (brpc's circuit breaker: two
+	// windows of 3000 and 1500 attempts tolerating 5% and 10% errors), for 100 ms the first time
+	// and twice as long each time it breaks again within 30 s, up to 30 s. Off by default, as in
+	// brpc.
+	EnableCircuitBreaker bool
+	// BackupRequest, when positive, sends a second attempt to another server if the first has not
+	// answered after this long; the first good answer wins. It uses one of MaxRetry's retries;
+	// with none left the call just waits for its first attempt. 0 means no backup requests.
+	BackupRequest time.Duration
 }
 
 // validate fills defaults into a copy of opts and checks every field.
@@ -85,33 +116,49 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 	if t := strings.ToLower(strings.TrimSpace(v.ConnectionType)); t != "" && t != "single" {
 		return v, fmt.Errorf("troupe: ChannelOptions.ConnectionType = %q: unknown connection type (known: single)", v.ConnectionType)
 	}
+	if v.HealthCheckInterval < 0 {
+		return v, fmt.Errorf("troupe: ChannelOptions.HealthCheckInterval = %v, want > 0", v.HealthCheckInterval)
+	}
+	if v.HealthCheckInterval == 0 {
+		v.HealthCheckInterval = DefaultHealthCheckInterval
+	}
+	v.LoadBalancer = strings.TrimSpace(v.LoadBalancer)
 	return v, nil
 }
 
-// PlainChannel is brpc's Channel to one server: every call goes to the server's socket actor,
-// which it shares with every other channel of the System that talks to the same server. It is
-// safe for concurrent use.
+// PlainChannel is brpc's Channel: to one server, or to the servers of a naming service through a
+// load balancer. Every call goes to a server's socket actor, which it shares with every other
+// channel of the System that talks to the same server. It is safe for concurrent use.
 type PlainChannel struct {
-	sys    *System
-	target string
-	opts   ChannelOptions
-	sock   *socket
-	pid    *actor.PID
-	born   time.Time
-	closed atomic.Bool
-	once   sync.Once
+	sys     *System
+	target  string
+	opts    ChannelOptions
+	sock    *socket  // the server of a single-server channel
+	cluster *cluster // the servers of a cluster channel
+	pid     *actor.PID
+	born    time.Time
+	closed  atomic.Bool
+	once    sync.Once
 
 	inflight, succeeded, failed atomic.Int64
 	lastErr                     atomic.Pointer[string]
 }
 
-// NewChannel makes a channel to one server, "host:port" (brpc's Channel::Init with a single
-// server). It does not connect: the first call does. It returns an error for a malformed address
-// or invalid options, and ErrClosed after Shutdown.
+// NewChannel makes a channel. Without a LoadBalancer in opts, target is one server, "host:port"
+// (brpc's Channel::Init with a single server). With one, target is a naming service URL —
+// "list://a,b", "file://servers.txt", "http://host:port", "etcd://host:port/prefix" — whose
+// servers the channel balances over; it follows the list as it changes and isolates servers whose
+// connections break until they answer again. NewChannel neither connects nor waits for the first
+// server list: a call made before it arrives waits for it within the call's deadline. It returns
+// an error for a malformed address, an unknown scheme or load balancer, invalid options, and
+// ErrClosed after Shutdown.
 func (s *System) NewChannel(target string, opts *ChannelOptions) (*PlainChannel, error) {
 	o, err := opts.validate()
 	if err != nil {
 		return nil, err
+	}
+	if o.LoadBalancer != "" {
+		return s.newClusterChannel(target, &o)
 	}
 	ep, err := wire.ParseEndpoint(target)
 	if err != nil {
@@ -122,25 +169,45 @@ func (s *System) NewChannel(target string, opts *ChannelOptions) (*PlainChannel,
 		return nil, err
 	}
 	ch := &PlainChannel{sys: s, target: ep.String(), opts: o, sock: sock, born: time.Now()}
-	if err := s.addChannel(ch); err != nil {
+	if err := s.addChannel(ch, &channelActor{ch: ch}); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+func (s *System) newClusterChannel(target string, o *ChannelOptions) (*PlainChannel, error) {
+	cl, err := newCluster(s, target, o)
+	if err != nil {
+		return nil, err
+	}
+	ch := &PlainChannel{sys: s, target: target, opts: *o, cluster: cl, born: time.Now()}
+	a := &clusterActor{ch: ch, cl: cl, socks: map[string]*socket{}, down: map[string]bool{}}
+	if err := s.addChannel(ch, a); err != nil {
 		return nil, err
 	}
 	return ch, nil
 }
 
 // addChannel starts the channel's actor and records the channel for Inspect and Shutdown.
-func (s *System) addChannel(ch *PlainChannel) error {
+func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return closedError("")
 	}
 	name := fmt.Sprintf("%s/channels/ch-%d", s.name, s.nextID.Add(1))
-	pid, err := s.as.Root.SpawnNamed(s.props(&channelActor{ch: ch}, false), name)
+	if ch.cluster != nil {
+		ch.cluster.mu.Lock() // the actor's first post must find its PID set
+		defer ch.cluster.mu.Unlock()
+	}
+	pid, err := s.as.Root.SpawnNamed(s.props(a, false), name)
 	if err != nil {
 		return err
 	}
 	ch.pid = pid
+	if ch.cluster != nil {
+		ch.cluster.pid = pid
+	}
 	s.channels[ch] = struct{}{}
 	return nil
 }
@@ -151,7 +218,7 @@ type channelActor struct{ ch *PlainChannel }
 
 func (a *channelActor) Receive(actor.Context) {}
 
-// Target returns the server address the channel calls.
+// Target returns the server address or the naming service URL the channel calls.
 func (ch *PlainChannel) Target() string { return ch.target }
 
 // Call makes a call and waits until it finished. See [Channel].
@@ -164,6 +231,11 @@ func (ch *PlainChannel) Call(ctx context.Context, method string, req, resp proto
 // Go starts a call and returns at once. See [Channel].
 func (ch *PlainChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *Controller, done func(*Controller)) *Call {
 	return ch.start(ctx, method, req, resp, cntl, done)
+}
+
+// StartChild starts a call as a child of parent. See [Channel].
+func (ch *PlainChannel) StartChild(parent *Call, index int, method string, req, resp proto.Message, cntl *Controller) *Call {
+	return ch.startChild(parent, index, method, req, resp, cntl)
 }
 
 // Close releases the channel: calls in flight finish normally, later calls fail with ELOGOFF

@@ -25,6 +25,8 @@ type Controller struct {
 	requestCode    uint64
 	hasRequestCode bool
 	requestID      string
+	backupDelay    time.Duration
+	hasBackup      bool
 	compress       wire.CompressType
 	reqAttachment  []byte
 	cancelled      atomic.Bool
@@ -37,8 +39,10 @@ type Controller struct {
 	respAttachment []byte
 	remote, local  string
 	latency        time.Duration
+	deadline       time.Time
 	retried        int
 	backup         bool
+	subs           []*Controller
 }
 
 // SetTimeout overrides the channel's Timeout for this call; a negative d means no deadline. A
@@ -53,6 +57,25 @@ func (c *Controller) SetMaxRetry(n int) { c.maxRetry, c.hasMaxRetry = max(0, min
 
 // MaxRetry returns the retry limit set with SetMaxRetry, and whether one was set.
 func (c *Controller) MaxRetry() (int, bool) { return c.maxRetry, c.hasMaxRetry }
+
+// SetBackupRequest overrides the channel's BackupRequest for this call: when no answer came
+// after d, a second attempt goes to another server and the first good answer wins. 0 or a
+// negative d turns backup requests off for the call.
+func (c *Controller) SetBackupRequest(d time.Duration) { c.backupDelay, c.hasBackup = d, true }
+
+// BackupRequest returns the delay set with SetBackupRequest, and whether one was set.
+func (c *Controller) BackupRequest() (time.Duration, bool) { return c.backupDelay, c.hasBackup }
+
+// Deadline returns the call's deadline once it started, and whether it has one.
+func (c *Controller) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+// remaining returns the time left before the deadline, and whether there is a deadline.
+func (c *Controller) remaining() (time.Duration, bool) {
+	if c.deadline.IsZero() {
+		return 0, false
+	}
+	return time.Until(c.deadline), true
+}
 
 // SetLogID sets the log id sent to the server (RpcRequestMeta.log_id).
 func (c *Controller) SetLogID(id int64) { c.logID, c.hasLogID = id, true }
@@ -129,11 +152,31 @@ func (c *Controller) RetriedCount() int { return c.retried }
 func (c *Controller) HasBackupRequest() bool { return c.backup }
 
 // SubCount returns the number of sub-calls of a combo call; 0 for a plain channel's call.
-func (c *Controller) SubCount() int { return 0 }
+func (c *Controller) SubCount() int { return len(c.subs) }
 
-// Sub returns the controller of sub-call i of a combo call, or nil (always nil for a plain
-// channel's call, and for i out of range).
-func (c *Controller) Sub(i int) *Controller { return nil }
+// Sub returns the controller of sub-call i of a combo call, or nil: for a plain channel's call,
+// for i out of range, and for a sub-call that was skipped or never started.
+func (c *Controller) Sub(i int) *Controller {
+	if i < 0 || i >= len(c.subs) {
+		return nil
+	}
+	return c.subs[i]
+}
+
+// SetSubs records the sub-calls' controllers of a combo call (nil for one that did not start).
+// Combo channels call it from their engine before the call finishes.
+func (c *Controller) SetSubs(subs []*Controller) { c.subs = subs }
+
+// SetRemoteSide records the server that answered, for channels whose engine does not talk to
+// sockets itself (a selective channel copies its chosen sub-call's).
+func (c *Controller) SetRemoteSide(addr string) { c.remote = addr }
+
+// SetResponseAttachment records the response attachment, for channels whose engine takes it
+// from a sub-call.
+func (c *Controller) SetResponseAttachment(b []byte) { c.respAttachment = b }
+
+// SetRetried records the retries and backup requests a combo call's engine made.
+func (c *Controller) SetRetried(n int, backup bool) { c.retried, c.backup = n, backup }
 
 // Reset clears settings and results so that the Controller can serve another call. It must not be
 // called while a call using it is in flight.

@@ -25,7 +25,7 @@ func TestInspectShowsAStuckCall(t *testing.T) {
 	for time.Now().Before(deadline) {
 		tree = sys.Inspect()
 		sock := tree.Find(func(n *actors.Node) bool { return n.Kind == "socket" && n.Name == ch.Target() })
-		if sock != nil && sock.Counters["pending"] == 1 {
+		if sock != nil && sock.Counters["pending"] == 1 && sock.State == "connected" {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/troupe-rpc/troupe/mailbox"
 )
 
@@ -67,20 +65,31 @@ func (ch *PlainChannel) inspect(now time.Time) *Node {
 	if e := ch.lastErr.Load(); e != nil {
 		n.LastErr = *e
 	}
+	if cl := ch.cluster; cl != nil {
+		n.State += " " + cl.bal.Name()
+		if snap := cl.snap.Load(); snap != nil {
+			n.Counters["servers"] = int64(len(snap.servers))
+			down := 0
+			for _, s := range snap.servers {
+				if s.Down {
+					down++
+				}
+			}
+			n.Counters["down"] = int64(down)
+		} else {
+			n.State += " (waiting for the first server list)"
+		}
+	}
 	return n
 }
 
 func (s *System) inspectCalls(now time.Time) *Node {
 	n := &Node{Kind: "calls", Name: "calls"}
-	s.eachProcess(func(_ string, p actor.Process) {
-		l, ok := mailbox.FromProcess(p)
-		if !ok || l.Parent() != nil {
-			return
-		}
-		if c, ok := l.Handler().(*Call); ok {
+	for _, l := range s.lights.Lights() {
+		if c, ok := l.Handler().(*Call); ok && l.Parent() == nil {
 			n.Children = append(n.Children, c.inspect(l, now))
 		}
-	})
+	}
 	sortNodes(n.Children)
 	return n
 }
@@ -88,10 +97,22 @@ func (s *System) inspectCalls(now time.Time) *Node {
 func (c *Call) inspect(l *mailbox.Light, now time.Time) *Node {
 	st := c.state.Load()
 	state := callStateNames[st]
-	if st == callWaiting {
-		state = fmt.Sprintf("%s from %s", state, c.ch.target)
+	switch {
+	case c.engine != nil && st != callDone:
+		state = "running"
+		if p := c.status.Load(); p != nil {
+			state = *p
+		}
+	case st == callWaiting:
+		if addr := c.server.Load(); addr != nil {
+			state = fmt.Sprintf("%s from %s", state, *addr)
+		}
 	}
-	n := &Node{Kind: "call", Name: l.ID(), State: c.method + ": " + state, Age: now.Sub(c.begin)}
+	kind := "call"
+	if c.parent != nil {
+		kind = "sub-call"
+	}
+	n := &Node{Kind: kind, Name: l.ID(), State: c.method + " → " + c.target + ": " + state, Age: now.Sub(c.begin)}
 	for _, child := range l.Children() {
 		if cc, ok := child.Handler().(*Call); ok {
 			n.Children = append(n.Children, cc.inspect(child, now))
@@ -119,7 +140,11 @@ func (s *System) inspectSockets(now time.Time) *Node {
 func (sk *socket) inspect(now time.Time) *Node {
 	n := &Node{Kind: "socket", Name: sk.addr, State: sockStateNames[sk.state.Load()], Age: now.Sub(sk.created),
 		Counters: map[string]int64{"pending": int64(sk.pending.len()), "writes": sk.writes.Load(),
-			"frames": sk.frames.Load(), "connections": sk.conns.Load()}}
+			"frames": sk.frames.Load(), "connections": sk.conns.Load(), "health_checks": sk.checks.Load(),
+			"breaker_trips": sk.trips.Load()}}
+	if sk.down.Load() {
+		n.State += " (isolated)"
+	}
 	if e := sk.lastErr.Load(); e != nil {
 		n.LastErr = *e
 	}

@@ -2,12 +2,15 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-rpc/troupe/mailbox"
 )
 
 // Socket states, as Inspect shows them.
@@ -20,35 +23,59 @@ const (
 
 var sockStateNames = [...]string{"idle", "connecting", "connected", "closed"}
 
+// sockKey identifies a socket actor: channels share one only when they talk to the same address
+// with the same connection type and the same Authenticator, as brpc's channels share connections
+// only when their option signatures match.
+type sockKey struct {
+	addr string
+	typ  connType
+	auth Authenticator
+}
+
 // socket is the handle of a socket actor: what calls and Inspect use without a message. The
 // actor's own state lives in socketActor.
 type socket struct {
 	sys     *System
 	addr    string
+	typ     connType
+	auth    Authenticator // nil: no credential is sent
 	pid     *actor.PID
 	pending pendingMap
 	created time.Time
 
 	state   atomic.Int32
-	local   atomic.Pointer[string] // local address of the current connection
+	local   atomic.Pointer[string] // local address of the connection used last
 	lastErr atomic.Pointer[string]
 	writes  atomic.Int64 // write syscalls
 	frames  atomic.Int64 // frames written
 	conns   atomic.Int64 // connections made
+	open    atomic.Int64 // connections open now
+	idle    atomic.Int64 // pooled: connections open and unused
+	waiting atomic.Int64 // pooled: attempts waiting for a connection
+	checks  atomic.Int64 // health-check connection attempts
+	trips   atomic.Int64 // times the circuit breaker isolated the server
+	down    atomic.Bool  // isolated by health checking
+	breaker *breaker     // fed by the calls of channels that enable circuit breaking
 
 	mu     sync.Mutex
-	live   net.Conn // the connection to close on stop, once dialled
+	live   map[net.Conn]struct{} // the connections to close on stop, once dialled
 	closed bool
 	ctx    context.Context // cancelled on stop: aborts a dial in progress
 	cancel context.CancelFunc
 }
 
-func startSocket(sys *System, addr string) (*socket, error) {
-	sk := &socket{sys: sys, addr: addr, created: time.Now()}
-	sk.pending.m = make(map[int64]*attempt)
+// startSocket starts the socket actor for key; o are the options of the channel that asked for
+// it, which give the pool's first settings.
+func startSocket(sys *System, key sockKey, o *ChannelOptions) (*socket, error) {
+	sk := &socket{sys: sys, addr: key.addr, typ: key.typ, auth: key.auth, created: time.Now(),
+		breaker: newBreaker(defaultBreakerParams()), live: map[net.Conn]struct{}{}}
+	sk.pending.m = make(map[int64]*mailbox.Light)
+	if key.typ != connSingle {
+		sk.pending.onRemove = sk.abandon
+	}
 	sk.ctx, sk.cancel = context.WithCancel(context.Background())
-	a := &socketActor{sk: sk, out: make([]byte, 0, 64<<10)}
-	pid, err := sys.as.Root.SpawnNamed(sys.props(a, true), sys.name+"/sockets/"+addr)
+	a := newSocketActor(sk, o)
+	pid, err := sys.as.Root.SpawnNamed(sys.props(a, true), sys.socketName(key))
 	if err != nil {
 		sk.cancel()
 		return nil, err
@@ -57,16 +84,31 @@ func startSocket(sys *System, addr string) (*socket, error) {
 	return sk, nil
 }
 
+// socketName is the registry id of a socket actor: the address for the default single
+// connection without authentication, which most sockets are, and a suffix naming the rest.
+func (s *System) socketName(key sockKey) string {
+	name := s.name + "/sockets/" + key.addr
+	if key.typ == connSingle && key.auth == nil {
+		return name
+	}
+	name += "/" + key.typ.String()
+	if key.auth != nil {
+		name += fmt.Sprintf("+auth-%d", s.nextID.Add(1))
+	}
+	return name
+}
+
 // send hands an attempt's frame to the socket actor.
 func (sk *socket) send(a *attempt) { sk.sys.as.Root.Send(sk.pid, a) }
 
-// stop stops the actor, closes its connection and waits until it is gone.
+// stop stops the actor, closes its connections and waits until it is gone.
 func (sk *socket) stop() {
 	sk.mu.Lock()
 	sk.closed = true
-	if sk.live != nil {
-		sk.live.Close()
+	for c := range sk.live {
+		c.Close()
 	}
+	clear(sk.live)
 	sk.mu.Unlock()
 	sk.cancel()
 	_ = sk.sys.as.Root.StopFuture(sk.pid).Wait()
@@ -82,8 +124,16 @@ func (sk *socket) adopt(conn net.Conn) bool {
 		conn.Close()
 		return false
 	}
-	sk.live = conn
+	sk.live[conn] = struct{}{}
 	return true
+}
+
+// forget closes a connection the actor is done with and stops tracking it.
+func (sk *socket) forget(conn net.Conn) {
+	conn.Close()
+	sk.mu.Lock()
+	delete(sk.live, conn)
+	sk.mu.Unlock()
 }
 
 // post sends msg to the socket actor from one of its goroutines, unless the socket is stopping:
@@ -96,36 +146,63 @@ func (sk *socket) post(self *actor.PID, msg any) {
 	}
 }
 
+// abandon tells a pooled or short socket that a call gave up an attempt before its answer came
+// (a timeout, a cancel, the other half of a backup pair): the connection carrying it cannot be
+// reused, since the answer may still arrive on it.
+func (sk *socket) abandon(id int64) { sk.post(sk.pid, &abandoned{id: id}) }
+
 func (sk *socket) setErr(err error) {
 	s := err.Error()
 	sk.lastErr.Store(&s)
 }
 
-// pendingMap maps correlation ids to the attempts waiting for them. The socket actor adds, the
-// reader goroutine and finishing calls remove.
+// pendingMap maps correlation ids to the call actors waiting for them. The socket actor adds,
+// the reader goroutine and finishing calls remove. Entries hold the call, not the attempt: a call
+// may reuse its attempt struct for the next attempt while an earlier one is still pending.
 type pendingMap struct {
 	mu sync.Mutex
-	m  map[int64]*attempt
+	m  map[int64]*mailbox.Light
+	// onRemove, if set, learns of each entry a call removed before its answer arrived.
+	onRemove func(id int64)
 }
 
-func (p *pendingMap) put(a *attempt) {
+// pendingCall is one entry of a pendingMap.
+type pendingCall struct {
+	id   int64
+	call *mailbox.Light
+}
+
+func (p *pendingMap) put(id int64, call *mailbox.Light) {
 	p.mu.Lock()
-	p.m[a.id] = a
+	p.m[id] = call
 	p.mu.Unlock()
 }
 
-func (p *pendingMap) take(id int64) *attempt {
+func (p *pendingMap) take(id int64) *mailbox.Light {
 	p.mu.Lock()
-	a := p.m[id]
+	l := p.m[id]
 	delete(p.m, id)
 	p.mu.Unlock()
-	return a
+	return l
 }
 
+// has reports whether id is still waited for.
+func (p *pendingMap) has(id int64) bool {
+	p.mu.Lock()
+	_, ok := p.m[id]
+	p.mu.Unlock()
+	return ok
+}
+
+// remove is how a call forgets an attempt; an entry still present means its answer never came.
 func (p *pendingMap) remove(id int64) {
 	p.mu.Lock()
+	_, ok := p.m[id]
 	delete(p.m, id)
 	p.mu.Unlock()
+	if ok && p.onRemove != nil {
+		p.onRemove(id)
+	}
 }
 
 func (p *pendingMap) len() int {
@@ -134,37 +211,49 @@ func (p *pendingMap) len() int {
 	return len(p.m)
 }
 
-// drain removes and returns every pending attempt.
-func (p *pendingMap) drain() []*attempt {
+// drain removes and returns every pending entry.
+func (p *pendingMap) drain() []pendingCall {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]*attempt, 0, len(p.m))
-	for id, a := range p.m {
-		out = append(out, a)
+	out := make([]pendingCall, 0, len(p.m))
+	for id, l := range p.m {
+		out = append(out, pendingCall{id, l})
 		delete(p.m, id)
 	}
 	return out
 }
 
-// Messages of the socket actor. They implement IgnoreDeadLetterLogging: one that reaches a
-// stopped socket is expected during shutdown and needs no log.
+// Messages of the socket actor, each about one connection (by its id) unless said otherwise.
+// They implement IgnoreDeadLetterLogging: one that reaches a stopped socket is expected during
+// shutdown and needs no log.
 type (
 	dialed struct {
-		gen  int64
+		id   int64
 		conn net.Conn
-		err  error
+		err  error  // the dial failed
+		cred []byte // the credential for the connection's first request
+		auth error  // generating the credential failed
 	}
 	readFailed struct {
-		gen int64
+		id  int64
 		err error
 	}
 	backlogWritten struct {
-		gen int64
+		id  int64
 		err error
 	}
+	// responded: a pooled or short connection received the answer to its attempt.
+	responded struct{ id int64 }
+	// abandoned: a call gave up waiting for attempt id (see socket.abandon).
+	abandoned struct{ id int64 }
+	// idleSweep: time to close the pooled connections idle for too long.
+	idleSweep struct{}
 )
 
 func (*dialed) IgnoreDeadLetterLogging()         {}
 func (*readFailed) IgnoreDeadLetterLogging()     {}
 func (*backlogWritten) IgnoreDeadLetterLogging() {}
+func (*responded) IgnoreDeadLetterLogging()      {}
+func (*abandoned) IgnoreDeadLetterLogging()      {}
+func (*idleSweep) IgnoreDeadLetterLogging()      {}
 func (*attempt) IgnoreDeadLetterLogging()        {}

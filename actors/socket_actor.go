@@ -28,6 +28,9 @@ type socketActor struct {
 	out     []byte // frames not yet written
 	spare   []byte
 	writing bool // a backlog goroutine is writing
+	health  healthState
+	// connectTimeout bounds dials; the last attempt's channel sets it.
+	connectTimeout time.Duration
 }
 
 func (a *socketActor) Receive(c actor.Context) {
@@ -42,6 +45,14 @@ func (a *socketActor) Receive(c actor.Context) {
 		a.onReadFailed(m)
 	case *backlogWritten:
 		a.onBacklogWritten(m)
+	case *healthCheck:
+		a.onHealthCheck()
+	case *breakerTripped:
+		a.onBreakerTripped(m)
+	case *subscribe:
+		a.onSubscribe(m)
+	case *unsubscribe:
+		a.onUnsubscribe(m)
 	case *actor.Started:
 		a.self = c.Self()
 	case *actor.Stopping:
@@ -52,12 +63,13 @@ func (a *socketActor) Receive(c actor.Context) {
 func (a *socketActor) onAttempt(at *attempt) {
 	frame := at.frame
 	at.frame = nil
-	a.sk.pending.put(at)
+	a.sk.pending.put(at.id, at.light)
 	a.out = append(a.out, frame.b...)
 	a.sk.frames.Add(1)
 	putBuf(frame)
+	a.connectTimeout = at.c.ch.opts.ConnectTimeout
 	if a.conn == nil && a.sk.state.Load() != sockConnecting {
-		a.dial(at.c.ch.opts.ConnectTimeout)
+		a.dial(a.connectTimeout)
 	}
 }
 
@@ -86,6 +98,7 @@ func (a *socketActor) onDialed(m *dialed) {
 	if m.err != nil {
 		a.sk.state.Store(sockIdle)
 		a.sk.setErr(m.err)
+		a.isolate()
 		a.failAll(dialError(a.sk.addr, m.err))
 		return
 	}
@@ -100,6 +113,7 @@ func (a *socketActor) onDialed(m *dialed) {
 	a.sk.local.Store(&local)
 	a.sk.conns.Add(1)
 	a.sk.state.Store(sockConnected)
+	a.revive()
 	gen, sk, conn, self := a.gen, a.sk, m.conn, a.self
 	sk.sys.goroutine(func() { readLoop(sk, self, gen, conn) })
 	a.flush()
@@ -200,6 +214,7 @@ func (a *socketActor) broken(err error) {
 	a.gen++
 	a.out = a.out[:0]
 	a.sk.state.Store(sockIdle)
+	a.isolate()
 	a.failAll(socketError(a.sk.addr, err))
 }
 
@@ -216,17 +231,14 @@ func socketError(addr string, err error) *wire.Error {
 }
 
 func (a *socketActor) failAll(err *wire.Error) {
-	for _, at := range a.sk.pending.drain() {
-		a.failOne(at, err)
+	for _, p := range a.sk.pending.drain() {
+		p.call.Send(&attemptFailed{id: p.id, err: err})
 	}
 	a.out = a.out[:0]
 }
 
-func (a *socketActor) failOne(at *attempt, err *wire.Error) {
-	at.light.Send(&attemptFailed{id: at.id, err: err})
-}
-
 func (a *socketActor) onStopping() {
+	a.stopHealthCheck()
 	if a.conn != nil {
 		a.conn.Close()
 	}
@@ -250,12 +262,12 @@ func readLoop(sk *socket, self *actor.PID, gen int64, conn net.Conn) {
 			err = wire.VerifyChecksum(&in.frame)
 		}
 		in.err = err
-		at := sk.pending.take(in.frame.Meta.CorrelationID)
-		if at == nil {
+		call := sk.pending.take(in.frame.Meta.CorrelationID)
+		if call == nil {
 			putInbound(in)
 			continue
 		}
-		in.id = at.id
-		at.light.Send(in)
+		in.id = in.frame.Meta.CorrelationID
+		call.Send(in)
 	}
 }

@@ -40,6 +40,7 @@ type System struct {
 	as      *actor.ActorSystem
 	ownAS   bool
 	pool    *mailbox.Pool
+	lights  *mailbox.Registry // call actors
 	log     *slog.Logger
 	name    string // prefix of every registry id troupe uses for this System
 	started time.Time
@@ -80,6 +81,7 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	}
 	s.pool = mailbox.NewPool(o.Workers, 0, 0)
 	s.name = "troupe" + strings.TrimPrefix(s.as.ProcessRegistry.NextId(), "$")
+	s.lights = mailbox.NewRegistry(s.as, s.name)
 	return s, nil
 }
 
@@ -155,6 +157,7 @@ func (s *System) stopAll() {
 	}
 	s.goroutines.Wait()
 	s.pool.Close()
+	s.lights.Close()
 	if s.ownAS {
 		s.as.Shutdown()
 	}
@@ -176,16 +179,14 @@ func (s *System) failCalls() {
 	}
 }
 
-// liveCalls returns the calls of this System registered in the actor registry.
+// liveCalls returns the System's calls that have not finished stopping.
 func (s *System) liveCalls() []*Call {
 	var out []*Call
-	s.eachProcess(func(_ string, p actor.Process) {
-		if l, ok := mailbox.FromProcess(p); ok {
-			if c, ok := l.Handler().(*Call); ok && c.sys == s {
-				out = append(out, c)
-			}
+	for _, l := range s.lights.Lights() {
+		if c, ok := l.Handler().(*Call); ok {
+			out = append(out, c)
 		}
-	})
+	}
 	return out
 }
 
@@ -201,11 +202,11 @@ func (s *System) eachProcess(fn func(id string, p actor.Process)) {
 	}
 }
 
-// Processes returns how many processes troupe has registered for this System in the protoactor
-// registry: channel, socket and call actors. It is 0 after Shutdown; a test that expects no call
-// in flight can check that only channels and sockets remain.
+// Processes returns how many actors of this System are registered: channel and socket actors in
+// protoactor's registry, call actors in troupe's own. It is 0 after Shutdown; a test that expects
+// no call in flight can check that only channels and sockets remain.
 func (s *System) Processes() int {
-	n := 0
+	n := s.lights.Len()
 	s.eachProcess(func(string, actor.Process) { n++ })
 	return n
 }

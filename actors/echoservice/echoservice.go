@@ -30,6 +30,9 @@ type Service struct {
 	Sleep time.Duration
 	// EchoAttachment sends the request attachment back as the response attachment.
 	EchoAttachment bool
+	// IgnoreFailCode answers requests that ask to fail (fail_code) normally, so that one request
+	// can fail on some servers of a cluster and succeed on others.
+	IgnoreFailCode bool
 
 	requests atomic.Int64
 	mu       sync.Mutex
@@ -55,7 +58,7 @@ func (s *Service) Echo(ctx context.Context, req *echopb.EchoRequest) (*echopb.Ec
 			return nil, &wire.Error{Code: wire.ELOGOFF, Text: "connection closed while sleeping"}
 		}
 	}
-	if c := req.GetFailCode(); c != 0 {
+	if c := req.GetFailCode(); c != 0 && !s.IgnoreFailCode {
 		return nil, &wire.Error{Code: wire.Errno(c), Text: "Server fail"}
 	}
 	call := actors.ServerCallFromContext(ctx)

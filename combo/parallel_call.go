@@ -1,0 +1,307 @@
+package combo
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// parallelCall is the engine of a parallel call. Its fields belong to the call's actor.
+type parallelCall struct {
+	ch   *ParallelChannel
+	subs []subChannel // the sub-channels when the call started
+
+	started   []*started // the sub-calls made, in sub-channel order (skipped ones absent)
+	cntls     []*actors.Controller
+	pending   int
+	nfailed   int
+	nsuccess  int
+	failLimit int
+	succLimit int
+	merged    int          // started[:merged] are merged (or failed)
+	endErr    *wire.Error  // why the call was ended early (timeout, cancel, merge failure)
+	mergeErr  *wire.Error
+}
+
+// started is one sub-call of a parallel call.
+type started struct {
+	index  int // the sub-channel's index
+	call   *actors.Call
+	merger ResponseMerger
+	resp   proto.Message
+	done   bool
+	err    error
+}
+
+func (p *parallelCall) Start(c *actors.Call) {
+	if p.ch.closed.Load() {
+		c.Finish(errClosedChannel(c))
+		return
+	}
+	n := len(p.subs)
+	p.cntls = make([]*actors.Controller, n)
+	c.Controller().SetSubs(p.cntls)
+	if n == 0 {
+		c.Finish(c.Errorf(wire.EPERM, nil, "No channels added"))
+		return
+	}
+	calls, err := p.mapAll(c)
+	if err != nil {
+		c.Finish(err)
+		return
+	}
+	if len(calls) == 0 {
+		c.Finish(c.Errorf(wire.ECANCELED, nil, "Skipped all channels(%d)", n))
+		return
+	}
+	p.limits(len(calls))
+	p.startAll(c, calls)
+}
+
+// mapped is a sub-call the mapper asked for.
+type mapped struct {
+	index int
+	sub   SubCall
+}
+
+// mapAll asks each sub-channel's mapper for its sub-call, in index order; Bad stops at once.
+func (p *parallelCall) mapAll(c *actors.Call) (out []mapped, err *wire.Error) {
+	for i, s := range p.subs {
+		sub, perr := p.mapOne(c, i, s)
+		if perr != nil {
+			return nil, perr
+		}
+		if sub.Skipped() {
+			continue
+		}
+		if sub.IsBad() {
+			return nil, c.Errorf(wire.EREQUEST, nil, "CallMapper of channel[%d] returns Bad()", i)
+		}
+		out = append(out, mapped{i, sub})
+	}
+	return out, nil
+}
+
+// mapOne runs one mapper under recover; no mapper broadcasts the request with a fresh response.
+func (p *parallelCall) mapOne(c *actors.Call, i int, s subChannel) (sub SubCall, err *wire.Error) {
+	if s.mapper == nil {
+		return SubCall{Method: c.Method(), Request: c.Request(), Response: c.Response().ProtoReflect().New().Interface()}, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = c.Errorf(wire.EREQUEST, nil, "CallMapper of channel[%d] panicked: %v\n%s", i, r, debug.Stack())
+		}
+	}()
+	sub = s.mapper.Map(i, len(p.subs), c.Method(), c.Request(), c.Response())
+	if !sub.Skipped() && sub.Method == "" {
+		sub.Method = c.Method()
+	}
+	return sub, nil
+}
+
+// limits applies brpc's defaults and clamping to the fail and success limits.
+func (p *parallelCall) limits(ndone int) {
+	o := p.ch.opts
+	p.failLimit, p.succLimit = ndone, ndone
+	if o.FailLimit > 0 {
+		p.failLimit = min(o.FailLimit, ndone)
+	} else if o.SuccessLimit > 0 {
+		p.succLimit = min(o.SuccessLimit, ndone)
+	}
+}
+
+// startAll starts the sub-calls back to back, so that their frames leave together.
+func (p *parallelCall) startAll(c *actors.Call, calls []mapped) {
+	main := c.Controller()
+	p.started = make([]*started, len(calls))
+	p.pending = len(calls)
+	for k, m := range calls {
+		s := p.subs[m.index]
+		cntl := inherit(main)
+		p.cntls[m.index] = cntl
+		merger := s.merger
+		if merger == nil {
+			merger = ResponseMergerFunc(defaultMerge)
+		}
+		p.started[k] = &started{index: m.index, merger: merger, resp: m.sub.Response}
+		p.started[k].call = s.ch.StartChild(c, k, m.sub.Method, m.sub.Request, m.sub.Response, cntl)
+	}
+	p.status(c)
+}
+
+// inherit gives a sub-call the settings of the main call that brpc passes down (not its timeout:
+// the parallel call's deadline governs).
+func inherit(main *actors.Controller) *actors.Controller {
+	var sub actors.Controller
+	if n, ok := main.MaxRetry(); ok {
+		sub.SetMaxRetry(n)
+	}
+	if id, ok := main.LogID(); ok {
+		sub.SetLogID(id)
+	}
+	if code, ok := main.RequestCode(); ok {
+		sub.SetRequestCode(code)
+	}
+	if d, ok := main.BackupRequest(); ok {
+		sub.SetBackupRequest(d)
+	}
+	sub.SetCompressType(main.CompressType())
+	sub.SetRequestAttachment(main.RequestAttachment())
+	return &sub
+}
+
+func (p *parallelCall) status(c *actors.Call) {
+	c.SetStatus(fmt.Sprintf("%d of %d sub-calls pending, %d failed", p.pending, len(p.started), p.nfailed))
+}
+
+func (p *parallelCall) Receive(c *actors.Call, msg any) {
+	d, ok := msg.(*actors.ChildDone)
+	if !ok || d.Index < 0 || d.Index >= len(p.started) || p.started[d.Index].done {
+		return
+	}
+	s := p.started[d.Index]
+	s.done, s.err = true, d.Call.Err()
+	p.pending--
+	switch {
+	case s.err == nil:
+		p.nsuccess++
+		if p.nsuccess == p.succLimit && p.pending > 0 {
+			p.abortPending(c.Errorf(wire.EPCHANFINISH, nil, "the parallel call finished"))
+		}
+	case wire.ErrnoOf(s.err) != wire.EPCHANFINISH:
+		p.failed(c)
+	}
+	p.mergeReady(c)
+	p.status(c)
+	p.maybeFinish(c)
+}
+
+// failed counts a failure; reaching the fail limit cancels the sub-calls still running.
+func (p *parallelCall) failed(c *actors.Call) {
+	p.nfailed++
+	if p.nfailed == p.failLimit && p.pending > 0 {
+		p.abortPending(c.Errorf(wire.ECANCELED, nil, "fail_limit=%d reached", p.failLimit))
+	}
+}
+
+func (p *parallelCall) abortPending(err *wire.Error) {
+	for _, s := range p.started {
+		if !s.done {
+			s.call.Abort(err)
+		}
+	}
+}
+
+// mergeReady merges the answers whose predecessors have all reported, in sub-channel order.
+func (p *parallelCall) mergeReady(c *actors.Call) {
+	for p.merged < len(p.started) && p.started[p.merged].done {
+		s := p.started[p.merged]
+		p.merged++
+		if s.err != nil || p.nfailed >= p.failLimit || p.mergeErr != nil {
+			continue
+		}
+		p.mergeOne(c, s)
+	}
+}
+
+// mergeOne runs one merger under recover.
+func (p *parallelCall) mergeOne(c *actors.Call, s *started) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.mergeErr = c.Errorf(wire.ERESPONSE, nil, "ResponseMerger of channel[%d] panicked: %v", s.index, r)
+			p.nfailed = len(p.started)
+		}
+	}()
+	switch s.merger.Merge(c.Response(), s.resp) {
+	case Fail:
+		p.failed(c)
+	case FailAll:
+		p.mergeErr = c.Errorf(wire.ERESPONSE, nil, "Fail to merge response of channel[%d]", s.index)
+		p.nfailed = len(p.started)
+		p.abortPending(c.Errorf(wire.ECANCELED, nil, "a merge failed"))
+	}
+}
+
+// End cancels the sub-calls still running; the call ends once they all reported.
+func (p *parallelCall) End(c *actors.Call, err *wire.Error) {
+	if p.endErr == nil {
+		p.endErr = err
+	}
+	if p.pending == 0 {
+		p.finish(c)
+		return
+	}
+	sub := c.Errorf(wire.ECANCELED, nil, "the parallel call ended: %s", err.Text)
+	p.abortPending(sub)
+}
+
+func (p *parallelCall) maybeFinish(c *actors.Call) {
+	if p.pending == 0 {
+		p.finish(c)
+	}
+}
+
+// finish decides the call's result once every sub-call reported: a success when fewer than
+// fail_limit failed (brpc's rule, even after a timeout or a cancel, unless Strict), else the
+// common code of the failures, ETOOMANYFAILS when they differ.
+func (p *parallelCall) finish(c *actors.Call) {
+	switch {
+	case p.mergeErr != nil:
+		c.Finish(p.withSubs(p.mergeErr))
+	case p.nfailed < p.failLimit && (p.endErr == nil || !p.ch.opts.Strict):
+		c.Finish(nil)
+	case p.endErr != nil:
+		c.Finish(p.withSubs(p.endErr))
+	default:
+		c.Finish(p.unified(c))
+	}
+}
+
+// unified builds brpc's error for too many failed sub-calls.
+func (p *parallelCall) unified(c *actors.Call) *wire.Error {
+	var code wire.Errno
+	mixed := false
+	var text strings.Builder
+	fmt.Fprintf(&text, "%d/%d channels failed, fail_limit=%d", p.nfailed, len(p.started), p.failLimit)
+	for _, s := range p.started {
+		e := wire.ErrnoOf(s.err)
+		if e == 0 || e == wire.EPCHANFINISH {
+			continue
+		}
+		fmt.Fprintf(&text, " [C%d]%v", s.index, s.err)
+		if e == wire.ECANCELED {
+			continue
+		}
+		if code != 0 && code != e {
+			mixed = true
+		}
+		code = e
+	}
+	switch {
+	case code == 0:
+		code = wire.ECANCELED
+	case mixed:
+		code = wire.ETOOMANYFAILS
+	}
+	return p.withSubs(c.Errorf(code, nil, "%s", text.String()))
+}
+
+// withSubs attaches every sub-call's error to err, for errors.As.
+func (p *parallelCall) withSubs(err *wire.Error) *wire.Error {
+	subs := &SubErrors{Errs: make([]error, len(p.subs))}
+	for _, s := range p.started {
+		subs.Errs[s.index] = s.err
+	}
+	e := *err
+	if e.Err == nil {
+		e.Err = subs
+	} else {
+		e.Err = &wrapped{cause: e.Err, subs: subs}
+	}
+	return &e
+}

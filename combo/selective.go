@@ -1,0 +1,237 @@
+package combo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/lb"
+	"github.com/troupe-rpc/troupe/naming"
+)
+
+// SelectiveOptions configures a [SelectiveChannel], after the ChannelOptions brpc's
+// SelectiveChannel takes. The zero value of a field means brpc's default.
+type SelectiveOptions struct {
+	// LoadBalancer picks a sub-channel for each attempt, by brpc's names ("rr", "random", "wrr",
+	// "la", "c_murmurhash", …). Empty means "rr".
+	LoadBalancer string
+	// Timeout bounds the whole call, retries included; sub-channels' own timeouts do not apply.
+	// 0 means 500 ms; negative, none.
+	Timeout time.Duration
+	// MaxRetry is how many more sub-channels a call may try after a failure the retry policy
+	// accepts (each sub-channel also retries inside itself). 0 means 3; actors.NoRetry, none.
+	MaxRetry int
+	// BackupRequest, when positive, sends the call to a second sub-channel when the first has
+	// not answered after this long; the first good answer wins. It uses a retry.
+	BackupRequest time.Duration
+	// RetryPolicy decides which failures move the call to another sub-channel; nil means
+	// actors.DefaultRetryPolicy.
+	RetryPolicy actors.RetryPolicy
+}
+
+// ChannelHandle names a sub-channel of a SelectiveChannel, for RemoveAndDestroyChannel.
+type ChannelHandle int64
+
+// selSub is one sub-channel of a selective channel.
+type selSub struct {
+	handle ChannelHandle
+	ch     actors.Channel
+	owned  bool
+	node   naming.ServerNode
+}
+
+// selSnapshot is what a selective call picks from; it never changes once published.
+type selSnapshot struct {
+	subs    []*selSub
+	servers []lb.Server
+	picker  lb.Picker
+}
+
+// SelectiveChannel is brpc's SelectiveChannel: a channel whose "servers" are sub-channels. Each
+// attempt of a call goes to one sub-channel chosen by a load balancer; a failed attempt is
+// retried on another sub-channel, and a backup request can go to a second one. Sub-channels may be
+// added and removed at any time; calls in flight keep the ones they picked. A sub-channel that
+// answers ENODATA or EHOSTDOWN (it has no usable server) is skipped for a second. It satisfies
+// [actors.Channel] and is safe for concurrent use.
+type SelectiveChannel struct {
+	sys    *actors.System
+	opts   SelectiveOptions
+	bal    lb.Balancer
+	mu     sync.Mutex
+	subs   []*selSub
+	down   map[ChannelHandle]time.Time
+	next   ChannelHandle
+	snap   atomic.Pointer[selSnapshot]
+	closed atomic.Bool
+}
+
+// subDownFor is how long a sub-channel without a usable server is skipped.
+const subDownFor = time.Second
+
+// NewSelectiveChannel returns an empty selective channel of sys. It returns an error for an
+// unknown load balancer or invalid options.
+func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*SelectiveChannel, error) {
+	var o SelectiveOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.LoadBalancer == "" {
+		o.LoadBalancer = "rr"
+	}
+	bal, err := lb.New(o.LoadBalancer)
+	if err != nil {
+		return nil, fmt.Errorf("combo: SelectiveOptions.LoadBalancer: %w", err)
+	}
+	switch {
+	case o.MaxRetry == 0:
+		o.MaxRetry = actors.DefaultMaxRetry
+	case o.MaxRetry < 0:
+		o.MaxRetry = 0
+	}
+	if o.Timeout == 0 {
+		o.Timeout = actors.DefaultTimeout
+	}
+	s := &SelectiveChannel{sys: sys, opts: o, bal: bal, down: map[ChannelHandle]time.Time{}}
+	s.publishLocked()
+	return s, nil
+}
+
+// AddChannel adds a sub-channel and returns its handle. It may be called at any time; the next
+// calls can pick it. Adding the same channel twice is an error.
+func (s *SelectiveChannel) AddChannel(ch actors.Channel, own Ownership) (ChannelHandle, error) {
+	if ch == nil {
+		return 0, errors.New("combo: AddChannel(nil)")
+	}
+	if s.closed.Load() {
+		return 0, actors.ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subs {
+		if sub.ch == ch {
+			return 0, errors.New("combo: AddChannel: duplicated sub-channel")
+		}
+	}
+	s.next++
+	sub := &selSub{handle: s.next, ch: ch, owned: own == OwnsChannel,
+		node: naming.ServerNode{Addr: fmt.Sprintf("sub-channel-%d", s.next), Weight: weightOf(ch)}}
+	s.subs = append(s.subs, sub)
+	s.publishLocked()
+	return sub.handle, nil
+}
+
+// RemoveAndDestroyChannel removes a sub-channel: later calls no longer pick it, calls in flight
+// on it finish normally, and it is closed if the selective channel owned it.
+func (s *SelectiveChannel) RemoveAndDestroyChannel(h ChannelHandle) error {
+	s.mu.Lock()
+	var removed *selSub
+	for i, sub := range s.subs {
+		if sub.handle == h {
+			removed = sub
+			s.subs = append(s.subs[:i:i], s.subs[i+1:]...)
+			break
+		}
+	}
+	delete(s.down, h)
+	s.publishLocked()
+	s.mu.Unlock()
+	if removed == nil {
+		return fmt.Errorf("combo: RemoveAndDestroyChannel: no sub-channel with handle %d", h)
+	}
+	if removed.owned {
+		return removed.ch.Close()
+	}
+	return nil
+}
+
+// ChannelCount returns the number of sub-channels.
+func (s *SelectiveChannel) ChannelCount() int { return len(s.snap.Load().subs) }
+
+// Weight returns the channel's capacity: the sum of its sub-channels'.
+func (s *SelectiveChannel) Weight() int {
+	w := 0
+	for _, sub := range s.snap.Load().subs {
+		w += weightOf(sub.ch)
+	}
+	return w
+}
+
+// publishLocked builds the snapshot calls pick from; s.mu is held.
+func (s *SelectiveChannel) publishLocked() {
+	now := time.Now()
+	snap := &selSnapshot{subs: append([]*selSub(nil), s.subs...)}
+	snap.servers = make([]lb.Server, len(s.subs))
+	for i, sub := range s.subs {
+		until, down := s.down[sub.handle]
+		snap.servers[i] = lb.Server{ServerNode: sub.node, Down: down && now.Before(until)}
+	}
+	snap.picker = s.bal.Build(snap.servers)
+	s.snap.Store(snap)
+}
+
+// markDown skips a sub-channel without a usable server for a while.
+func (s *SelectiveChannel) markDown(h ChannelHandle) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down[h] = time.Now().Add(subDownFor)
+	s.publishLocked()
+	time.AfterFunc(subDownFor, s.revive)
+}
+
+// revive publishes a snapshot without the sub-channels whose time out is over.
+func (s *SelectiveChannel) revive() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for h, until := range s.down {
+		if !now.Before(until) {
+			delete(s.down, h)
+		}
+	}
+	s.publishLocked()
+}
+
+// Call makes a call and waits for it. See [actors.Channel].
+func (s *SelectiveChannel) Call(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller) error {
+	return s.Go(ctx, method, req, resp, cntl, nil).Wait()
+}
+
+// Go starts a call. See [actors.Channel].
+func (s *SelectiveChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
+	return s.sys.StartCall(ctx, s.spec(method, req, resp, cntl, done, nil, 0))
+}
+
+// StartChild starts a call as a child of parent. See [actors.Channel].
+func (s *SelectiveChannel) StartChild(parent *actors.Call, index int, method string, req, resp proto.Message, cntl *actors.Controller) *actors.Call {
+	return s.sys.StartCall(context.Background(), s.spec(method, req, resp, cntl, nil, parent, index))
+}
+
+func (s *SelectiveChannel) spec(method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller), parent *actors.Call, index int) *actors.CallSpec {
+	return &actors.CallSpec{Method: method, Request: req, Response: resp, Controller: cntl, Done: done,
+		Engine: &selectiveCall{ch: s}, Timeout: s.opts.Timeout, Target: "selective channel", Parent: parent, Index: index}
+}
+
+// Close closes the owned sub-channels; later calls fail with ErrClosed. It is idempotent.
+func (s *SelectiveChannel) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	subs := s.subs
+	s.mu.Unlock()
+	var errs []error
+	sort.Slice(subs, func(i, j int) bool { return subs[i].handle < subs[j].handle })
+	for _, sub := range subs {
+		if sub.owned {
+			errs = append(errs, sub.ch.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
