@@ -284,5 +284,3 @@ func (c *Call) remember(n naming.ServerNode) {
 	}
 	c.tried = append(c.tried, n)
 }
-
-

@@ -23,8 +23,8 @@ type parallelCall struct {
 	nsuccess  int
 	failLimit int
 	succLimit int
-	merged    int          // started[:merged] are merged (or failed)
-	endErr    *wire.Error  // why the call was ended early (timeout, cancel, merge failure)
+	merged    int         // started[:merged] are merged (or failed)
+	endErr    *wire.Error // why the call was ended early (timeout, cancel, merge failure)
 	mergeErr  *wire.Error
 }
 
