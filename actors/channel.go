@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,10 @@ const (
 	DefaultTimeout        = 500 * time.Millisecond
 	DefaultConnectTimeout = 200 * time.Millisecond
 	DefaultMaxRetry       = 3
+	// DefaultMaxConnectionPoolSize is brpc's -max_connection_pool_size.
+	DefaultMaxConnectionPoolSize = 100
+	// DefaultIdleTimeout is brpc's -idle_timeout_second.
+	DefaultIdleTimeout = 10 * time.Second
 )
 
 // NoRetry, as ChannelOptions.MaxRetry, turns retries off (0 there means the default).
@@ -57,9 +62,28 @@ type ChannelOptions struct {
 	MaxRetry int
 	// Protocol must be "" or "baidu_std", the protocol troupe speaks.
 	Protocol string
-	// ConnectionType must be "" or "single": one connection per server, shared by every channel
-	// of the System and multiplexing all their calls.
+	// ConnectionType is brpc's connection type, case-insensitive:
+	//   - "single" (or ""): one connection per server, shared by every channel of the System with
+	//     the same connection type and Authenticator, multiplexing all their calls and combining
+	//     their writes;
+	//   - "pooled": a connection per call in flight, taken from the server's pool and returned to
+	//     it once the answer came; at most MaxConnectionPoolSize of them per server, calls beyond
+	//     that wait for one to come back;
+	//   - "short": a new connection for every attempt, closed once its answer came.
 	ConnectionType string
+	// MaxConnectionPoolSize bounds the pooled connections to one server. 0 means
+	// DefaultMaxConnectionPoolSize (100). Channels sharing a pool share its size: the last
+	// channel to make a call sets it.
+	MaxConnectionPoolSize int
+	// IdleTimeout closes a pooled connection unused for this long. 0 means DefaultIdleTimeout
+	// (10 s). Like the pool size, it belongs to the pool the channel shares.
+	IdleTimeout time.Duration
+	// Authenticator, if set, makes the credential sent with the first request of each new
+	// connection (RpcMeta.authentication_data): once per connection with single and pooled
+	// connections, once per attempt with short ones. A credential that cannot be made fails the
+	// attempts waiting for the connection with ERPCAUTH. Channels share connections only when
+	// they share the Authenticator, which must therefore be comparable.
+	Authenticator Authenticator
 
 	// LoadBalancer names the load balancer of a channel to a cluster, by brpc's names ("rr",
 	// "random", "wrr", "la", "c_murmurhash", "c_md5", "c_ketama"), with parameters after ':'
@@ -113,8 +137,8 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 	if p := strings.ToLower(strings.TrimSpace(v.Protocol)); p != "" && p != "baidu_std" {
 		return v, fmt.Errorf("troupe: ChannelOptions.Protocol = %q: unknown protocol (known: baidu_std)", v.Protocol)
 	}
-	if t := strings.ToLower(strings.TrimSpace(v.ConnectionType)); t != "" && t != "single" {
-		return v, fmt.Errorf("troupe: ChannelOptions.ConnectionType = %q: unknown connection type (known: single)", v.ConnectionType)
+	if err := v.validateConnections(); err != nil {
+		return v, err
 	}
 	if v.HealthCheckInterval < 0 {
 		return v, fmt.Errorf("troupe: ChannelOptions.HealthCheckInterval = %v, want > 0", v.HealthCheckInterval)
@@ -124,6 +148,32 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 	}
 	v.LoadBalancer = strings.TrimSpace(v.LoadBalancer)
 	return v, nil
+}
+
+// validateConnections checks the connection type, the pool's settings and the Authenticator, and
+// fills their defaults; ConnectionType becomes its canonical name.
+func (v *ChannelOptions) validateConnections() error {
+	typ, err := parseConnType(v.ConnectionType)
+	if err != nil {
+		return fmt.Errorf("troupe: ChannelOptions.ConnectionType = %q: %v", v.ConnectionType, err)
+	}
+	v.ConnectionType = typ.String()
+	if v.MaxConnectionPoolSize < 0 {
+		return fmt.Errorf("troupe: ChannelOptions.MaxConnectionPoolSize = %d, want > 0", v.MaxConnectionPoolSize)
+	}
+	if v.MaxConnectionPoolSize == 0 {
+		v.MaxConnectionPoolSize = DefaultMaxConnectionPoolSize
+	}
+	if v.IdleTimeout < 0 {
+		return fmt.Errorf("troupe: ChannelOptions.IdleTimeout = %v, want > 0", v.IdleTimeout)
+	}
+	if v.IdleTimeout == 0 {
+		v.IdleTimeout = DefaultIdleTimeout
+	}
+	if v.Authenticator != nil && !reflect.ValueOf(v.Authenticator).Comparable() {
+		return fmt.Errorf("troupe: ChannelOptions.Authenticator of type %T is not comparable: use a pointer", v.Authenticator)
+	}
+	return nil
 }
 
 // PlainChannel is brpc's Channel: to one server, or to the servers of a naming service through a
@@ -164,7 +214,7 @@ func (s *System) NewChannel(target string, opts *ChannelOptions) (*PlainChannel,
 	if err != nil {
 		return nil, fmt.Errorf("troupe: NewChannel: %w", err)
 	}
-	sock, err := s.socketFor(ep)
+	sock, err := s.socketFor(ep, &o)
 	if err != nil {
 		return nil, err
 	}

@@ -161,7 +161,7 @@ func (a *clusterActor) socketFor(addr string) (*socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk, err := a.ch.sys.socketFor(ep)
+	sk, err := a.ch.sys.socketFor(ep, &a.ch.opts)
 	if err != nil {
 		return nil, err
 	}

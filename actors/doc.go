@@ -22,12 +22,54 @@
 //
 // # Sockets are actors
 //
-// A socket actor owns the one connection to a server (brpc's "single" connection type) that
-// every channel of the System shares. It dials on demand, registers each attempt's correlation
-// id, appends frames to a buffer and, when its mailbox drains, writes everything queued with one
-// syscall — directly when the kernel takes it without blocking, from a goroutine of its own when
-// it does not, so the actor never blocks. A broken connection fails every attempt pending on it;
-// the next attempt dials again.
+// A socket actor owns every connection of the System to one server for one connection type
+// ([ChannelOptions.ConnectionType]) and one [Authenticator]: channels share a socket only when
+// all three match, as brpc's channels share connections only when their option signatures do.
+// It dials on demand in goroutines of its own, registers each attempt's correlation id, and
+// writes frames directly when the kernel takes them without blocking and from a goroutine of
+// its own when it does not, so the actor never blocks. Reader goroutines deliver responses
+// straight to their calls. The connection types are brpc's:
+//
+//   - single (the default): one connection multiplexing every attempt. Frames queue in a buffer
+//     and, when the mailbox drains, everything queued leaves with one syscall. A broken
+//     connection fails every attempt pending on it; the next attempt dials again.
+//   - pooled: a connection per attempt in flight. An attempt takes the most recently used idle
+//     connection or dials one, up to MaxConnectionPoolSize per server; beyond that, attempts
+//     queue in the actor until a connection comes back, which it does when its answer arrived.
+//     A connection whose attempt was abandoned before its answer (a timeout, a cancel) is closed
+//     rather than reused; idle ones are closed after IdleTimeout.
+//   - short: a new connection for every attempt, closed once its answer arrived.
+//
+// With pooled and short connections a broken connection fails only the attempt it carried, and a
+// connection that cannot be made isolates the server, as in brpc.
+//
+// With an Authenticator, the credential is generated once per new connection, in the dialling
+// goroutine after connecting, and sent in the first request written on that connection only: the
+// socket actor re-encodes that one frame with RpcMeta.authentication_data set. A credential that
+// cannot be made fails the attempts waiting for the connection with ERPCAUTH. A [Server] with a
+// [ServerOptions.Authenticator] checks each connection's first request and answers a missing or
+// refused credential with ERPCAUTH, then closes the connection without serving anything else.
+//
+// # Channels to clusters
+//
+// With a LoadBalancer, [System.NewChannel] takes a naming service URL (list://, file://,
+// http://, https://, etcd://, or a scheme of the user's). The channel actor runs the naming
+// service's watch on a goroutine of its own and keeps the server list and each server's health;
+// it publishes an immutable snapshot — servers, their socket actors and a picker from package lb
+// — that calls read with one atomic load, never a lock or a message. A server whose connection
+// breaks is isolated (the balancer skips it) and reconnected every HealthCheckInterval until it
+// answers; the circuit breaker, when enabled, isolates a server whose error rate spikes. A failed
+// attempt is retried on another server while the retry policy, the retry quota and the deadline
+// allow; a backup request sends a second attempt to another server when the first is slow.
+//
+// # Engines and child calls
+//
+// A call's actor gives every kind of call the same lifecycle — deadline, cancellation, done
+// callback, Join, Controller, Inspect, exactly one end — and leaves the work to an [Engine]. The
+// plain channel's engine is built in; package combo's channels bring theirs ([System.StartCall]).
+// A combo call starts its sub-calls with [Channel.StartChild]: each is a child actor of the combo
+// call that reports its end as a [*ChildDone] message, so the parent handles its children's
+// results one at a time in its own mailbox, and cancels them with [Call.Abort].
 //
 // # Deadlines and options
 //

@@ -137,11 +137,24 @@ func (s *System) inspectSockets(now time.Time) *Node {
 	return n
 }
 
+// inspect shows a socket: its state, followed by its connection type and authentication unless it
+// is the default single connection without authenticator ("connected (pooled)"), and counters;
+// connections counts the connections made, connections_open those open now.
 func (sk *socket) inspect(now time.Time) *Node {
 	n := &Node{Kind: "socket", Name: sk.addr, State: sockStateNames[sk.state.Load()], Age: now.Sub(sk.created),
 		Counters: map[string]int64{"pending": int64(sk.pending.len()), "writes": sk.writes.Load(),
-			"frames": sk.frames.Load(), "connections": sk.conns.Load(), "health_checks": sk.checks.Load(),
-			"breaker_trips": sk.trips.Load()}}
+			"frames": sk.frames.Load(), "connections": sk.conns.Load(), "connections_open": sk.open.Load(),
+			"health_checks": sk.checks.Load(), "breaker_trips": sk.trips.Load()}}
+	switch {
+	case sk.auth != nil:
+		n.State += " (" + sk.typ.String() + ", with authenticator)"
+	case sk.typ != connSingle:
+		n.State += " (" + sk.typ.String() + ")"
+	}
+	if sk.typ == connPooled {
+		n.Counters["connections_idle"] = sk.idle.Load()
+		n.Counters["waiting"] = sk.waiting.Load()
+	}
 	if sk.down.Load() {
 		n.State += " (isolated)"
 	}

@@ -28,6 +28,12 @@ type ServerOptions struct {
 	MaxBodySize int
 	// Logger receives the server's warnings (handler panics, bad frames). nil discards them.
 	Logger *slog.Logger
+	// Authenticator, if set, checks the credential (RpcMeta.authentication_data) of each
+	// connection's first request; later requests on an accepted connection are not checked
+	// again. A connection whose first request brings no credential, or one VerifyCredential
+	// refuses, gets ERPCAUTH ("Fail to authenticate: …") for that request, nothing else, and is
+	// closed. Without an Authenticator, credentials are ignored.
+	Authenticator ServerAuthenticator
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to

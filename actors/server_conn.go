@@ -25,11 +25,12 @@ type serverConn struct {
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
 	once   sync.Once
+	authed bool // the first request's credential was accepted (or none is required)
 }
 
 func newServerConn(s *Server, c net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(context.Background())
-	sc := &serverConn{srv: s, conn: c, ctx: ctx, cancel: cancel}
+	sc := &serverConn{srv: s, conn: c, ctx: ctx, cancel: cancel, authed: s.opts.Authenticator == nil}
 	sc.out.w = c
 	return sc
 }
@@ -49,6 +50,10 @@ func (sc *serverConn) serve() {
 		f := new(wire.Frame)
 		err := r.ReadFrame(f)
 		if err == nil || errors.Is(err, wire.ErrAttachmentSize) || errors.Is(err, wire.ErrChecksum) {
+			if !sc.authed && !sc.authenticate(f) {
+				sc.linger()
+				return
+			}
 			sc.dispatch(f, err)
 			continue
 		}

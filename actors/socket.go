@@ -98,8 +98,15 @@ func (s *System) socketName(key sockKey) string {
 	return name
 }
 
-// send hands an attempt's frame to the socket actor.
-func (sk *socket) send(a *attempt) { sk.sys.as.Root.Send(sk.pid, a) }
+// send hands an attempt's frame to the socket actor. A pooled or short socket registers the
+// attempt first, in the call's turn, so that a call giving it up at once (a cancel) finds it
+// and the socket learns that it was abandoned.
+func (sk *socket) send(a *attempt) {
+	if sk.typ != connSingle {
+		sk.pending.put(a.id, a.light)
+	}
+	sk.sys.as.Root.Send(sk.pid, a)
+}
 
 // stop stops the actor, closes its connections and waits until it is gone.
 func (sk *socket) stop() {

@@ -14,23 +14,42 @@ import (
 	"github.com/troupe-rpc/troupe/wire"
 )
 
-// socketActor owns one connection to one server: it dials on demand, registers each attempt's
-// correlation id, queues frames while a write or a dial is in progress and writes everything
-// queued with one syscall when its mailbox drains. A reader goroutine it owns delivers responses
-// straight to their calls. A broken connection fails every pending attempt; the next attempt
-// dials again.
+// socketActor owns every connection of one socket: one server address, one connection type, one
+// Authenticator. It dials on demand, registers each attempt's correlation id and writes the
+// frames; reader goroutines it owns deliver responses straight to their calls.
+//
+// A single socket multiplexes all attempts on one connection: it queues frames while a write or
+// the dial is in progress and writes everything queued with one syscall when its mailbox drains.
+// A broken connection fails every pending attempt; the next attempt dials again. Pooled and
+// short sockets give each attempt a connection of its own (socket_pool.go).
 type socketActor struct {
-	sk      *socket
-	self    *actor.PID
-	gen     int64 // connection generation; messages of an older one are stale
-	conn    net.Conn
-	raw     syscall.RawConn
-	out     []byte // frames not yet written
-	spare   []byte
-	writing bool // a backlog goroutine is writing
-	health  healthState
-	// connectTimeout bounds dials; the last attempt's channel sets it.
+	sk       *socket
+	self     *actor.PID
+	nextID   int64            // ids of connections
+	conns    map[int64]*sconn // every connection, dialling or open
+	single   *sconn           // single: the connection in use
+	idle     []*sconn         // pooled: open connections without an attempt, oldest first
+	queue    []queued         // pooled: attempts waiting for a connection, in arrival order
+	busy     map[int64]*sconn // pooled and short: the connection carrying each attempt
+	health   healthState
+	open     int // connections open
+	stopping bool
+	// Settings of the channels using the socket; the last attempt's channel sets them.
 	connectTimeout time.Duration
+	poolSize       int
+	idleTimeout    time.Duration
+	idleTimer      *time.Timer
+}
+
+// queued is an attempt waiting for a pooled connection.
+type queued struct {
+	id    int64
+	frame *frameBuf
+}
+
+func newSocketActor(sk *socket, o *ChannelOptions) *socketActor {
+	return &socketActor{sk: sk, conns: map[int64]*sconn{}, busy: map[int64]*sconn{},
+		connectTimeout: o.ConnectTimeout, poolSize: o.MaxConnectionPoolSize, idleTimeout: o.IdleTimeout}
 }
 
 func (a *socketActor) Receive(c actor.Context) {
@@ -38,13 +57,19 @@ func (a *socketActor) Receive(c actor.Context) {
 	case *attempt:
 		a.onAttempt(m)
 	case *mailbox.Drained:
-		a.flush()
+		a.onDrained()
 	case *dialed:
 		a.onDialed(m)
 	case *readFailed:
 		a.onReadFailed(m)
 	case *backlogWritten:
 		a.onBacklogWritten(m)
+	case *responded:
+		a.onResponded(m)
+	case *abandoned:
+		a.onAbandoned(m)
+	case *idleSweep:
+		a.onIdleSweep()
 	case *healthCheck:
 		a.onHealthCheck()
 	case *breakerTripped:
@@ -63,60 +88,121 @@ func (a *socketActor) Receive(c actor.Context) {
 func (a *socketActor) onAttempt(at *attempt) {
 	frame := at.frame
 	at.frame = nil
-	a.sk.pending.put(at.id, at.light)
-	a.out = append(a.out, frame.b...)
-	a.sk.frames.Add(1)
-	putBuf(frame)
 	a.connectTimeout = at.c.ch.opts.ConnectTimeout
-	if a.conn == nil && a.sk.state.Load() != sockConnecting {
-		a.dial(a.connectTimeout)
+	if a.sk.typ != connSingle {
+		a.poolSize, a.idleTimeout = at.c.ch.opts.MaxConnectionPoolSize, at.c.ch.opts.IdleTimeout
+		a.take(queued{id: at.id, frame: frame})
+		return
+	}
+	a.sk.pending.put(at.id, at.light)
+	a.sk.frames.Add(1)
+	if a.single == nil {
+		a.single = a.dial(true)
+		a.single.out = make([]byte, 0, 64<<10)
+	}
+	a.single.out = append(a.single.out, frame.b...)
+	putBuf(frame)
+}
+
+// onDrained writes what the single connection queued while the mailbox had messages: one write
+// for all of them.
+func (a *socketActor) onDrained() {
+	if a.single != nil {
+		a.flushConn(a.single)
 	}
 }
 
-// dial connects in a goroutine owned by the System; the result comes back as *dialed.
-func (a *socketActor) dial(timeout time.Duration) {
-	a.gen++
-	a.sk.state.Store(sockConnecting)
-	gen, sk, self := a.gen, a.sk, a.self
+// dial starts a new connection in a goroutine owned by the System; the result comes back as
+// *dialed. With cred, the goroutine also generates the connection's credential, when the socket
+// has an Authenticator: after connecting, and off the actor, since it may be slow.
+func (a *socketActor) dial(cred bool) *sconn {
+	a.nextID++
+	c := &sconn{id: a.nextID}
+	a.conns[c.id] = c
+	a.setState()
+	id, sk, self, timeout := c.id, a.sk, a.self, a.connectTimeout
+	auth := sk.auth
+	if !cred {
+		auth = nil
+	}
 	sk.sys.goroutine(func() {
 		d := net.Dialer{Timeout: timeout}
 		conn, err := d.DialContext(sk.ctx, "tcp", sk.addr)
-		if err == nil && !sk.adopt(conn) {
+		if err != nil {
+			sk.post(self, &dialed{id: id, err: err})
 			return
 		}
-		sk.post(self, &dialed{gen: gen, conn: conn, err: err})
+		if !sk.adopt(conn) {
+			return
+		}
+		m := &dialed{id: id, conn: conn}
+		if auth != nil {
+			m.cred, m.auth = generateCredential(auth)
+		}
+		sk.post(self, m)
 	})
+	return c
+}
+
+// generateCredential calls the Authenticator, turning a panic into an error. An empty credential
+// is still sent: the server decides whether it will do.
+func generateCredential(auth Authenticator) (cred []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("GenerateCredential panicked: %v", r)
+		}
+	}()
+	cred, err = auth.GenerateCredential()
+	if err == nil && cred == nil {
+		cred = []byte{}
+	}
+	return cred, err
 }
 
 func (a *socketActor) onDialed(m *dialed) {
-	if m.gen != a.gen {
+	c := a.conns[m.id]
+	if c == nil {
 		if m.conn != nil {
-			m.conn.Close()
+			a.sk.forget(m.conn)
 		}
 		return
 	}
-	if m.err != nil {
-		a.sk.state.Store(sockIdle)
+	switch {
+	case m.err != nil:
 		a.sk.setErr(m.err)
 		a.isolate()
-		a.failAll(dialError(a.sk.addr, m.err))
-		return
+		a.connFailed(c, dialError(a.sk.addr, m.err))
+	case m.auth != nil:
+		a.sk.forget(m.conn)
+		a.sk.setErr(m.auth)
+		a.connFailed(c, &wire.Error{Code: wire.ERPCAUTH, Text: "Fail to generate credential", Addr: a.sk.addr, Err: m.auth})
+	default:
+		a.connected(c, m.conn, m.cred)
 	}
-	raw, err := m.conn.(syscall.Conn).SyscallConn()
+}
+
+// connected makes a dialled connection usable: it starts its reader and writes what waits for it.
+func (a *socketActor) connected(c *sconn, conn net.Conn, cred []byte) {
+	raw, err := conn.(syscall.Conn).SyscallConn()
 	if err != nil {
-		m.conn.Close()
-		a.failAll(dialError(a.sk.addr, err))
+		a.sk.forget(conn)
+		a.connFailed(c, dialError(a.sk.addr, err))
 		return
 	}
-	a.conn, a.raw = m.conn, raw
-	local := m.conn.LocalAddr().String()
-	a.sk.local.Store(&local)
+	local := conn.LocalAddr().String()
+	c.conn, c.raw, c.local, c.cred = conn, raw, &local, cred
+	a.sk.local.Store(c.local)
 	a.sk.conns.Add(1)
-	a.sk.state.Store(sockConnected)
+	a.open++
+	a.setState()
 	a.revive()
-	gen, sk, conn, self := a.gen, a.sk, m.conn, a.self
-	sk.sys.goroutine(func() { readLoop(sk, self, gen, conn) })
-	a.flush()
+	id, sk, self, typ := c.id, a.sk, a.self, a.sk.typ
+	sk.sys.goroutine(func() { readLoop(sk, self, id, conn, typ) })
+	if typ != connSingle && c.at == 0 {
+		a.release(c)
+		return
+	}
+	a.flushConn(c)
 }
 
 func dialError(addr string, err error) *wire.Error {
@@ -127,95 +213,70 @@ func dialError(addr string, err error) *wire.Error {
 	return &wire.Error{Code: code, Text: "Fail to connect " + addr, Addr: addr, Err: err}
 }
 
-// flush writes the queued frames: directly when the socket can take them without blocking, and
-// the rest from a goroutine, so that the actor itself never blocks.
-func (a *socketActor) flush() {
-	if a.conn == nil || a.writing || len(a.out) == 0 {
-		return
-	}
-	n, err := a.writeNow(a.out)
-	a.sk.writes.Add(1)
-	if err != nil {
-		a.broken(err)
-		return
-	}
-	if n == len(a.out) {
-		a.out = a.out[:0]
-		return
-	}
-	a.writeBacklog(n)
-}
-
-// writeNow writes as much of b as the kernel accepts at once, without waiting.
-func (a *socketActor) writeNow(b []byte) (int, error) {
-	var n int
-	var werr error
-	err := a.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == syscall.EAGAIN {
-				return true
-			}
-			if err != nil {
-				werr = err
-				return true
-			}
-			n += m
-		}
-		return true
-	})
-	if werr == nil {
-		werr = err
-	}
-	return n, werr
-}
-
-// writeBacklog hands b[n:] to a goroutine that writes it blocking; frames queued meanwhile wait
-// for it and leave together.
-func (a *socketActor) writeBacklog(n int) {
-	backlog := a.out[n:]
-	a.out, a.spare = a.spare[:0], a.out
-	a.writing = true
-	gen, conn, sk, self := a.gen, a.conn, a.sk, a.self
-	sk.sys.goroutine(func() {
-		_, err := conn.Write(backlog)
-		sk.post(self, &backlogWritten{gen: gen, err: err})
-	})
-}
-
-func (a *socketActor) onBacklogWritten(m *backlogWritten) {
-	if m.gen != a.gen {
-		return
-	}
-	a.writing = false
-	if m.err != nil {
-		a.broken(m.err)
-		return
-	}
-	a.flush()
-}
-
 func (a *socketActor) onReadFailed(m *readFailed) {
-	if m.gen == a.gen {
-		a.broken(m.err)
+	if c := a.conns[m.id]; c != nil {
+		a.connBroken(c, m.err)
 	}
 }
 
-// broken closes the connection and fails every attempt pending on it.
-func (a *socketActor) broken(err error) {
+// connBroken handles a connection that failed while open.
+func (a *socketActor) connBroken(c *sconn, err error) {
 	a.sk.setErr(err)
-	if a.conn != nil {
-		a.conn.Close()
+	if a.sk.typ == connSingle {
+		a.isolate()
 	}
-	a.conn, a.raw, a.writing = nil, nil, false
-	a.gen++
-	a.out = a.out[:0]
-	a.sk.state.Store(sockIdle)
-	a.isolate()
-	a.failAll(socketError(a.sk.addr, err))
+	a.connFailed(c, socketError(a.sk.addr, err))
+}
+
+// connFailed closes c and fails the attempts that were waiting for it: every pending attempt of
+// a single socket, the one attempt c carried otherwise.
+func (a *socketActor) connFailed(c *sconn, err *wire.Error) {
+	if a.sk.typ == connSingle {
+		a.closeConn(c)
+		a.failAll(err)
+		return
+	}
+	a.fail(c.at, err)
+	a.closeConn(c)
+}
+
+// closeConn closes c and forgets it. A pooled socket dials again for the attempts waiting for a
+// connection, if any.
+func (a *socketActor) closeConn(c *sconn) {
+	if a.conns[c.id] != c {
+		return
+	}
+	delete(a.conns, c.id)
+	a.unpool(c)
+	if c.at != 0 {
+		delete(a.busy, c.at)
+		c.at = 0
+	}
+	if c == a.single {
+		a.single = nil
+	}
+	if c.conn != nil {
+		a.sk.forget(c.conn)
+		a.open--
+	}
+	c.out, c.spare = nil, nil
+	a.setState()
+	a.refill()
+}
+
+// setState publishes the socket's state for Inspect.
+func (a *socketActor) setState() {
+	st := sockIdle
+	switch {
+	case a.open > 0:
+		st = sockConnected
+	case len(a.conns) > 0:
+		st = sockConnecting
+	}
+	a.sk.state.Store(st)
+	a.sk.open.Store(int64(a.open))
+	a.sk.idle.Store(int64(len(a.idle)))
+	a.sk.waiting.Store(int64(len(a.queue)))
 }
 
 func socketError(addr string, err error) *wire.Error {
@@ -230,44 +291,74 @@ func socketError(addr string, err error) *wire.Error {
 	return &wire.Error{Code: code, Text: fmt.Sprintf("Connection to %s broke", addr), Addr: addr, Err: err}
 }
 
+// fail fails one pending attempt, unless its call already gave up on it.
+func (a *socketActor) fail(id int64, err *wire.Error) {
+	if id == 0 {
+		return
+	}
+	if call := a.sk.pending.take(id); call != nil {
+		call.Send(&attemptFailed{id: id, err: err})
+	}
+}
+
+// failAll fails every pending attempt, those waiting for a connection included.
 func (a *socketActor) failAll(err *wire.Error) {
 	for _, p := range a.sk.pending.drain() {
 		p.call.Send(&attemptFailed{id: p.id, err: err})
 	}
-	a.out = a.out[:0]
+	for _, q := range a.queue {
+		putBuf(q.frame)
+	}
+	a.queue = a.queue[:0]
+	a.setState()
+}
+
+// closeAll fails every pending attempt with err and closes every connection.
+func (a *socketActor) closeAll(err *wire.Error) {
+	a.failAll(err)
+	for _, c := range a.conns {
+		a.closeConn(c)
+	}
 }
 
 func (a *socketActor) onStopping() {
+	a.stopping = true
 	a.stopHealthCheck()
-	if a.conn != nil {
-		a.conn.Close()
-	}
-	a.gen++
-	a.failAll(closedError(""))
+	a.stopIdleTimer()
+	a.closeAll(closedError(""))
 }
 
 // readLoop reads responses until the connection fails and delivers each to the call waiting for
-// its correlation id; a response nobody waits for any more is dropped.
-func readLoop(sk *socket, self *actor.PID, gen int64, conn net.Conn) {
+// its correlation id; a response nobody waits for any more is dropped. On a pooled or short
+// connection each response also tells the actor, first, that the connection is free; a short
+// one is read no further.
+func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType) {
 	r := wire.NewReader(bufio.NewReaderSize(conn, 64<<10), 0)
 	for {
 		in := getInbound()
 		err := r.ReadFrame(&in.frame)
 		if err != nil && !errors.Is(err, wire.ErrAttachmentSize) {
 			putInbound(in)
-			sk.post(self, &readFailed{gen: gen, err: err})
+			sk.post(self, &readFailed{id: id, err: err})
 			return
 		}
 		if err == nil {
 			err = wire.VerifyChecksum(&in.frame)
 		}
 		in.err = err
-		call := sk.pending.take(in.frame.Meta.CorrelationID)
-		if call == nil {
-			putInbound(in)
-			continue
-		}
 		in.id = in.frame.Meta.CorrelationID
-		call.Send(in)
+		call := sk.pending.take(in.id)
+		if typ != connSingle {
+			// Before the call hears of it: the call's next attempt then finds the connection free.
+			sk.post(self, &responded{id: id})
+		}
+		if call != nil {
+			call.Send(in)
+		} else {
+			putInbound(in)
+		}
+		if typ == connShort {
+			return
+		}
 	}
 }

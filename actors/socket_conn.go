@@ -150,7 +150,7 @@ func (a *socketActor) signFirst(c *sconn) error {
 	body := c.out[wire.HeaderSize+int(h.MetaSize) : end]
 	split := len(body) - int(m.AttachmentSize)
 	if m.AttachmentSize < 0 || split < 0 {
-		return wire.Errorf(wire.EREQUEST, "bad attachment_size %d in a request frame", m.AttachmentSize)
+		return wire.Errorf(wire.EREQUEST, fmt.Sprintf("bad attachment_size %d in a request frame", m.AttachmentSize))
 	}
 	m.AuthenticationData = c.cred
 	signed := wire.AppendFrame(make([]byte, 0, len(c.out)+len(c.cred)+8), &m, body[:split], body[split:])

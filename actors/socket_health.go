@@ -79,14 +79,14 @@ func (a *socketActor) isolate() {
 	a.armHealthCheck()
 }
 
-// onBreakerTripped isolates the server as a broken connection would, closing the connection, and
-// checks it again only after the breaker's isolation time.
+// onBreakerTripped isolates the server as a broken connection would, closing its connections
+// and failing the attempts on them, and checks it again only after the breaker's isolation time.
 func (a *socketActor) onBreakerTripped(m *breakerTripped) {
 	a.sk.trips.Add(1)
-	if a.conn != nil {
-		a.broken(errCircuitBroken)
-	} else {
-		a.isolate()
+	a.isolate()
+	if a.open > 0 {
+		a.sk.setErr(errCircuitBroken)
+		a.closeAll(socketError(a.sk.addr, errCircuitBroken))
 	}
 	a.stopHealthCheck()
 	sk, self := a.sk, a.self
@@ -139,10 +139,16 @@ func (a *socketActor) onHealthCheck() {
 	if !a.health.down || len(a.health.watchers) == 0 {
 		return
 	}
-	if a.conn == nil && a.sk.state.Load() != sockConnecting {
+	switch {
+	case a.sk.typ == connSingle && a.single == nil:
 		a.sk.checks.Add(1)
-		a.dial(a.connectTimeout)
-		return
+		a.single = a.dial(true)
+	case a.sk.typ != connSingle:
+		// A probe of its own: the pool's other connections may be busy or gone. A pooled probe
+		// that connects joins the pool; a short one is closed.
+		a.sk.checks.Add(1)
+		a.dial(a.sk.typ == connPooled)
+	default:
+		a.armHealthCheck()
 	}
-	a.armHealthCheck()
 }

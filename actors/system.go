@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,9 +51,10 @@ type System struct {
 	idle     chan struct{} // signalled when inflight drops to 0 after closed
 
 	mu       sync.Mutex
-	sockets  map[string]*socket
+	sockets  map[sockKey]*socket
 	channels map[*PlainChannel]struct{}
-	nextID   atomic.Int64 // correlation ids and channel numbers
+	watchers map[*context.CancelFunc]struct{} // naming watches started with WatchNaming
+	nextID   atomic.Int64                     // correlation ids and channel numbers
 
 	goroutines sync.WaitGroup
 	shutdown   sync.Once
@@ -69,7 +71,8 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	}
 	s := &System{
 		log: loggerOrDiscard(o.Logger), started: time.Now(), idle: make(chan struct{}, 1),
-		sockets: map[string]*socket{}, channels: map[*PlainChannel]struct{}{},
+		sockets: map[sockKey]*socket{}, channels: map[*PlainChannel]struct{}{},
+		watchers: map[*context.CancelFunc]struct{}{},
 	}
 	s.as, s.ownAS = o.ActorSystem, o.ActorSystem == nil
 	if s.ownAS {
@@ -148,6 +151,9 @@ func (s *System) stopAll() {
 	for ch := range s.channels {
 		chans = append(chans, ch)
 	}
+	for cancel := range s.watchers {
+		(*cancel)()
+	}
 	s.mu.Unlock()
 	for _, ch := range chans {
 		ch.stop()
@@ -211,10 +217,23 @@ func (s *System) Processes() int {
 	return n
 }
 
-// socketFor returns the socket actor for an endpoint, starting it on first use. Every channel of
-// the System that talks to the endpoint shares it, as brpc's channels share a connection.
-func (s *System) socketFor(ep wire.Endpoint) (*socket, error) {
-	key := ep.String()
+// socketFor returns the socket actor for an endpoint, starting it on first use. o are the
+// channel's validated options; nil means the defaults (a single connection without
+// authentication). Every channel of the System that talks to the
+// endpoint with the same connection type and Authenticator shares the socket, as brpc's channels
+// with the same option signature share connections.
+func (s *System) socketFor(ep wire.Endpoint, o *ChannelOptions) (*socket, error) {
+	var opts ChannelOptions
+	if o != nil {
+		opts = *o
+	} else {
+		opts, _ = (*ChannelOptions)(nil).validate() // the defaults
+	}
+	typ, err := parseConnType(opts.ConnectionType)
+	if err != nil {
+		return nil, err
+	}
+	key := sockKey{addr: ep.String(), typ: typ, auth: opts.Authenticator}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -223,7 +242,7 @@ func (s *System) socketFor(ep wire.Endpoint) (*socket, error) {
 	if sk, ok := s.sockets[key]; ok {
 		return sk, nil
 	}
-	sk, err := startSocket(s, key)
+	sk, err := startSocket(s, key, &opts)
 	if err != nil {
 		return nil, err
 	}
