@@ -38,6 +38,9 @@ func newWeightTree(weights []int64) *weightTree {
 
 // set changes the weight of entry i to w.
 func (t *weightTree) set(i int, w int64) {
+	if t.leaf[i].Load() == w {
+		return // the common case at a pick; a write would bounce the cache line
+	}
 	d := w - t.leaf[i].Swap(w)
 	if d == 0 {
 		return

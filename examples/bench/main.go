@@ -40,22 +40,31 @@ type config struct {
 	duration       time.Duration
 	timeout        time.Duration
 	maxRetry       int
+	loadBalancer   string
+	connectionType string
+	backup         time.Duration
 	inspect        bool
 }
 
 func main() {
 	var c config
 	var timeoutMs int
-	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address")
+	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address, or a naming URL (list://, file://, http://, etcd://) with -load_balancer")
 	flag.IntVar(&c.threads, "thread_num", 50, "concurrent callers")
 	flag.IntVar(&c.requestSize, "request_size", 16, "bytes of the request message")
 	flag.IntVar(&c.attachmentSize, "attachment_size", 0, "bytes of the request attachment")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run")
 	flag.IntVar(&timeoutMs, "timeout_ms", 100, "call timeout in milliseconds (-1: none)")
 	flag.IntVar(&c.maxRetry, "max_retry", 3, "retries per call")
+	flag.StringVar(&c.loadBalancer, "load_balancer", "", "load balancer (rr, random, wrr, la, c_murmurhash, c_md5); -server is then a naming URL")
+	flag.StringVar(&c.connectionType, "connection_type", "", "single, pooled or short")
+	backupMs := flag.Int("backup_ms", -1, "send a backup request after this many milliseconds (-1: never)")
 	flag.BoolVar(&c.inspect, "inspect", false, "print troupe's actor tree at the end")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *backupMs >= 0 {
+		c.backup = time.Duration(*backupMs) * time.Millisecond
+	}
 	if *cpuprofile != "" {
 		stop, err := profileCPU(*cpuprofile)
 		if err != nil {
@@ -88,7 +97,8 @@ func run(c config) error {
 		return err
 	}
 	defer sys.Shutdown()
-	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry}
+	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry, LoadBalancer: c.loadBalancer,
+		ConnectionType: c.connectionType, BackupRequest: c.backup}
 	if c.maxRetry == 0 {
 		opts.MaxRetry = actors.NoRetry
 	}

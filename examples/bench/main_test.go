@@ -35,3 +35,27 @@ func TestBenchRuns(t *testing.T) {
 		t.Fatal("run(thread_num=0) = nil, want an error")
 	}
 }
+
+func TestBenchOverACluster(t *testing.T) {
+	var addrs []string
+	for range 2 {
+		srv, err := actors.NewServer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (&echoservice.Service{}).Register(srv); err != nil {
+			t.Fatal(err)
+		}
+		addr, err := srv.Listen("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Shutdown(context.Background())
+		addrs = append(addrs, addr.String())
+	}
+	c := config{server: "list://" + addrs[0] + "," + addrs[1], loadBalancer: "random", threads: 4, requestSize: 16,
+		duration: 300 * time.Millisecond, timeout: time.Second, maxRetry: 1}
+	if err := run(c); err != nil {
+		t.Fatalf("run() = %v", err)
+	}
+}

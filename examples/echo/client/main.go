@@ -25,26 +25,35 @@ import (
 )
 
 type config struct {
-	server     string
-	timeout    time.Duration
-	maxRetry   int
-	attachment string
-	interval   time.Duration
-	count      int
-	message    string
+	server         string
+	timeout        time.Duration
+	maxRetry       int
+	loadBalancer   string
+	connectionType string
+	backup         time.Duration
+	attachment     string
+	interval       time.Duration
+	count          int
+	message        string
 }
 
 func main() {
 	var c config
 	var timeoutMs, intervalMs int
-	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address")
+	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address, or a naming URL (list://, file://, http://, etcd://) with -load_balancer")
 	flag.IntVar(&timeoutMs, "timeout_ms", 100, "call timeout in milliseconds (-1: none)")
 	flag.IntVar(&c.maxRetry, "max_retry", 3, "retries per call")
+	flag.StringVar(&c.loadBalancer, "load_balancer", "", "load balancer (rr, random, wrr, la, c_murmurhash, c_md5); -server is then a naming URL")
+	flag.StringVar(&c.connectionType, "connection_type", "", "single, pooled or short")
+	backupMs := flag.Int("backup_ms", -1, "send a backup request after this many milliseconds (-1: never)")
 	flag.StringVar(&c.attachment, "attachment", "", "attachment carried by each request")
 	flag.IntVar(&intervalMs, "interval_ms", 1000, "milliseconds between calls")
 	flag.IntVar(&c.count, "count", 0, "calls to make (0: until interrupted)")
 	flag.StringVar(&c.message, "message", "hello world", "message to echo")
 	flag.Parse()
+	if *backupMs >= 0 {
+		c.backup = time.Duration(*backupMs) * time.Millisecond
+	}
 	c.timeout = time.Duration(timeoutMs) * time.Millisecond
 	c.interval = time.Duration(intervalMs) * time.Millisecond
 	if err := run(c); err != nil {
@@ -61,7 +70,8 @@ func run(c config) error {
 		return err
 	}
 	defer sys.Shutdown()
-	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry}
+	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry, LoadBalancer: c.loadBalancer,
+		ConnectionType: c.connectionType, BackupRequest: c.backup}
 	if c.maxRetry == 0 {
 		opts.MaxRetry = actors.NoRetry
 	}

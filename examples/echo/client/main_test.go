@@ -55,3 +55,16 @@ func TestClientReportsFailure(t *testing.T) {
 		t.Fatal("run() with a bad address = nil, want an error")
 	}
 }
+
+func TestClientOverACluster(t *testing.T) {
+	server := "list://" + startServer(t) + "," + startServer(t)
+	c := config{server: server, loadBalancer: "rr", timeout: time.Second, maxRetry: 1,
+		interval: time.Millisecond, count: 4, message: "hello", backup: 50 * time.Millisecond}
+	if err := run(c); err != nil {
+		t.Fatalf("run() = %v", err)
+	}
+	c.loadBalancer = "nonesuch"
+	if err := run(c); err == nil {
+		t.Fatal("run() with an unknown load balancer = nil, want an error")
+	}
+}
