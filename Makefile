@@ -10,8 +10,9 @@ EXAMPLE_TIMEOUT := 60s
 
 all: lint test
 
-## demo: start echo servers and a client on loopback and show calls working
+## demo: brpc's 3 → 4 partition migration on loopback servers, then every calling style at work
 demo:
+	@$(GO) run ./examples/dynamic_partition_echo -walkthrough -thread_num 16
 	@$(GO) run ./examples/demo
 
 ## test: every test, with the race detector (installs etcd for the naming tests if missing)
@@ -71,7 +72,8 @@ tools-etcd:
 ## examples: build every example and run the ones that stop by themselves, each bounded in time
 examples:
 	$(GO) build -o $(BIN)/ ./examples/...
-	timeout $(EXAMPLE_TIMEOUT) $(GO) run ./examples/demo -duration 3s
+	timeout $(EXAMPLE_TIMEOUT) $(BIN)/demo -duration 2s
+	timeout $(EXAMPLE_TIMEOUT) $(BIN)/dynamic_partition_echo -walkthrough -thread_num 8 -stage 1s
 	./.ci/run-examples $(BIN)
 
 ## ci: what .ci/run calls

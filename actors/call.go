@@ -42,23 +42,24 @@ type Call struct {
 	own      Controller // used when the caller passed no Controller
 
 	// owned by the actor (and by the starting goroutine during the first turn)
-	payload  []byte
-	first    attempt  // storage for the first attempt, which most calls only have
-	cur      *attempt // the attempt waited for; nil before the first
-	prev     *attempt // the original attempt, still pending after a backup request was sent
-	timer    *time.Timer
-	backup   *time.Timer // the backup-request timer
-	backoff  *time.Timer // the retry-backoff timer
-	policy   RetryPolicy
-	stopCtx  func() bool
-	begin    time.Time
-	deadline time.Time // zero: none
-	timeout  time.Duration
-	defTO    time.Duration // the channel's timeout, which the Controller's overrides
-	maxRetry int
-	retried  int
-	tried    []naming.ServerNode // servers already tried, avoided by the balancer
-	over     bool
+	payload   []byte
+	first     attempt  // storage for the first attempt, which most calls only have
+	cur       *attempt // the attempt waited for; nil before the first
+	prev      *attempt // the original attempt, still pending after a backup request was sent
+	timer     *time.Timer
+	backup    *time.Timer // the backup-request timer
+	backoff   *time.Timer // the retry-backoff timer
+	policy    RetryPolicy
+	stopCtx   func() bool
+	begin     time.Time
+	deadline  time.Time // zero: none
+	inherited time.Time // a child's nearest ancestor's deadline: sent to servers, not armed
+	timeout   time.Duration
+	defTO     time.Duration // the channel's timeout, which the Controller's overrides
+	maxRetry  int
+	retried   int
+	tried     []naming.ServerNode // servers already tried, avoided by the balancer
+	over      bool
 
 	state atomic.Int32 // for Inspect
 }
@@ -241,6 +242,7 @@ func (c *Call) start(ctx context.Context) *Call {
 	var parent *mailbox.Light
 	if c.parent != nil {
 		parent = c.parent.light.Load()
+		c.inherited = c.parent.effectiveDeadline()
 	}
 	l := mailbox.SpawnHeld(c.sys.lights, c.sys.pool, parent, c.prefix(), c)
 	c.light.Store(l)
@@ -253,6 +255,14 @@ func (c *Call) start(ctx context.Context) *Call {
 	c.begins()
 	l.Release()
 	return c
+}
+
+// effectiveDeadline is the call's deadline, or the one it inherited as a child.
+func (c *Call) effectiveDeadline() time.Time {
+	if !c.deadline.IsZero() {
+		return c.deadline
+	}
+	return c.inherited
 }
 
 func (c *Call) prefix() string {

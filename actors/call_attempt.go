@@ -57,8 +57,8 @@ func (c *Call) send() {
 	if id, ok := c.cntl.LogID(); ok {
 		meta.LogID = id
 	}
-	if !c.deadline.IsZero() {
-		meta.TimeoutMs = int32(min(max(time.Until(c.deadline).Milliseconds(), 1), 1<<31-1))
+	if dl := c.effectiveDeadline(); !dl.IsZero() {
+		meta.TimeoutMs = int32(min(max(time.Until(dl).Milliseconds(), 1), 1<<31-1))
 	}
 	at.frame.b = wire.AppendFrame(at.frame.b, &meta, c.payload, c.cntl.reqAttachment)
 	c.state.Store(callWaiting)

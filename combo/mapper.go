@@ -46,7 +46,10 @@ type MergeResult int
 const (
 	// Merged: the sub-response was merged into the call's response.
 	Merged MergeResult = iota
-	// Fail: this sub-call counts as failed (toward FailLimit); merging goes on.
+	// Fail: this sub-call counts as failed (toward FailLimit); merging goes on. When the
+	// failures reach FailLimit, this sub-call's error in the call's is ERESPONSE ("Fail to merge
+	// response of channel[i]"), so a call failed by its merges alone is ERESPONSE where brpc
+	// reports ECANCELED.
 	Fail
 	// FailAll: the whole call fails with ERESPONSE.
 	FailAll

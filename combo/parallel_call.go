@@ -36,6 +36,17 @@ type started struct {
 	resp   proto.Message
 	done   bool
 	err    error
+	// merge is the sub-call's failure to merge (its merger returned Fail), which counts as its
+	// error in the call's: ERESPONSE.
+	merge *wire.Error
+}
+
+// failure returns the sub-call's error, or its failure to merge.
+func (s *started) failure() error {
+	if s.err == nil && s.merge != nil {
+		return s.merge
+	}
+	return s.err
 }
 
 func (p *parallelCall) Start(c *actors.Call) {
@@ -134,21 +145,29 @@ func (p *parallelCall) startAll(c *actors.Call, calls []mapped) {
 	p.status(c)
 }
 
-// inherit gives a sub-call the settings of the main call that brpc passes down (not its timeout:
-// the parallel call's deadline governs).
+// inherit gives a sub-call of a parallel call the settings of the main call that brpc passes
+// down (not its timeout: the parallel call's deadline governs).
 func inherit(main *actors.Controller) *actors.Controller {
-	var sub actors.Controller
+	sub := inheritAttempt(main)
 	if n, ok := main.MaxRetry(); ok {
 		sub.SetMaxRetry(n)
 	}
+	if d, ok := main.BackupRequest(); ok {
+		sub.SetBackupRequest(d)
+	}
+	return sub
+}
+
+// inheritAttempt gives an attempt of a selective call the settings brpc passes down to it: not
+// the retry limit nor the backup request, which the selective call applies across its
+// sub-channels (each sub-channel keeps its own), nor the timeout.
+func inheritAttempt(main *actors.Controller) *actors.Controller {
+	var sub actors.Controller
 	if id, ok := main.LogID(); ok {
 		sub.SetLogID(id)
 	}
 	if code, ok := main.RequestCode(); ok {
 		sub.SetRequestCode(code)
-	}
-	if d, ok := main.BackupRequest(); ok {
-		sub.SetBackupRequest(d)
 	}
 	sub.SetCompressType(main.CompressType())
 	sub.SetRequestAttachment(main.RequestAttachment())
@@ -209,22 +228,28 @@ func (p *parallelCall) mergeReady(c *actors.Call) {
 	}
 }
 
-// mergeOne runs one merger under recover.
+// mergeOne runs one merger under recover. A merger that fails the call (FailAll, or a panic)
+// stops the sub-calls still running: the call's result is decided.
 func (p *parallelCall) mergeOne(c *actors.Call, s *started) {
 	defer func() {
 		if r := recover(); r != nil {
-			p.mergeErr = c.Errorf(wire.ERESPONSE, nil, "ResponseMerger of channel[%d] panicked: %v", s.index, r)
-			p.nfailed = len(p.started)
+			p.failAll(c, c.Errorf(wire.ERESPONSE, nil, "ResponseMerger of channel[%d] panicked: %v", s.index, r))
 		}
 	}()
 	switch s.merger.Merge(c.Response(), s.resp) {
 	case Fail:
+		s.merge = c.Errorf(wire.ERESPONSE, nil, "Fail to merge response of channel[%d]", s.index)
 		p.failed(c)
 	case FailAll:
-		p.mergeErr = c.Errorf(wire.ERESPONSE, nil, "Fail to merge response of channel[%d]", s.index)
-		p.nfailed = len(p.started)
-		p.abortPending(c.Errorf(wire.ECANCELED, nil, "a merge failed"))
+		p.failAll(c, c.Errorf(wire.ERESPONSE, nil, "Fail to merge response of channel[%d]", s.index))
 	}
+}
+
+// failAll fails the whole call with err once its sub-calls reported, stopping those still running.
+func (p *parallelCall) failAll(c *actors.Call, err *wire.Error) {
+	p.mergeErr = err
+	p.nfailed = len(p.started)
+	p.abortPending(c.Errorf(wire.ECANCELED, nil, "a merge failed"))
 }
 
 // End cancels the sub-calls still running; the call ends once they all reported.
@@ -269,11 +294,12 @@ func (p *parallelCall) unified(c *actors.Call) *wire.Error {
 	var text strings.Builder
 	fmt.Fprintf(&text, "%d/%d channels failed, fail_limit=%d", p.nfailed, len(p.started), p.failLimit)
 	for _, s := range p.started {
-		e := wire.ErrnoOf(s.err)
+		err := s.failure()
+		e := wire.ErrnoOf(err)
 		if e == 0 || e == wire.EPCHANFINISH {
 			continue
 		}
-		fmt.Fprintf(&text, " [C%d]%v", s.index, s.err)
+		fmt.Fprintf(&text, " [C%d]%v", s.index, err)
 		if e == wire.ECANCELED {
 			continue
 		}
@@ -295,7 +321,7 @@ func (p *parallelCall) unified(c *actors.Call) *wire.Error {
 func (p *parallelCall) withSubs(err *wire.Error) *wire.Error {
 	subs := &SubErrors{Errs: make([]error, len(p.subs))}
 	for _, s := range p.started {
-		subs.Errs[s.index] = s.err
+		subs.Errs[s.index] = s.failure()
 	}
 	e := *err
 	if e.Err == nil {

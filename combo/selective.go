@@ -67,9 +67,13 @@ type SelectiveChannel struct {
 	mu     sync.Mutex
 	subs   []*selSub
 	down   map[ChannelHandle]time.Time
+	revive *time.Timer // ends the earliest time out in down; nil when down is empty or closed
 	next   ChannelHandle
 	snap   atomic.Pointer[selSnapshot]
 	closed atomic.Bool
+	// build, when set, replaces the balancer's pickers (a dynamic partition channel picks
+	// schemes by capacity).
+	build func([]lb.Server) lb.Picker
 }
 
 // subDownFor is how long a sub-channel without a usable server is skipped.
@@ -172,8 +176,24 @@ func (s *SelectiveChannel) publishLocked() {
 		until, down := s.down[sub.handle]
 		snap.servers[i] = lb.Server{ServerNode: sub.node, Down: down && now.Before(until)}
 	}
-	snap.picker = s.bal.Build(snap.servers)
+	if s.build != nil {
+		snap.picker = s.build(snap.servers)
+	} else {
+		snap.picker = s.bal.Build(snap.servers)
+	}
 	s.snap.Store(snap)
+}
+
+// setWeight changes a sub-channel's weight, as the picker sees it.
+func (s *SelectiveChannel) setWeight(h ChannelHandle, w int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sub := range s.subs {
+		if sub.handle == h {
+			sub.node.Weight = w
+		}
+	}
+	s.publishLocked()
 }
 
 // markDown skips a sub-channel without a usable server for a while.
@@ -182,20 +202,31 @@ func (s *SelectiveChannel) markDown(h ChannelHandle) {
 	defer s.mu.Unlock()
 	s.down[h] = time.Now().Add(subDownFor)
 	s.publishLocked()
-	time.AfterFunc(subDownFor, s.revive)
+	if s.revive == nil && !s.closed.Load() {
+		s.revive = time.AfterFunc(subDownFor, s.reviveDown)
+	}
 }
 
-// revive publishes a snapshot without the sub-channels whose time out is over.
-func (s *SelectiveChannel) revive() {
+// reviveDown publishes a snapshot without the sub-channels whose time out is over, and waits for
+// the next one to end. Close stops it.
+func (s *SelectiveChannel) reviveDown() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.revive = nil
 	now := time.Now()
+	var next time.Time
 	for h, until := range s.down {
-		if !now.Before(until) {
+		switch {
+		case !now.Before(until):
 			delete(s.down, h)
+		case next.IsZero() || until.Before(next):
+			next = until
 		}
 	}
 	s.publishLocked()
+	if !next.IsZero() && !s.closed.Load() {
+		s.revive = time.AfterFunc(time.Until(next), s.reviveDown)
+	}
 }
 
 // Call makes a call and waits for it. See [actors.Channel].
@@ -224,7 +255,11 @@ func (s *SelectiveChannel) Close() error {
 		return nil
 	}
 	s.mu.Lock()
-	subs := s.subs
+	subs := append([]*selSub(nil), s.subs...)
+	if s.revive != nil {
+		s.revive.Stop()
+		s.revive = nil
+	}
 	s.mu.Unlock()
 	var errs []error
 	sort.Slice(subs, func(i, j int) bool { return subs[i].handle < subs[j].handle })

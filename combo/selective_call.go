@@ -75,7 +75,7 @@ func (s *selectiveCall) attempt(c *actors.Call) {
 		return
 	}
 	sub := snap.subs[i]
-	cntl := inherit(c.Controller())
+	cntl := inheritAttempt(c.Controller())
 	a := &selAttempt{sub: sub, resp: c.Response().ProtoReflect().New().Interface()}
 	s.attempts = append(s.attempts, a)
 	s.running++
@@ -164,10 +164,13 @@ func (s *selectiveCall) onBackup(c *actors.Call) {
 	if s.endErr != nil || s.running != 1 || s.retried >= s.maxRetry {
 		return
 	}
-	s.tried = append(s.tried, s.attempts[len(s.attempts)-1].sub.node)
-	s.retried++
-	s.backup = true
+	n := len(s.attempts)
+	s.tried = append(s.tried, s.attempts[n-1].sub.node)
 	s.attempt(c)
+	if len(s.attempts) > n { // a sub-channel took the backup request
+		s.retried++
+		s.backup = true
+	}
 }
 
 // End stops the attempts still running (with ERPCTIMEDOUT after a timeout, ECANCELED otherwise)

@@ -1,0 +1,198 @@
+package combo_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/combo"
+	"github.com/troupe-rpc/troupe/wire"
+	"github.com/troupe-rpc/troupe/wire/echopb"
+)
+
+// brpc's backup-request tests of SelectiveChannel.
+
+// backuprequest_selective: a backup request goes to the other sub-channel when the first has not
+// answered after 20ms; the fast one's answer wins and exactly two requests reached the servers.
+// The backup delay comes from the options or from the Controller; either way it is the selective
+// channel's, not passed down to its sub-channels.
+func TestSelectiveBackupRequest(t *testing.T) {
+	for _, via := range []string{"options", "controller"} {
+		t.Run(via, func(t *testing.T) {
+			slow := &echoservice.Service{Index: 1, Sleep: 30 * time.Millisecond, EchoAttachment: true}
+			fast := &echoservice.Service{Index: 2, EchoAttachment: true}
+			slowAddr, fastAddr := startEcho(t, slow), startEcho(t, fast)
+			sys := newSystem(t)
+			opts := &combo.SelectiveOptions{Timeout: 100 * time.Millisecond}
+			if via == "options" {
+				opts.BackupRequest = 20 * time.Millisecond
+			}
+			s := newSChan(t, sys, opts, plain(t, sys, slowAddr, nil), plain(t, sys, fastAddr, nil))
+			total := func() int64 { return slow.Requests() + fast.Requests() }
+			backups := 0
+			for i := range 10 {
+				var cntl actors.Controller
+				if via == "controller" {
+					cntl.SetBackupRequest(20 * time.Millisecond)
+				}
+				cntl.SetRequestAttachment([]byte(fmt.Sprint("att", i)))
+				resp := &echopb.EchoResponse{}
+				before := total()
+				if err := s.Call(t.Context(), echoservice.Method, echoReq("x"), resp, &cntl); err != nil {
+					t.Fatalf("call %d: Call() = %v, want success", i, err)
+				}
+				if string(cntl.ResponseAttachment()) != fmt.Sprint("att", i) {
+					t.Errorf("call %d: response attachment %q, want %q", i, cntl.ResponseAttachment(), fmt.Sprint("att", i))
+				}
+				want := int64(1)
+				if cntl.HasBackupRequest() {
+					backups++
+					want = 2
+					if resp.GetServerIndex() != 2 || cntl.RemoteSide() != fastAddr {
+						t.Errorf("call %d with a backup request answered by server %d at %s, want the fast one at %s",
+							i, resp.GetServerIndex(), cntl.RemoteSide(), fastAddr)
+					}
+					if cntl.RetriedCount() != 1 {
+						t.Errorf("call %d: RetriedCount() = %d, want 1", i, cntl.RetriedCount())
+					}
+				}
+				eventually(t, fmt.Sprintf("call %d's %d requests to reach the servers", i, want), func() bool { return total()-before >= want })
+				time.Sleep(40 * time.Millisecond) // let a stray extra request show up, if there is one
+				if got := total() - before; got != want {
+					t.Fatalf("call %d (backup request: %v) made %d server requests, want %d", i, cntl.HasBackupRequest(), got, want)
+				}
+			}
+			if backups == 0 {
+				t.Errorf("no call sent a backup request, want those that picked the slow server first")
+			}
+			noCallsLeft(t, sys)
+		})
+	}
+}
+
+// backuprequest_selective_response_race: 150 rounds with a 1ms backup between a slow and a fast
+// server. Each answer is one server's alone, never a mix of both.
+func TestSelectiveBackupResponseRace(t *testing.T) {
+	const rounds = 150
+	slow := &echoservice.Service{Index: 1, Sleep: 10 * time.Millisecond}
+	fast := &echoservice.Service{Index: 2, Sleep: 2 * time.Millisecond}
+	slowAddr, fastAddr := startEcho(t, slow), startEcho(t, fast)
+	sys := newSystem(t)
+	s := newSChan(t, sys, &combo.SelectiveOptions{BackupRequest: time.Millisecond, Timeout: time.Second},
+		plain(t, sys, slowAddr, nil), plain(t, sys, fastAddr, nil))
+	type answer struct {
+		round int
+		resp  *echopb.EchoResponse
+	}
+	var answers []answer
+	backups := 0
+	for r := range rounds {
+		var cntl actors.Controller
+		resp := &echopb.EchoResponse{}
+		req := &echopb.EchoRequest{Message: proto.String(fmt.Sprint("round", r)), Code: proto.Int32(int32(r + 1))}
+		if err := s.Call(t.Context(), echoservice.Method, req, resp, &cntl); err != nil {
+			t.Fatalf("round %d: Call() = %v, want success", r, err)
+		}
+		if cntl.HasBackupRequest() {
+			backups++
+		}
+		answers = append(answers, answer{r, resp})
+	}
+	eventually(t, "every request to reach the servers", func() bool { return slow.Requests()+fast.Requests() == int64(rounds+backups) })
+	codes := map[int32][]int32{1: slow.Codes(), 2: fast.Codes()}
+	for _, a := range answers {
+		resp := a.resp
+		list := resp.GetCodeList()
+		mine, ok := codes[resp.GetServerIndex()]
+		switch {
+		case !ok || resp.GetMessage() != fmt.Sprint("round", a.round):
+			t.Fatalf("round %d: answer %v, want server 1 or 2 and message round%d", a.round, resp, a.round)
+		case len(list) == 0 || list[len(list)-1] != int32(a.round+1):
+			t.Fatalf("round %d: code_list ends %v, want %d", a.round, list[max(0, len(list)-3):], a.round+1)
+		case len(list) > len(mine) || !slices.Equal(list, mine[:len(list)]):
+			t.Fatalf("round %d: code_list of %d codes is not what server %d recorded: a mix of two answers", a.round, len(list), resp.GetServerIndex())
+		}
+	}
+	if backups == 0 {
+		t.Errorf("no round sent a backup request, want most")
+	}
+	if extra := slow.Requests() + fast.Requests() - rounds; extra != int64(backups) {
+		t.Errorf("servers got %d requests beyond one per round, want %d (the backup requests)", extra, backups)
+	}
+	noCallsLeft(t, sys)
+}
+
+// selective_channel_ignores_late_subdone_after_timeout: after the deadline the call ends with
+// ERPCTIMEDOUT, and the sub-calls that answer later change nothing.
+func TestSelectiveIgnoresLateSubDoneAfterTimeout(t *testing.T) {
+	addr := startEcho(t, &echoservice.Service{Sleep: 50 * time.Millisecond})
+	sys := newSystem(t)
+	s := newSChan(t, sys, &combo.SelectiveOptions{MaxRetry: 3, BackupRequest: time.Millisecond, Timeout: 10 * time.Millisecond},
+		plain(t, sys, addr, nil), plain(t, sys, addr, nil))
+	var cntl actors.Controller
+	resp := &echopb.EchoResponse{}
+	err := s.Call(t.Context(), echoservice.Method, echoReq("x"), resp, &cntl)
+	wantErrno(t, "Call to a server slower than the timeout", err, wire.ERPCTIMEDOUT)
+	if !cntl.HasBackupRequest() || cntl.RetriedCount() < 1 {
+		t.Fatalf("HasBackupRequest() = %v, RetriedCount() = %d, want true and >= 1", cntl.HasBackupRequest(), cntl.RetriedCount())
+	}
+	type snapshot struct {
+		code, sub wire.Errno
+		retried   int
+		backup    bool
+		text      string
+		msg       string
+	}
+	take := func() snapshot {
+		return snapshot{cntl.ErrorCode(), cntl.Sub(0).ErrorCode(), cntl.RetriedCount(), cntl.HasBackupRequest(), cntl.ErrorText(), resp.GetMessage()}
+	}
+	first := take()
+	time.Sleep(120 * time.Millisecond) // the servers answer 50ms after the requests
+	if later := take(); later != first {
+		t.Errorf("120ms after the call ended, its controller changed from %+v to %+v", first, later)
+	}
+	noCallsLeft(t, sys)
+}
+
+// A backup request that finds no other usable sub-channel is not sent, and the call does not
+// claim it was: HasBackupRequest holds exactly when a second request reached a server.
+func TestSelectiveBackupWithoutAnotherSubChannel(t *testing.T) {
+	slow := &echoservice.Service{Sleep: 20 * time.Millisecond}
+	addr := startEcho(t, slow)
+	sys := newSystem(t)
+	empty := newSChan(t, sys, nil) // fails with ENODATA, then is skipped for a second
+	s := newSChan(t, sys, &combo.SelectiveOptions{LoadBalancer: "random", BackupRequest: 5 * time.Millisecond, Timeout: time.Second},
+		empty, plain(t, sys, addr, nil))
+	for retried := 0; retried == 0; { // until a call picked the empty sub-channel, marking it down
+		var cntl actors.Controller
+		if err := s.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
+			t.Fatalf("Call() = %v, want success", err)
+		}
+		retried = cntl.RetriedCount()
+	}
+	marked := time.Now()
+	for i := range 10 {
+		if time.Since(marked) > 800*time.Millisecond {
+			break // the empty sub-channel is about to be tried again
+		}
+		var cntl actors.Controller
+		before := slow.Requests()
+		if err := s.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
+			t.Fatalf("call %d: Call() = %v, want success", i, err)
+		}
+		want := int64(1)
+		if cntl.HasBackupRequest() {
+			want = 2
+		}
+		if got := slow.Requests() - before; got != want || cntl.RetriedCount() != int(want-1) {
+			t.Fatalf("call %d: HasBackupRequest() = %v, RetriedCount() = %d, but the server got %d requests",
+				i, cntl.HasBackupRequest(), cntl.RetriedCount(), got)
+		}
+	}
+	noCallsLeft(t, sys)
+}
