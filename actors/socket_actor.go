@@ -190,7 +190,7 @@ func (a *socketActor) connected(c *sconn, conn net.Conn, cred []byte) {
 		return
 	}
 	local := conn.LocalAddr().String()
-	c.conn, c.raw, c.local, c.cred = conn, raw, &local, cred
+	c.conn, c.local, c.cred, c.nbw = conn, &local, cred, newNonBlockingWriter(raw)
 	a.sk.local.Store(c.local)
 	a.sk.conns.Add(1)
 	a.open++

@@ -46,13 +46,13 @@ func parseConnType(s string) (connType, error) {
 type sconn struct {
 	id      int64
 	conn    net.Conn // nil while dialling
-	raw     syscall.RawConn
 	local   *string
 	out     []byte // frames not yet written
 	spare   []byte
 	writing bool   // a backlog goroutine is writing
 	cred    []byte // the credential still to put in the first frame written; nil once sent
-	at      int64  // pooled and short: the attempt it carries, 0 when none
+	nbw     *nonBlockingWriter
+	at      int64 // pooled and short: the attempt it carries, 0 when none
 	idleAt  time.Time
 }
 
@@ -68,7 +68,7 @@ func (a *socketActor) flushConn(c *sconn) {
 			return
 		}
 	}
-	n, err := writeNow(c.raw, c.out)
+	n, err := c.nbw.write(c.out)
 	a.sk.writes.Add(1)
 	if err != nil {
 		a.connBroken(c, err)
@@ -81,31 +81,50 @@ func (a *socketActor) flushConn(c *sconn) {
 	a.writeBacklog(c, n)
 }
 
-// writeNow writes as much of b as the kernel accepts at once, without waiting.
-func writeNow(raw syscall.RawConn, b []byte) (int, error) {
-	var n int
-	var werr error
-	err := raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == syscall.EAGAIN {
-				return true
-			}
-			if err != nil {
-				werr = err
-				return true
-			}
-			n += m
-		}
-		return true
-	})
+// nonBlockingWriter writes as much as the kernel accepts at once, without waiting. Its callback
+// is made once per connection, so that a write allocates nothing.
+type nonBlockingWriter struct {
+	raw  syscall.RawConn
+	buf  []byte
+	n    int
+	err  error
+	call func(fd uintptr) bool
+}
+
+func newNonBlockingWriter(raw syscall.RawConn) *nonBlockingWriter {
+	w := &nonBlockingWriter{raw: raw}
+	w.call = w.writeFD
+	return w
+}
+
+// write writes a prefix of b and returns its length.
+func (w *nonBlockingWriter) write(b []byte) (int, error) {
+	w.buf, w.n, w.err = b, 0, nil
+	err := w.raw.Write(w.call)
+	n, werr := w.n, w.err
+	w.buf, w.err = nil, nil
 	if werr == nil {
 		werr = err
 	}
 	return n, werr
+}
+
+// writeFD is the RawConn callback: it always reports done, so it never waits for the socket.
+func (w *nonBlockingWriter) writeFD(fd uintptr) bool {
+	for w.n < len(w.buf) {
+		m, err := syscall.Write(int(fd), w.buf[w.n:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			w.err = err
+			return true
+		}
+		w.n += m
+	}
+	return true
 }
 
 // writeBacklog hands c.out[n:] to a goroutine that writes it blocking; frames queued meanwhile
