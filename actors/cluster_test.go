@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/actorstest"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
@@ -22,37 +22,19 @@ import (
 // echoServers starts n echo servers, server i reporting index i.
 func echoServers(t *testing.T, n int) ([]*echoservice.Service, []string) {
 	t.Helper()
-	svcs := make([]*echoservice.Service, n)
-	addrs := make([]string, n)
-	for i := range n {
-		svcs[i] = &echoservice.Service{Index: int32(i)}
-		_, addrs[i] = startEcho(t, svcs[i])
-	}
-	return svcs, addrs
+	return actorstest.StartEchoServers(t, n)
 }
 
-// writeFile replaces path's content atomically, as an operator's tool would (write, rename).
+// writeFile replaces path's content atomically, as an operator's tool would.
 func writeFile(t *testing.T, path string, lines ...string) {
 	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	actorstest.ReplaceFile(t, path, lines...)
 }
 
 // eventually polls cond until it holds or the test timeout passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	actorstest.Eventually(t, what, cond)
 }
 
 // load makes calls from a few goroutines until stop is closed and records every failure.
@@ -246,18 +228,10 @@ func TestNoUsableServer(t *testing.T) {
 	})
 }
 
+// deadAddr returns a loopback address nothing listens on.
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	srv, err := actors.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = srv.Shutdown(context.Background())
-	return addr.String()
+	return actorstest.DeadAddr(t)
 }
 
 func TestClusterChannelBadInput(t *testing.T) {

@@ -1,7 +1,6 @@
 package combo_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/actorstest"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
@@ -19,48 +19,17 @@ const testTimeout = 10 * time.Second
 
 func echoReq(msg string) *echopb.EchoRequest { return &echopb.EchoRequest{Message: proto.String(msg)} }
 
-// startEcho starts a troupe echo server on a free loopback port, shut down when the test ends.
+// startEcho starts an echo server on a free loopback port for the test.
 func startEcho(t testing.TB, svc *echoservice.Service) string {
 	t.Helper()
-	srv, err := actors.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if svc == nil {
-		svc = &echoservice.Service{EchoAttachment: true}
-	}
-	if err := svc.Register(srv); err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown() = %v", err)
-		}
-	})
-	return addr.String()
+	_, addr := actorstest.StartEcho(t, svc)
+	return addr
 }
 
-// newSystem returns a System shut down, and checked to have left nothing registered, when the
-// test ends.
+// newSystem returns a System checked to leave nothing registered when the test ends.
 func newSystem(t testing.TB) *actors.System {
 	t.Helper()
-	sys, err := actors.NewSystem(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sys.Shutdown()
-		if n := sys.Processes(); n != 0 {
-			t.Errorf("after Shutdown, %d troupe processes remain registered", n)
-		}
-	})
-	return sys
+	return actorstest.NewSystem(t)
 }
 
 // plain returns a channel to addr.

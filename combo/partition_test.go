@@ -4,15 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/actorstest"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
 	"github.com/troupe-rpc/troupe/combo"
 	"github.com/troupe-rpc/troupe/wire"
@@ -21,24 +20,12 @@ import (
 
 func writeList(t *testing.T, path string, lines ...string) {
 	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	actorstest.ReplaceFile(t, path, lines...)
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	actorstest.Eventually(t, what, cond)
 }
 
 func TestPartitionChannel(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/actorstest"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
 	"github.com/troupe-rpc/troupe/combo"
 	"github.com/troupe-rpc/troupe/wire"
@@ -51,16 +52,8 @@ func TestSelectiveRetriesOnAnotherSubChannel(t *testing.T) {
 	}
 }
 
+// deadAddr returns a loopback address nothing listens on.
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	srv, err := actors.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = srv.Shutdown(t.Context())
-	return addr.String()
+	return actorstest.DeadAddr(t)
 }

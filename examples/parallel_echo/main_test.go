@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,7 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/actorstest"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
 )
 
@@ -21,25 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // and returns their addresses and services.
 func startServers(t *testing.T, n int) ([]string, []*echoservice.Service) {
 	t.Helper()
-	var addrs []string
-	var svcs []*echoservice.Service
-	for i := range n {
-		srv, err := actors.NewServer(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc := &echoservice.Service{Index: int32(i), EchoAttachment: true}
-		if err := svc.Register(srv); err != nil {
-			t.Fatal(err)
-		}
-		addr, err := srv.Listen("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-		addrs = append(addrs, addr.String())
-		svcs = append(svcs, svc)
-	}
+	svcs, addrs := actorstest.StartEchoServers(t, n)
 	return addrs, svcs
 }
 
