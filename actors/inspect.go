@@ -12,13 +12,13 @@ import (
 // Node is one actor in the tree [System.Inspect] returns: what it is, what it is doing, its
 // counters, and its children. It is a snapshot; nothing in it changes after Inspect returned.
 type Node struct {
-	Kind     string           // "system", "channels", "channel", "calls", "call", "sockets", "socket"
-	Name     string           // the actor's id or address
-	State    string           // what it is doing: "waiting for response from 127.0.0.1:8000", "connected"
-	Age      time.Duration    // time since the actor started
-	Counters map[string]int64 // e.g. in_flight, succeeded, failed, pending, writes, frames
-	LastErr  string           // the last error it saw, if any
-	Children []*Node
+	Kind     string           `json:"kind"`               // "system", "channels", "channel", "calls", "call", "sub-call", "sockets", "socket"
+	Name     string           `json:"name"`               // the actor's id or address
+	State    string           `json:"state,omitempty"`    // what it is doing: "waiting for response from 127.0.0.1:8000", "connected"
+	Age      time.Duration    `json:"age_ns,omitempty"`   // time since the actor started
+	Counters map[string]int64 `json:"counters,omitempty"` // e.g. in_flight, succeeded, failed, pending, writes, frames
+	LastErr  string           `json:"last_err,omitempty"` // the last error it saw, if any
+	Children []*Node          `json:"children,omitempty"`
 }
 
 // Inspect returns the live tree of the System's actors: its channels with their counters, the
