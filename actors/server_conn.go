@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -32,7 +33,15 @@ func newServerConn(s *Server, c net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	sc := &serverConn{srv: s, conn: c, ctx: ctx, cancel: cancel, authed: s.opts.Authenticator == nil}
 	sc.out.w = c
+	sc.out.idle.L = &sc.out.mu
 	return sc
+}
+
+// drain lets the responses already queued leave before the connection closes, waiting at most
+// until deadline for a peer that does not read.
+func (sc *serverConn) drain(deadline time.Time) {
+	_ = sc.conn.SetWriteDeadline(deadline)
+	sc.out.settle()
 }
 
 func (sc *serverConn) close() {
@@ -212,6 +221,7 @@ func (sc *serverConn) encode(f *wire.Frame, resp proto.Message, meta *wire.Meta)
 // write leave together in the next one.
 type writeCombiner struct {
 	mu      sync.Mutex
+	idle    sync.Cond // signalled when a writer finishes
 	buf     []byte
 	spare   []byte
 	writing bool
@@ -246,5 +256,17 @@ func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
 		wc.failed = err != nil
 	}
 	wc.writing = false
+	wc.idle.Broadcast()
 	wc.mu.Unlock()
+}
+
+// settle waits until every frame appended so far has been written, or writing failed: a frame
+// appended while another goroutine was writing leaves with that goroutine's next write, after
+// its handler already returned.
+func (wc *writeCombiner) settle() {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	for wc.writing {
+		wc.idle.Wait()
+	}
 }
