@@ -19,16 +19,14 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/internal/load"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
@@ -80,14 +78,6 @@ func main() {
 	}
 }
 
-// worker is one caller's record: latencies in microseconds and failures.
-type worker struct {
-	lat    []int64
-	errors atomic.Int64
-	calls  atomic.Int64
-	sumUs  atomic.Int64
-}
-
 func run(c config) error {
 	if c.threads < 1 || c.requestSize < 0 || c.attachmentSize < 0 || c.duration <= 0 {
 		return errors.New("-thread_num, -request_size, -attachment_size and -duration must be positive")
@@ -106,26 +96,16 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	workers := make([]*worker, c.threads)
-	for i := range workers {
-		workers[i] = &worker{lat: make([]int64, 0, 1<<16)}
-	}
 	warmup(ch, c)
-	ctx, cancel := context.WithTimeout(context.Background(), c.duration)
-	defer cancel()
-	var ms0, ms1 runtime.MemStats
+	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for _, w := range workers {
-		wg.Go(func() { w.loop(ctx, ch, c) })
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	progress(workers, done)
-	elapsed := time.Since(start)
-	runtime.ReadMemStats(&ms1)
-	summary(workers, elapsed, ms1.Mallocs-ms0.Mallocs)
+	l := &load.Load{Channel: ch, Threads: c.threads, RequestSize: c.requestSize, AttachmentSize: c.attachmentSize,
+		Duration: c.duration, Out: os.Stdout, SummaryExtra: func(calls int64) string {
+			var ms1 runtime.MemStats
+			runtime.ReadMemStats(&ms1)
+			return fmt.Sprintf("allocs_per_call=%.1f", float64(ms1.Mallocs-ms0.Mallocs)/float64(max(calls, 1)))
+		}}
+	l.Run()
 	if c.inspect {
 		fmt.Print(sys.Inspect())
 	}
@@ -144,78 +124,6 @@ func warmup(ch actors.Channel, c config) {
 
 func newRequest(c config) *echopb.EchoRequest {
 	return &echopb.EchoRequest{Message: proto.String(strings.Repeat("x", c.requestSize))}
-}
-
-func (w *worker) loop(ctx context.Context, ch actors.Channel, c config) {
-	req, resp := newRequest(c), &echopb.EchoResponse{}
-	att := make([]byte, c.attachmentSize)
-	var cntl actors.Controller
-	for ctx.Err() == nil {
-		cntl.Reset()
-		if len(att) > 0 {
-			cntl.SetRequestAttachment(att)
-		}
-		t0 := time.Now()
-		err := ch.Call(context.Background(), echoservice.Method, req, resp, &cntl)
-		us := time.Since(t0).Microseconds()
-		w.calls.Add(1)
-		if err != nil {
-			w.errors.Add(1)
-			continue
-		}
-		w.sumUs.Add(us)
-		w.lat = append(w.lat, us)
-	}
-}
-
-// progress prints qps and mean latency once a second until done.
-func progress(workers []*worker, done <-chan struct{}) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var lastCalls, lastErrs, lastSum int64
-	for {
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-		}
-		var calls, errs, sum int64
-		for _, w := range workers {
-			calls += w.calls.Load()
-			errs += w.errors.Load()
-			sum += w.sumUs.Load()
-		}
-		n, ok := calls-lastCalls, (calls-errs)-(lastCalls-lastErrs)
-		mean := int64(0)
-		if ok > 0 {
-			mean = (sum - lastSum) / ok
-		}
-		fmt.Printf("qps=%d latency=%dus errors=%d\n", n, mean, errs-lastErrs)
-		lastCalls, lastErrs, lastSum = calls, errs, sum
-	}
-}
-
-func summary(workers []*worker, elapsed time.Duration, mallocs uint64) {
-	var all []int64
-	var calls, errs int64
-	for _, w := range workers {
-		all = append(all, w.lat...)
-		calls += w.calls.Load()
-		errs += w.errors.Load()
-	}
-	slices.Sort(all)
-	pct := func(p float64) int64 {
-		if len(all) == 0 {
-			return 0
-		}
-		return all[min(len(all)-1, int(p*float64(len(all))))]
-	}
-	allocs := 0.0
-	if calls > 0 {
-		allocs = float64(mallocs) / float64(calls)
-	}
-	fmt.Printf("qps=%d p50_us=%d p99_us=%d errors=%d allocs_per_call=%.1f\n",
-		int64(float64(calls)/elapsed.Seconds()), pct(0.50), pct(0.99), errs, allocs)
 }
 
 // profileCPU starts a CPU profile written to path; the returned function ends it.

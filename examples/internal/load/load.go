@@ -31,6 +31,8 @@ type Load struct {
 	Duration       time.Duration
 	Interval       time.Duration // between progress lines; 0 means a second
 	Out            io.Writer
+	// SummaryExtra, if set, adds fields to the summary line; it gets the number of calls made.
+	SummaryExtra func(calls int64) string
 }
 
 // caller is one caller's record. lat is its own; the counters are read by the progress printer.
@@ -157,8 +159,12 @@ func (l *Load) summary(callers []*caller, elapsed time.Duration) int64 {
 		return all[min(len(all)-1, int(p*float64(len(all))))]
 	}
 	t := l.totals(callers)
-	fmt.Fprintf(l.Out, "qps=%d p50_us=%d p99_us=%d errors=%d\n",
+	line := fmt.Sprintf("qps=%d p50_us=%d p99_us=%d errors=%d",
 		int64(float64(t.calls)/elapsed.Seconds()), pct(0.50), pct(0.99), t.errors)
+	if l.SummaryExtra != nil {
+		line += " " + l.SummaryExtra(t.calls)
+	}
+	fmt.Fprintln(l.Out, line)
 	return t.errors
 }
 
