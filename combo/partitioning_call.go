@@ -1,0 +1,250 @@
+package combo
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// hashingCall is the engine of a partitioned call. Its fields belong to the call's actor.
+type hashingCall struct {
+	h   *HashingPartitioner
+	pm  PartitionedMethod
+	sub []*partSub // one per partition touched, ascending partition
+	// pending counts the sub-calls that have not reported.
+	pending int
+	endErr  *wire.Error
+}
+
+// partSub is one partition's sub-call.
+type partSub struct {
+	part int
+	call *actors.Call
+	resp proto.Message
+	done bool
+	err  error
+}
+
+func (p *hashingCall) Start(c *actors.Call) {
+	h := p.h
+	if h.closed.Load() {
+		c.Finish(errClosedChannel(c))
+		return
+	}
+	h.calls.Add(1)
+	pm, ok := h.methods[c.Method()]
+	if !ok {
+		c.Finish(c.Errorf(wire.EREQUEST, &NoPartitioningKeysError{Method: c.Method()}, "no partitioning keys for method %s", c.Method()))
+		return
+	}
+	p.pm = pm
+	groups, err := p.split(c)
+	if err != nil {
+		h.mergeFailures.Add(1)
+		c.Finish(err)
+		return
+	}
+	reqs := make([]proto.Message, len(groups))
+	for k, g := range groups {
+		if reqs[k], err = p.mergeRequests(c, g.part, g.reqs); err != nil {
+			h.mergeFailures.Add(1)
+			c.Finish(err)
+			return
+		}
+	}
+	main := c.Controller()
+	p.sub = make([]*partSub, len(groups))
+	p.pending = len(groups)
+	h.fanOut.Add(int64(len(groups)))
+	for k, g := range groups {
+		p.sub[k] = &partSub{part: g.part, resp: p.newResponse(c)}
+	}
+	for k, s := range p.sub {
+		s.call = h.parts[s.part].StartChild(c, k, c.Method(), reqs[k], s.resp, inherit(main))
+	}
+	p.status(c)
+}
+
+// group is the sub-requests bound for one partition, in key order.
+type group struct {
+	part int
+	reqs []proto.Message
+}
+
+// split runs Split under recover and groups its sub-requests per partition.
+func (p *hashingCall) split(c *actors.Call) (groups []group, werr *wire.Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			werr = c.Errorf(wire.EREQUEST, nil, "Split of %s panicked: %v", c.Method(), r)
+		}
+	}()
+	keyed, err := p.pm.Split(c.Request())
+	if err != nil {
+		return nil, p.wrap(c, wire.EREQUEST, err, "Split")
+	}
+	if len(keyed) == 0 {
+		return nil, c.Errorf(wire.EREQUEST, &NoPartitioningKeysError{Method: c.Method()}, "Split of %s returned no keys", c.Method())
+	}
+	h := p.h
+	h.revive(time.Now())
+	r := h.ring.Load()
+	keys := make([]string, 0, len(keyed))
+	for k := range keyed {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	at := map[int]int{}
+	for _, k := range keys {
+		part := h.lookup(r, k)
+		i, ok := at[part]
+		if !ok {
+			i = len(groups)
+			at[part] = i
+			groups = append(groups, group{part: part})
+		}
+		groups[i].reqs = append(groups[i].reqs, keyed[k])
+	}
+	slices.SortFunc(groups, func(a, b group) int { return a.part - b.part })
+	return groups, nil
+}
+
+// mergeRequests combines the sub-requests of one partition under recover.
+func (p *hashingCall) mergeRequests(c *actors.Call, part int, reqs []proto.Message) (out proto.Message, werr *wire.Error) {
+	if len(reqs) == 1 {
+		return reqs[0], nil
+	}
+	if p.pm.MergeRequests == nil {
+		return nil, c.Errorf(wire.EREQUEST, nil, "%d keys of %s map to partition %d and the method has no MergeRequests", len(reqs), c.Method(), part)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			werr = c.Errorf(wire.EREQUEST, nil, "MergeRequests of %s panicked: %v", c.Method(), r)
+		}
+	}()
+	out, err := p.pm.MergeRequests(reqs)
+	if err != nil {
+		return nil, p.wrap(c, wire.EREQUEST, err, "MergeRequests")
+	}
+	if out == nil {
+		return nil, c.Errorf(wire.EREQUEST, nil, "MergeRequests of %s returned nil", c.Method())
+	}
+	return out, nil
+}
+
+// wrap makes err the call's error, keeping its own code if it has one.
+func (p *hashingCall) wrap(c *actors.Call, code wire.Errno, err error, what string) *wire.Error {
+	if e := wire.ErrnoOf(err); e != 0 && e != wire.EINTERNAL {
+		code = e
+	}
+	return c.Errorf(code, err, "%s of %s failed: %v", what, c.Method(), err)
+}
+
+func (p *hashingCall) newResponse(c *actors.Call) proto.Message {
+	if p.pm.NewResponse != nil {
+		if m := p.pm.NewResponse(); m != nil {
+			return m
+		}
+	}
+	return c.Response().ProtoReflect().New().Interface()
+}
+
+func (p *hashingCall) status(c *actors.Call) {
+	c.SetStatus(fmt.Sprintf("%d of %d partitions pending", p.pending, len(p.sub)))
+}
+
+func (p *hashingCall) Receive(c *actors.Call, msg any) {
+	d, ok := msg.(*actors.ChildDone)
+	if !ok || d.Index < 0 || d.Index >= len(p.sub) || p.sub[d.Index].done {
+		return
+	}
+	s := p.sub[d.Index]
+	s.done, s.err = true, d.Call.Err()
+	p.pending--
+	p.h.subResult(s.part, s.err)
+	p.status(c)
+	if p.pending == 0 {
+		p.finish(c)
+	}
+}
+
+// End stops the sub-calls still running; the call ends with err once they all reported.
+func (p *hashingCall) End(c *actors.Call, err *wire.Error) {
+	if p.endErr == nil {
+		p.endErr = err
+	}
+	if p.pending == 0 {
+		p.finish(c)
+		return
+	}
+	sub := c.Errorf(wire.ECANCELED, nil, "the partitioned call ended: %s", err.Text)
+	for _, s := range p.sub {
+		if !s.done {
+			s.call.Abort(sub)
+		}
+	}
+}
+
+// finish merges the answers once every sub-call reported.
+func (p *hashingCall) finish(c *actors.Call) {
+	if p.endErr != nil {
+		c.Finish(p.endErr)
+		return
+	}
+	var succ []proto.Message
+	var fails []error
+	for _, s := range p.sub {
+		if s.err != nil {
+			fails = append(fails, s.err)
+		} else {
+			succ = append(succ, s.resp)
+		}
+	}
+	if p.pm.MergeResponses == nil && len(fails) > 0 {
+		c.Finish(fails[0])
+		return
+	}
+	out, err := p.mergeResponses(c, succ, fails)
+	resp := c.Response()
+	if err == nil && out != nil && out.ProtoReflect().Descriptor() != resp.ProtoReflect().Descriptor() {
+		err = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s returned a %s, want a %s", c.Method(),
+			out.ProtoReflect().Descriptor().FullName(), resp.ProtoReflect().Descriptor().FullName())
+	}
+	if err != nil {
+		p.h.mergeFailures.Add(1)
+		c.Finish(err)
+		return
+	}
+	if out != resp {
+		proto.Reset(resp)
+		if out != nil {
+			proto.Merge(resp, out)
+		}
+	}
+	c.Finish(nil)
+}
+
+// mergeResponses runs MergeResponses under recover, or the default merge.
+func (p *hashingCall) mergeResponses(c *actors.Call, succ []proto.Message, fails []error) (out proto.Message, werr error) {
+	if p.pm.MergeResponses == nil {
+		out = p.newResponse(c)
+		for _, s := range succ {
+			proto.Merge(out, s)
+		}
+		return out, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			werr = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s panicked: %v", c.Method(), r)
+		}
+	}()
+	out, err := p.pm.MergeResponses(succ, fails)
+	if err != nil {
+		return nil, p.wrap(c, wire.ERESPONSE, err, "MergeResponses")
+	}
+	return out, nil
+}
