@@ -56,7 +56,7 @@ func TestParallelTimeout(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("errors.Is(%v, context.DeadlineExceeded) = false, want true", err)
 			}
-			if took < 30*time.Millisecond || took > 250*time.Millisecond {
+			if took < 25*time.Millisecond || took > time.Second {
 				t.Errorf("Call took %v, want about 30ms", took)
 			}
 			for i := range nsub {

@@ -108,7 +108,7 @@ func TestSelectiveTimeout(t *testing.T) {
 	err := s.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
 	took := time.Since(start)
 	wantErrno(t, "Call to a server slower than the timeout", err, wire.ERPCTIMEDOUT)
-	if took < 17*time.Millisecond || took > 150*time.Millisecond {
+	if took < 15*time.Millisecond || took > time.Second {
 		t.Errorf("Call took %v, want about 17ms", took)
 	}
 	wantSub(t, &cntl, 0, wire.ERPCTIMEDOUT)
