@@ -1,0 +1,255 @@
+package combo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+var _ actors.Channel = (*CustomPartitioner)(nil)
+
+// partitioned carries a Partition result from its goroutine to the call's actor.
+type partitioned struct {
+	subs map[int]proto.Message
+	err  error
+}
+
+// IgnoreDeadLetterLogging: Partition may return after the call ended.
+func (*partitioned) IgnoreDeadLetterLogging() {}
+
+// customCall is the engine of a custom-partitioned call. Its fields belong to the call's actor.
+type customCall struct {
+	p      *CustomPartitioner
+	cm     CustomMethod
+	schema *customSchema
+	cancel context.CancelFunc // stops the Partition goroutine
+	sub    []*partSub         // one per partition, ascending partition id
+	// pending counts the sub-calls that have not reported; -1 while Partition runs.
+	pending int
+	endErr  *wire.Error
+}
+
+func (e *customCall) Start(c *actors.Call) {
+	p := e.p
+	if p.closed.Load() {
+		c.Finish(errClosedChannel(c))
+		return
+	}
+	p.calls.Add(1)
+	cm, ok := p.methods[c.Method()]
+	if !ok {
+		c.Finish(c.Errorf(wire.EREQUEST, &PartitioningStrategyError{Method: c.Method()}, "no partitioning strategy for method %s", c.Method()))
+		return
+	}
+	e.cm = cm
+	e.schema = p.schema.Load()
+	e.pending = -1
+	var ctx context.Context
+	if d, ok := c.Deadline(); ok {
+		ctx, e.cancel = context.WithDeadline(context.Background(), d)
+	} else {
+		ctx, e.cancel = context.WithCancel(context.Background())
+	}
+	c.SetStatus("partitioning the request")
+	req := c.Request()
+	go func() {
+		subs, err := runPartition(ctx, cm.Partition, req)
+		c.Send(&partitioned{subs: subs, err: err})
+	}()
+}
+
+// runPartition calls Partition under recover.
+func runPartition(ctx context.Context, f func(context.Context, proto.Message) (map[int]proto.Message, error), req proto.Message) (subs map[int]proto.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			subs, err = nil, fmt.Errorf("Partition panicked: %v", r)
+		}
+	}()
+	return f(ctx, req)
+}
+
+func (e *customCall) Receive(c *actors.Call, msg any) {
+	switch m := msg.(type) {
+	case *partitioned:
+		if e.pending == -1 && e.endErr == nil {
+			e.fanOut(c, m)
+		}
+	case *actors.ChildDone:
+		if m.Index < 0 || m.Index >= len(e.sub) || e.sub[m.Index].done || e.sub[m.Index].call == nil {
+			return
+		}
+		s := e.sub[m.Index]
+		s.done, s.err = true, m.Call.Err()
+		e.pending--
+		if s.err != nil {
+			e.p.subFailures.Add(1)
+		}
+		e.status(c)
+		if e.pending == 0 {
+			e.finish(c)
+		}
+	}
+}
+
+// fanOut starts one child per partition of a Partition result.
+func (e *customCall) fanOut(c *actors.Call, m *partitioned) {
+	p := e.p
+	if m.err != nil {
+		p.mergeFailures.Add(1)
+		e.done(c, wrapErr(c, wire.EREQUEST, m.err, "Partition"))
+		return
+	}
+	if len(m.subs) == 0 {
+		p.mergeFailures.Add(1)
+		e.done(c, c.Errorf(wire.EREQUEST, &NoPartitioningKeysError{Method: c.Method()}, "Partition of %s returned no partitions", c.Method()))
+		return
+	}
+	ids := make([]int, 0, len(m.subs))
+	for id, r := range m.subs {
+		if r == nil {
+			p.mergeFailures.Add(1)
+			e.done(c, c.Errorf(wire.EREQUEST, nil, "Partition of %s returned a nil request for partition %d", c.Method(), id))
+			return
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	main := c.Controller()
+	e.sub = make([]*partSub, len(ids))
+	e.pending = 0
+	p.fanOut.Add(int64(len(ids)))
+	for k, id := range ids {
+		s := &partSub{part: id}
+		e.sub[k] = s
+		if e.schema.parts[id] == nil {
+			s.done = true
+			s.err = c.Errorf(wire.ENODATA, nil, "no instance serves logical partition %d", id)
+			p.subFailures.Add(1)
+			continue
+		}
+		s.resp = e.newResponse(c)
+		e.pending++
+	}
+	if e.pending == 0 {
+		e.finish(c)
+		return
+	}
+	for k, s := range e.sub {
+		if !s.done {
+			s.call = e.schema.parts[s.part].pick().StartChild(c, k, c.Method(), m.subs[s.part], s.resp, inherit(main))
+		}
+	}
+	e.status(c)
+}
+
+func (e *customCall) status(c *actors.Call) {
+	c.SetStatus(fmt.Sprintf("%d of %d partitions pending", e.pending, len(e.sub)))
+}
+
+// End stops Partition or the sub-calls still running; the call ends with err at once, or once
+// the sub-calls all reported.
+func (e *customCall) End(c *actors.Call, err *wire.Error) {
+	if e.endErr == nil {
+		e.endErr = err
+	}
+	if e.pending <= 0 {
+		e.done(c, e.endErr)
+		return
+	}
+	sub := c.Errorf(wire.ECANCELED, nil, "the partitioned call ended: %s", err.Text)
+	for _, s := range e.sub {
+		if !s.done {
+			s.call.Abort(sub)
+		}
+	}
+}
+
+// done finishes the call with err and stops the Partition goroutine if it still runs.
+func (e *customCall) done(c *actors.Call, err error) {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	c.Finish(err)
+}
+
+// finish merges the answers once every sub-call reported.
+func (e *customCall) finish(c *actors.Call) {
+	if e.endErr != nil {
+		e.done(c, e.endErr)
+		return
+	}
+	var succ []proto.Message
+	var fails []error
+	for _, s := range e.sub {
+		if s.err != nil {
+			fails = append(fails, s.err)
+		} else {
+			succ = append(succ, s.resp)
+		}
+	}
+	if e.cm.MergeResponses == nil && len(fails) > 0 {
+		e.done(c, fails[0])
+		return
+	}
+	out, err := e.mergeResponses(c, succ, fails)
+	resp := c.Response()
+	if err == nil && out != nil && out.ProtoReflect().Descriptor() != resp.ProtoReflect().Descriptor() {
+		err = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s returned a %s, want a %s", c.Method(),
+			out.ProtoReflect().Descriptor().FullName(), resp.ProtoReflect().Descriptor().FullName())
+	}
+	if err != nil {
+		e.p.mergeFailures.Add(1)
+		e.done(c, err)
+		return
+	}
+	if out != resp {
+		proto.Reset(resp)
+		if out != nil {
+			proto.Merge(resp, out)
+		}
+	}
+	e.done(c, nil)
+}
+
+// mergeResponses runs MergeResponses under recover, or the default merge.
+func (e *customCall) mergeResponses(c *actors.Call, succ []proto.Message, fails []error) (out proto.Message, werr error) {
+	if e.cm.MergeResponses == nil {
+		out = e.newResponse(c)
+		for _, s := range succ {
+			proto.Merge(out, s)
+		}
+		return out, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			werr = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s panicked: %v", c.Method(), r)
+		}
+	}()
+	out, err := e.cm.MergeResponses(succ, fails)
+	if err != nil {
+		return nil, wrapErr(c, wire.ERESPONSE, err, "MergeResponses")
+	}
+	return out, nil
+}
+
+func (e *customCall) newResponse(c *actors.Call) proto.Message {
+	if e.cm.NewResponse != nil {
+		if m := e.cm.NewResponse(); m != nil {
+			return m
+		}
+	}
+	return c.Response().ProtoReflect().New().Interface()
+}
+
+// wrapErr makes err the call's error, keeping its own code if it has one.
+func wrapErr(c *actors.Call, code wire.Errno, err error, what string) *wire.Error {
+	if n := wire.ErrnoOf(err); n != 0 && n != wire.EINTERNAL {
+		code = n
+	}
+	return c.Errorf(code, err, "%s of %s failed: %v", what, c.Method(), err)
+}
