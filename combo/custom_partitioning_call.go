@@ -132,7 +132,7 @@ func (e *customCall) fanOut(c *actors.Call, m *partitioned) {
 			p.subFailures.Add(1)
 			continue
 		}
-		s.resp = e.newResponse(c)
+		s.resp = answerMerger{newResp: e.cm.NewResponse}.newResponse(c)
 		e.pending++
 	}
 	if e.pending == 0 {
@@ -192,64 +192,13 @@ func (e *customCall) finish(c *actors.Call) {
 			succ = append(succ, s.resp)
 		}
 	}
-	if e.cm.MergeResponses == nil && len(fails) > 0 {
-		e.done(c, fails[0])
-		return
-	}
-	out, err := e.mergeResponses(c, succ, fails)
-	resp := c.Response()
-	if err == nil && out != nil && out.ProtoReflect().Descriptor() != resp.ProtoReflect().Descriptor() {
-		err = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s returned a %s, want a %s", c.Method(),
-			out.ProtoReflect().Descriptor().FullName(), resp.ProtoReflect().Descriptor().FullName())
-	}
-	if err != nil {
-		e.p.mergeFailures.Add(1)
+	merger := answerMerger{merge: e.cm.MergeResponses, newResp: e.cm.NewResponse}
+	if err, mergeFailed := merger.result(c, succ, fails); err != nil {
+		if mergeFailed {
+			e.p.mergeFailures.Add(1)
+		}
 		e.done(c, err)
 		return
 	}
-	if out != resp {
-		proto.Reset(resp)
-		if out != nil {
-			proto.Merge(resp, out)
-		}
-	}
 	e.done(c, nil)
-}
-
-// mergeResponses runs MergeResponses under recover, or the default merge.
-func (e *customCall) mergeResponses(c *actors.Call, succ []proto.Message, fails []error) (out proto.Message, werr error) {
-	if e.cm.MergeResponses == nil {
-		out = e.newResponse(c)
-		for _, s := range succ {
-			proto.Merge(out, s)
-		}
-		return out, nil
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			werr = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s panicked: %v", c.Method(), r)
-		}
-	}()
-	out, err := e.cm.MergeResponses(succ, fails)
-	if err != nil {
-		return nil, wrapErr(c, wire.ERESPONSE, err, "MergeResponses")
-	}
-	return out, nil
-}
-
-func (e *customCall) newResponse(c *actors.Call) proto.Message {
-	if e.cm.NewResponse != nil {
-		if m := e.cm.NewResponse(); m != nil {
-			return m
-		}
-	}
-	return c.Response().ProtoReflect().New().Interface()
-}
-
-// wrapErr makes err the call's error, keeping its own code if it has one.
-func wrapErr(c *actors.Call, code wire.Errno, err error, what string) *wire.Error {
-	if n := wire.ErrnoOf(err); n != 0 && n != wire.EINTERNAL {
-		code = n
-	}
-	return c.Errorf(code, err, "%s of %s failed: %v", what, c.Method(), err)
 }

@@ -62,7 +62,7 @@ func (p *hashingCall) Start(c *actors.Call) {
 	p.pending = len(groups)
 	h.fanOut.Add(int64(len(groups)))
 	for k, g := range groups {
-		p.sub[k] = &partSub{part: g.part, resp: p.newResponse(c)}
+		p.sub[k] = &partSub{part: g.part, resp: p.merger().newResponse(c)}
 	}
 	for k, s := range p.sub {
 		s.call = h.parts[s.part].StartChild(c, k, c.Method(), reqs[k], s.resp, inherit(main))
@@ -85,7 +85,7 @@ func (p *hashingCall) split(c *actors.Call) (groups []group, werr *wire.Error) {
 	}()
 	keyed, err := p.pm.Split(c.Request())
 	if err != nil {
-		return nil, p.wrap(c, wire.EREQUEST, err, "Split")
+		return nil, wrapErr(c, wire.EREQUEST, err, "Split")
 	}
 	if len(keyed) == 0 {
 		return nil, c.Errorf(wire.EREQUEST, &NoPartitioningKeysError{Method: c.Method()}, "Split of %s returned no keys", c.Method())
@@ -128,7 +128,7 @@ func (p *hashingCall) mergeRequests(c *actors.Call, part int, reqs []proto.Messa
 	}()
 	out, err := p.pm.MergeRequests(reqs)
 	if err != nil {
-		return nil, p.wrap(c, wire.EREQUEST, err, "MergeRequests")
+		return nil, wrapErr(c, wire.EREQUEST, err, "MergeRequests")
 	}
 	if out == nil {
 		return nil, c.Errorf(wire.EREQUEST, nil, "MergeRequests of %s returned nil", c.Method())
@@ -136,21 +136,9 @@ func (p *hashingCall) mergeRequests(c *actors.Call, part int, reqs []proto.Messa
 	return out, nil
 }
 
-// wrap makes err the call's error, keeping its own code if it has one.
-func (p *hashingCall) wrap(c *actors.Call, code wire.Errno, err error, what string) *wire.Error {
-	if e := wire.ErrnoOf(err); e != 0 && e != wire.EINTERNAL {
-		code = e
-	}
-	return c.Errorf(code, err, "%s of %s failed: %v", what, c.Method(), err)
-}
-
-func (p *hashingCall) newResponse(c *actors.Call) proto.Message {
-	if p.pm.NewResponse != nil {
-		if m := p.pm.NewResponse(); m != nil {
-			return m
-		}
-	}
-	return c.Response().ProtoReflect().New().Interface()
+// merger merges with the method's functions.
+func (p *hashingCall) merger() answerMerger {
+	return answerMerger{merge: p.pm.MergeResponses, newResp: p.pm.NewResponse}
 }
 
 func (p *hashingCall) status(c *actors.Call) {
@@ -204,47 +192,12 @@ func (p *hashingCall) finish(c *actors.Call) {
 			succ = append(succ, s.resp)
 		}
 	}
-	if p.pm.MergeResponses == nil && len(fails) > 0 {
-		c.Finish(fails[0])
-		return
-	}
-	out, err := p.mergeResponses(c, succ, fails)
-	resp := c.Response()
-	if err == nil && out != nil && out.ProtoReflect().Descriptor() != resp.ProtoReflect().Descriptor() {
-		err = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s returned a %s, want a %s", c.Method(),
-			out.ProtoReflect().Descriptor().FullName(), resp.ProtoReflect().Descriptor().FullName())
-	}
-	if err != nil {
-		p.h.mergeFailures.Add(1)
+	if err, mergeFailed := p.merger().result(c, succ, fails); err != nil {
+		if mergeFailed {
+			p.h.mergeFailures.Add(1)
+		}
 		c.Finish(err)
 		return
 	}
-	if out != resp {
-		proto.Reset(resp)
-		if out != nil {
-			proto.Merge(resp, out)
-		}
-	}
 	c.Finish(nil)
-}
-
-// mergeResponses runs MergeResponses under recover, or the default merge.
-func (p *hashingCall) mergeResponses(c *actors.Call, succ []proto.Message, fails []error) (out proto.Message, werr error) {
-	if p.pm.MergeResponses == nil {
-		out = p.newResponse(c)
-		for _, s := range succ {
-			proto.Merge(out, s)
-		}
-		return out, nil
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			werr = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s panicked: %v", c.Method(), r)
-		}
-	}()
-	out, err := p.pm.MergeResponses(succ, fails)
-	if err != nil {
-		return nil, p.wrap(c, wire.ERESPONSE, err, "MergeResponses")
-	}
-	return out, nil
 }
