@@ -54,6 +54,8 @@ tidycheck:
 generate: tools-protoc
 	cd wire && PATH="$(BIN):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
 	  metapb/baidu_rpc_meta.proto echopb/echo.proto
+	cd examples/delivery && PATH="$(BIN):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
+	  deliverypb/delivery.proto
 
 tools-protoc:
 	@command -v protoc >/dev/null || { echo "installing protoc (protobuf-compiler)"; \
@@ -73,6 +75,7 @@ tools-etcd:
 examples:
 	$(GO) build -o $(BIN)/ ./examples/...
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/demo -duration 2s
+	timeout $(EXAMPLE_TIMEOUT) $(BIN)/delivery
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/dynamic_partition_echo -walkthrough -thread_num 8 -stage 1s
 	./.ci/run-examples $(BIN)
 
