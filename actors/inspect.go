@@ -12,7 +12,7 @@ import (
 // Node is one actor in the tree [System.Inspect] returns: what it is, what it is doing, its
 // counters, and its children. It is a snapshot; nothing in it changes after Inspect returned.
 type Node struct {
-	Kind     string           `json:"kind"`               // "system", "channels", "channel", "calls", "call", "sub-call", "sockets", "socket"
+	Kind     string           `json:"kind"`               // "system", "channels", "channel", "partitioner", "calls", "call", "sub-call", "sockets", "socket"
 	Name     string           `json:"name"`               // the actor's id or address
 	State    string           `json:"state,omitempty"`    // what it is doing: "waiting for response from 127.0.0.1:8000", "connected"
 	Age      time.Duration    `json:"age_ns,omitempty"`   // time since the actor started
@@ -28,7 +28,7 @@ type Node struct {
 func (s *System) Inspect() *Node {
 	now := time.Now()
 	root := &Node{Kind: "system", Name: s.name, State: s.state(), Age: now.Sub(s.started),
-		Counters: map[string]int64{"in_flight": s.inflight.Load()}}
+		Counters: map[string]int64{"in_flight": s.inflight.Load(), "goroutines": s.background.Load()}}
 	root.Children = []*Node{s.inspectChannels(now), s.inspectCalls(now), s.inspectSockets(now)}
 	return root
 }
@@ -40,16 +40,46 @@ func (s *System) state() string {
 	return "running"
 }
 
+// Inspectable is a channel built outside this package (a combo channel, a partitioner) that
+// shows in [System.Inspect] among the channels once added with [System.Show].
+type Inspectable interface {
+	// Inspect returns a snapshot of the channel: its Kind, Name, State and Counters.
+	Inspect() *Node
+}
+
+// Show lists x among the channels of [System.Inspect] until the returned remove is called (or
+// the System shuts down). remove is idempotent.
+func (s *System) Show(x Inspectable) (remove func()) {
+	key := &x
+	s.mu.Lock()
+	s.shown[key] = struct{}{}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.shown, key)
+		s.mu.Unlock()
+	}
+}
+
 func (s *System) inspectChannels(now time.Time) *Node {
 	s.mu.Lock()
 	chans := make([]*PlainChannel, 0, len(s.channels))
 	for ch := range s.channels {
 		chans = append(chans, ch)
 	}
+	shown := make([]Inspectable, 0, len(s.shown))
+	for x := range s.shown {
+		shown = append(shown, *x)
+	}
 	s.mu.Unlock()
 	n := &Node{Kind: "channels", Name: "channels"}
 	for _, ch := range chans {
 		n.Children = append(n.Children, ch.inspect(now))
+	}
+	for _, x := range shown {
+		if node := x.Inspect(); node != nil {
+			n.Children = append(n.Children, node)
+		}
 	}
 	sortNodes(n.Children)
 	return n

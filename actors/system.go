@@ -54,9 +54,11 @@ type System struct {
 	sockets  map[sockKey]*socket
 	channels map[*PlainChannel]struct{}
 	watchers map[*context.CancelFunc]struct{} // naming watches started with WatchNaming
+	shown    map[*Inspectable]struct{}        // what Inspect lists beside the plain channels
 	nextID   atomic.Int64                     // correlation ids and channel numbers
 
 	goroutines sync.WaitGroup
+	background atomic.Int64 // goroutines started with Go that have not returned
 	shutdown   sync.Once
 }
 
@@ -72,7 +74,7 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	s := &System{
 		log: loggerOrDiscard(o.Logger), started: time.Now(), idle: make(chan struct{}, 1),
 		sockets: map[sockKey]*socket{}, channels: map[*PlainChannel]struct{}{},
-		watchers: map[*context.CancelFunc]struct{}{},
+		watchers: map[*context.CancelFunc]struct{}{}, shown: map[*Inspectable]struct{}{},
 	}
 	s.as, s.ownAS = o.ActorSystem, o.ActorSystem == nil
 	if s.ownAS {
@@ -93,6 +95,25 @@ func (s *System) Name() string { return s.name }
 
 // goroutine runs fn on a goroutine that Shutdown waits for.
 func (s *System) goroutine(fn func()) { s.goroutines.Go(fn) }
+
+// Go runs fn on a goroutine the System owns: Inspect counts it ("goroutines") and Shutdown, after
+// failing the calls in flight, waits for it to return. Channels built outside this package use it
+// for work that must not run in an actor, such as a partition function that may call out. fn
+// must return soon after the work it serves is cancelled; a call's work should watch a context
+// that ends with the call. Go returns [ErrClosed], without running fn, once Shutdown began.
+func (s *System) Go(fn func()) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.background.Add(1)
+	s.goroutines.Go(func() {
+		defer s.background.Add(-1)
+		fn()
+	})
+	return nil
+}
 
 // enter counts a call in; it fails once the System is closed.
 func (s *System) enter() bool {
@@ -154,6 +175,7 @@ func (s *System) stopAll() {
 	for cancel := range s.watchers {
 		(*cancel)()
 	}
+	clear(s.shown)
 	s.mu.Unlock()
 	for _, ch := range chans {
 		ch.stop()

@@ -1,0 +1,66 @@
+package actors_test
+
+import (
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/troupe-rpc/troupe/actors"
+)
+
+// System.Go's goroutines show in Inspect, Shutdown waits for them, and after Shutdown Go refuses.
+func TestSystemGo(t *testing.T) {
+	sys, err := actors.NewSystem(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var returned atomic.Bool
+	if err := sys.Go(func() {
+		<-release
+		time.Sleep(20 * time.Millisecond) // Shutdown must still wait
+		returned.Store(true)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := sys.Inspect().Counters["goroutines"]; n != 1 {
+		t.Errorf("Inspect counts %d goroutines, want 1", n)
+	}
+	close(release)
+	sys.Shutdown()
+	if !returned.Load() {
+		t.Error("Shutdown returned before the System's goroutine")
+	}
+	if n := sys.Inspect().Counters["goroutines"]; n != 0 {
+		t.Errorf("after Shutdown Inspect counts %d goroutines", n)
+	}
+	if err := sys.Go(func() { t.Error("ran after Shutdown") }); !errors.Is(err, actors.ErrClosed) {
+		t.Errorf("Go after Shutdown = %v, want ErrClosed", err)
+	}
+}
+
+type shownThing struct{ n int }
+
+func (s *shownThing) Inspect() *actors.Node {
+	return &actors.Node{Kind: "partitioner", Name: "thing", Counters: map[string]int64{"n": int64(s.n)}}
+}
+
+// What is shown with System.Show lists among the channels until removed.
+func TestSystemShow(t *testing.T) {
+	sys := newSystem(t)
+	remove := sys.Show(&shownThing{n: 7})
+	node := sys.Inspect().Find(func(n *actors.Node) bool { return n.Name == "thing" })
+	if node == nil || node.Counters["n"] != 7 {
+		t.Fatalf("Inspect does not show the thing:\n%s", sys.Inspect())
+	}
+	if s := sys.Inspect().String(); !strings.Contains(s, "thing") {
+		t.Errorf("String() does not show the thing:\n%s", s)
+	}
+	remove()
+	remove()
+	if node := sys.Inspect().Find(func(n *actors.Node) bool { return n.Name == "thing" }); node != nil {
+		t.Errorf("removed thing still shows: %s", node)
+	}
+}
