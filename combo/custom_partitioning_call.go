@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -55,12 +56,16 @@ func (e *customCall) Start(c *actors.Call) {
 	} else {
 		ctx, e.cancel = context.WithCancel(context.Background())
 	}
+	ctx = context.WithValue(ctx, schemaKey{}, e.schema)
 	c.SetStatus("partitioning the request")
 	req := c.Request()
-	go func() {
+	err := p.sys.Go(func() {
 		subs, err := runPartition(ctx, cm.Partition, req)
 		c.Send(&partitioned{subs: subs, err: err})
-	}()
+	})
+	if err != nil {
+		e.done(c, c.Errorf(wire.ELOGOFF, err, "troupe system is shut down"))
+	}
 }
 
 // runPartition calls Partition under recover.
@@ -86,9 +91,7 @@ func (e *customCall) Receive(c *actors.Call, msg any) {
 		s := e.sub[m.Index]
 		s.done, s.err = true, m.Call.Err()
 		e.pending--
-		if s.err != nil {
-			e.p.subFailures.Add(1)
-		}
+		e.p.subResult(s.inst, s.err)
 		e.status(c)
 		if e.pending == 0 {
 			e.finish(c)
@@ -139,9 +142,11 @@ func (e *customCall) fanOut(c *actors.Call, m *partitioned) {
 		e.finish(c)
 		return
 	}
+	now := time.Now().UnixNano()
 	for k, s := range e.sub {
 		if !s.done {
-			s.call = e.schema.parts[s.part].pick().StartChild(c, k, c.Method(), m.subs[s.part], s.resp, inherit(main))
+			s.inst = e.schema.parts[s.part].pick(now)
+			s.call = s.inst.ch.StartChild(c, k, c.Method(), m.subs[s.part], s.resp, inherit(main))
 		}
 	}
 	e.status(c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/actorstest"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
 	"github.com/troupe-rpc/troupe/combo"
 	"github.com/troupe-rpc/troupe/wire"
@@ -322,5 +324,92 @@ func TestCustomPartitionerEndDuringPartition(t *testing.T) {
 			}
 			noCallsLeft(t, sys)
 		})
+	}
+}
+
+// With EjectFailedInstance, an instance that failed FailureAccrual sub-calls in a row is
+// skipped by its partition until Revive passed; then one failed probe skips it again.
+func TestCustomPartitionerFailureAccrual(t *testing.T) {
+	sys := newSystem(t)
+	inst := customInstances(t, sys, 1)
+	dead := plain(t, sys, actorstest.DeadAddr(t), &actors.ChannelOptions{MaxRetry: actors.NoRetry})
+	t.Cleanup(func() { dead.Close() })
+	inst[1] = dead
+	p := newCustom(t, sys, inst, nil, &combo.CustomOptions{
+		Instances:           func(int) []int { return []int{0} },
+		EjectFailedInstance: true, FailureAccrual: 2, Revive: 300 * time.Millisecond,
+	})
+	failures := 0
+	for i := range 4 { // round robin: instance 0, 1, 0, 1 — the second failure ejects 1
+		got, err := customCall(p, fmt.Sprintf("0:k%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(got, "|") {
+			failures++
+		}
+	}
+	if failures != 2 {
+		t.Fatalf("%d of the first 4 calls failed, want 2 (the dead instance's turns)", failures)
+	}
+	if got := p.Ejected(); !slices.Equal(got, []int{1}) {
+		t.Fatalf("Ejected = %v, want [1]", got)
+	}
+	ejectedAt := time.Now()
+	for i := range 6 {
+		got, err := customCall(p, fmt.Sprintf("0:e%d", i))
+		if err != nil || got != fmt.Sprintf("0:e%d", i) {
+			if time.Since(ejectedAt) < 250*time.Millisecond {
+				t.Fatalf("call %d with instance 1 ejected: %q, %v", i, got, err)
+			}
+		}
+	}
+	node := sys.Inspect().Find(func(n *actors.Node) bool { return n.Kind == "partitioner" })
+	if node == nil || node.Counters["ejections"] != 1 || !strings.Contains(node.String(), "1 (ejected)") {
+		t.Errorf("Inspect shows:\n%s", node)
+	}
+	time.Sleep(350 * time.Millisecond)
+	if got := p.Ejected(); len(got) != 0 {
+		t.Fatalf("after Revive Ejected = %v", got)
+	}
+	// The revived instance gets its turn again; one failure ejects it at once.
+	for i := range 2 {
+		if _, err := customCall(p, fmt.Sprintf("0:r%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.Ejected(); !slices.Equal(got, []int{1}) {
+		t.Errorf("after a failed probe Ejected = %v, want [1]", got)
+	}
+	if s := p.Stats(); s["ejections"] != 2 {
+		t.Errorf("Stats = %v, want 2 ejections", s)
+	}
+	noCallsLeft(t, sys)
+}
+
+// A Partition still running at Shutdown runs on a System goroutine: Inspect counts it, the call
+// fails with ELOGOFF, and Shutdown returns only after Partition did.
+func TestCustomPartitionerShutdownDuringPartition(t *testing.T) {
+	sys := newSystem(t)
+	entered := make(chan struct{})
+	var returned atomic.Bool
+	p := newCustom(t, sys, customInstances(t, sys, 1), func(ctx context.Context) error {
+		close(entered)
+		<-ctx.Done()
+		time.Sleep(10 * time.Millisecond)
+		returned.Store(true)
+		return ctx.Err()
+	}, &combo.CustomOptions{Timeout: -1})
+	call := p.Go(context.Background(), echoservice.Method, echoReq("0:a"), &echopb.EchoResponse{}, nil, nil)
+	<-entered
+	if n := sys.Inspect().Counters["goroutines"]; n != 1 {
+		t.Errorf("Inspect counts %d goroutines during Partition, want 1", n)
+	}
+	sys.Shutdown()
+	if !returned.Load() {
+		t.Error("Shutdown returned before Partition")
+	}
+	if err := call.Wait(); wire.ErrnoOf(err) != wire.ELOGOFF {
+		t.Errorf("call = %v, want ELOGOFF", err)
 	}
 }

@@ -25,12 +25,16 @@ func (m answerMerger) newResponse(c *actors.Call) proto.Message {
 
 // result merges the answers into the call's response and returns the call's error: without a
 // merge function, the first failure or the successes merged with proto.Merge; with one, what it
-// decides. mergeFailed tells a failure of the merge itself from a sub-call's.
+// decides (one of the failures it was given is passed on unchanged, as Finagle's
+// Throw(failures.head)). mergeFailed tells a failure of the merge itself from a sub-call's.
 func (m answerMerger) result(c *actors.Call, succ []proto.Message, fails []error) (err error, mergeFailed bool) {
 	if m.merge == nil && len(fails) > 0 {
 		return fails[0], false
 	}
 	out, err := m.run(c, succ, fails)
+	if p, ok := err.(errPassed); ok {
+		return p.error, false
+	}
 	resp := c.Response()
 	if err == nil && out != nil && out.ProtoReflect().Descriptor() != resp.ProtoReflect().Descriptor() {
 		err = c.Errorf(wire.ERESPONSE, nil, "MergeResponses of %s returned a %s, want a %s", c.Method(),
@@ -64,10 +68,18 @@ func (m answerMerger) run(c *actors.Call, succ []proto.Message, fails []error) (
 	}()
 	out, err := m.merge(succ, fails)
 	if err != nil {
+		for _, f := range fails {
+			if err == f {
+				return nil, errPassed{f} // a sub-call's failure, passed on as it is
+			}
+		}
 		return nil, wrapErr(c, wire.ERESPONSE, err, "MergeResponses")
 	}
 	return out, nil
 }
+
+// errPassed is a sub-call's failure that MergeResponses chose as the call's result.
+type errPassed struct{ error }
 
 // wrapErr makes err the call's error, keeping its own code if it has one.
 func wrapErr(c *actors.Call, code wire.Errno, err error, what string) *wire.Error {

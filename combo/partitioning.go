@@ -61,8 +61,8 @@ type PartitionedMethod struct {
 	// MergeResponses decides the call's result from the partitions' answers (in partition
 	// order) and their failures: Finagle's (successes, failures) => Try[Response]. Its result
 	// replaces the caller's response; an error fails the call (ERESPONSE unless it carries its
-	// own code). nil fails the call with the first failure, or merges the successes with
-	// proto.Merge.
+	// own code; one of the failures it was given, returned as is, fails the call unchanged).
+	// nil fails the call with the first failure, or merges the successes with proto.Merge.
 	MergeResponses func(successes []proto.Message, failures []error) (proto.Message, error)
 	// NewResponse returns the message a partition's answer goes into; nil uses a new message of
 	// the caller's response type.
@@ -95,56 +95,80 @@ type HashingOptions struct {
 	Timeout time.Duration
 }
 
-// hashRing is a ring over some partitions: ring node i is partition parts[i].
+// hashRing is a ring over some partitions: ring node i is the partition at position parts[i] of
+// its hashState.
 type hashRing struct {
 	ring  *lb.Ring
 	parts []int
 }
 
-// partitionHealth is one partition's failure accrual.
+// partitionHealth is one partition's failure accrual. It follows the partition id across
+// reshards.
 type partitionHealth struct {
 	failures atomic.Int32
 	ejected  bool      // guarded by HashingPartitioner.mu
 	until    time.Time // guarded by HashingPartitioner.mu
 }
 
+// hashState is one set of partitions: ids ascending, chans[i] serving ids[i]. A call keeps the
+// state it started with; Reshard publishes a new one.
+type hashState struct {
+	ids    []int
+	chans  []actors.Channel
+	health []*partitionHealth
+	full   *hashRing                // every partition
+	ring   atomic.Pointer[hashRing] // the partitions not ejected
+}
+
 // HashingPartitioner is Finagle's HashingPartitioningStrategy on troupe: each call's request is
 // split into keyed sub-requests ([PartitionedMethod]), each key is hashed onto a consistent-hashing
 // ring of the partitions, the sub-requests of one partition are merged into one sub-call, the
-// sub-calls run at once, and their answers are merged into the caller's response. Partition i
-// is the ring node "partition-i", so the same partition list routes the same keys to the same
-// partitions in every process. It satisfies [actors.Channel] and is safe for concurrent use.
+// sub-calls run at once, and their answers are merged into the caller's response. Partition id i
+// is the ring node "partition-i", so the same partitions route the same keys to the same
+// partitions in every process. [HashingPartitioner.Reshard] replaces the partitions (calls in
+// flight finish on theirs); [Shards] does it as a naming service's servers change. It satisfies
+// [actors.Channel], shows in [actors.System.Inspect] with its counters and partitions, and is
+// safe for concurrent use.
 type HashingPartitioner struct {
 	sys     *actors.System
-	parts   []actors.Channel
 	methods map[string]PartitionedMethod
 	opts    HashingOptions
-	nodes   []naming.ServerNode
-	full    *hashRing
-	ring    atomic.Pointer[hashRing]
-	health  []partitionHealth
+	name    string
+	state   atomic.Pointer[hashState]
 	closed  atomic.Bool
+	unshow  func()
+	unwatch func() // stops following a Shards, if built by one
 
-	mu       sync.Mutex // guards ejections
-	nejected int
+	mu sync.Mutex // guards ejections and reshards
 
-	calls, fanOut, subFailures, mergeFailures, ringChanges atomic.Int64
+	calls, fanOut, subFailures, mergeFailures, ringChanges, reshards atomic.Int64
 }
 
-// NewHashingPartitioner returns a partitioner over partitions, each a channel (plain, cluster or
-// combo) to one partition, with the partitioning of each method it serves (by full method name,
-// as given to Call). It does not own the partitions: Close leaves them open.
+// partitionerIDs numbers the partitioners for Inspect.
+var partitionerIDs atomic.Int64
+
+// NewHashingPartitioner returns a partitioner over partitions, partition i being partitions[i]
+// (a plain, cluster or combo channel), with the partitioning of each method it serves (by full
+// method name, as given to Call). It does not own the partitions: Close leaves them open.
 func NewHashingPartitioner(sys *actors.System, partitions []actors.Channel, methods map[string]PartitionedMethod, opts *HashingOptions) (*HashingPartitioner, error) {
-	if sys == nil {
-		return nil, errors.New("combo: NewHashingPartitioner: nil System")
-	}
 	if len(partitions) == 0 {
 		return nil, errors.New("combo: NewHashingPartitioner: no partitions")
 	}
+	byID := make(map[int]actors.Channel, len(partitions))
 	for i, ch := range partitions {
 		if ch == nil {
 			return nil, fmt.Errorf("combo: NewHashingPartitioner: partition %d is nil", i)
 		}
+		byID[i] = ch
+	}
+	return newHashingPartitioner(sys, byID, methods, opts)
+}
+
+// newHashingPartitioner builds a partitioner over partitions by id; none is allowed (calls then
+// fail with ENODATA until Reshard).
+func newHashingPartitioner(sys *actors.System, partitions map[int]actors.Channel, methods map[string]PartitionedMethod, opts *HashingOptions) (*HashingPartitioner, error) {
+	if sys == nil {
+		return nil, errors.New("combo: NewHashingPartitioner: nil System")
 	}
 	for m, pm := range methods {
 		if pm.Split == nil {
@@ -173,35 +197,137 @@ func NewHashingPartitioner(sys *actors.System, partitions []actors.Channel, meth
 	if o.Revive == 0 {
 		o.Revive = DefaultHashingRevive
 	}
-	h := &HashingPartitioner{sys: sys, parts: slices.Clone(partitions), methods: make(map[string]PartitionedMethod, len(methods)),
-		opts: o, nodes: PartitionNodes(len(partitions)), health: make([]partitionHealth, len(partitions))}
+	if err := checkPartitions(partitions); err != nil {
+		return nil, fmt.Errorf("combo: NewHashingPartitioner: %w", err)
+	}
+	h := &HashingPartitioner{sys: sys, methods: make(map[string]PartitionedMethod, len(methods)), opts: o,
+		name: fmt.Sprintf("hashing-partitioner-%d", partitionerIDs.Add(1))}
 	for m, pm := range methods {
 		h.methods[m] = pm
 	}
-	all := make([]int, len(partitions))
-	for i := range all {
-		all[i] = i
-	}
-	h.full = h.buildRing(all)
-	h.ring.Store(h.full)
+	h.state.Store(h.newState(partitions, nil))
+	h.unshow = sys.Show(h)
 	return h, nil
 }
 
-// PartitionNodes returns the ring nodes of n partitions: "partition-0", "partition-1", ….
+// checkPartitions refuses nil channels and negative ids.
+func checkPartitions(partitions map[int]actors.Channel) error {
+	for id, ch := range partitions {
+		if id < 0 {
+			return fmt.Errorf("partition id %d is negative", id)
+		}
+		if ch == nil {
+			return fmt.Errorf("partition %d is nil", id)
+		}
+	}
+	return nil
+}
+
+// newState builds the state of partitions, keeping the failure accrual of the ids old has too.
+func (h *HashingPartitioner) newState(partitions map[int]actors.Channel, old *hashState) *hashState {
+	st := &hashState{}
+	for id := range partitions {
+		st.ids = append(st.ids, id)
+	}
+	slices.Sort(st.ids)
+	for _, id := range st.ids {
+		st.chans = append(st.chans, partitions[id])
+		var hp *partitionHealth
+		if old != nil {
+			if i, ok := slices.BinarySearch(old.ids, id); ok {
+				hp = old.health[i]
+			}
+		}
+		if hp == nil {
+			hp = &partitionHealth{}
+		}
+		st.health = append(st.health, hp)
+	}
+	all := make([]int, len(st.ids))
+	for i := range all {
+		all[i] = i
+	}
+	st.full = h.buildRing(st, all)
+	h.publishRing(st)
+	return st
+}
+
+// PartitionNodes returns the ring nodes of partitions 0 … n-1: "partition-0", "partition-1", ….
 func PartitionNodes(n int) []naming.ServerNode {
 	nodes := make([]naming.ServerNode, n)
 	for i := range nodes {
-		nodes[i] = naming.ServerNode{Addr: fmt.Sprintf(defaultHashingPartition, i)}
+		nodes[i] = partitionNode(i)
 	}
 	return nodes
 }
 
-func (h *HashingPartitioner) buildRing(parts []int) *hashRing {
+func partitionNode(id int) naming.ServerNode {
+	return naming.ServerNode{Addr: fmt.Sprintf(defaultHashingPartition, id)}
+}
+
+func (h *HashingPartitioner) buildRing(st *hashState, parts []int) *hashRing {
+	if len(parts) == 0 {
+		return &hashRing{}
+	}
 	nodes := make([]naming.ServerNode, len(parts))
 	for i, p := range parts {
-		nodes[i] = h.nodes[p]
+		nodes[i] = partitionNode(st.ids[p])
 	}
 	return &hashRing{ring: lb.NewRing(nodes, h.opts.NumReps, h.opts.Hasher), parts: parts}
+}
+
+// publishRing sets st's ring to its partitions that are not ejected, or to all of them when
+// none or all are; h.mu is held (or st is not published yet).
+func (h *HashingPartitioner) publishRing(st *hashState) {
+	live := make([]int, 0, len(st.ids))
+	for i, hp := range st.health {
+		if !hp.ejected {
+			live = append(live, i)
+		}
+	}
+	if len(live) == 0 || len(live) == len(st.ids) {
+		st.ring.Store(st.full)
+		return
+	}
+	st.ring.Store(h.buildRing(st, live))
+}
+
+// Reshard replaces the partitions with partitions (partition id -> channel): keys are hashed
+// onto the ring of the new ids from the next call on, while calls in flight finish on the
+// partitions they started with. Failure accrual follows the ids that stay. The partitioner does
+// not own the channels: closing the old ones is up to the caller, once the calls using them
+// ended. It fails, leaving the partitions alone, when partitions is empty, holds a nil channel
+// or a negative id.
+func (h *HashingPartitioner) Reshard(partitions map[int]actors.Channel) error {
+	if len(partitions) == 0 {
+		return errors.New("combo: Reshard: no partitions")
+	}
+	if err := checkPartitions(partitions); err != nil {
+		return fmt.Errorf("combo: Reshard: %w", err)
+	}
+	h.reshard(partitions)
+	return nil
+}
+
+// reshard publishes the state of partitions unless they are the current ones.
+func (h *HashingPartitioner) reshard(partitions map[int]actors.Channel) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.state.Load()
+	if len(old.ids) == len(partitions) {
+		same := true
+		for i, id := range old.ids {
+			if partitions[id] != old.chans[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return
+		}
+	}
+	h.state.Store(h.newState(partitions, old))
+	h.reshards.Add(1)
 }
 
 // HashKey hashes a partitioning key as hasher places ring points: Murmur3 of the key, or for MD5
@@ -218,32 +344,48 @@ func HashKey(hasher lb.Hasher, key string) uint32 {
 	return binary.LittleEndian.Uint32(sum[:4])
 }
 
-// PartitionOf returns the partition that key routes to now (ejected partitions excluded).
+// PartitionOf returns the id of the partition that key routes to now (ejected partitions
+// excluded), or -1 when there is no partition.
 func (h *HashingPartitioner) PartitionOf(key string) int {
 	h.revive(time.Now())
-	return h.lookup(h.ring.Load(), key)
+	st := h.state.Load()
+	pos, ok := h.lookup(st.ring.Load(), key)
+	if !ok {
+		return -1
+	}
+	return st.ids[pos]
 }
 
-func (h *HashingPartitioner) lookup(r *hashRing, key string) int {
-	return r.parts[r.ring.Lookup(HashKey(h.opts.Hasher, key))]
+// lookup returns the position of the partition key routes to on r.
+func (h *HashingPartitioner) lookup(r *hashRing, key string) (int, bool) {
+	if r.ring == nil {
+		return 0, false
+	}
+	return r.parts[r.ring.Lookup(HashKey(h.opts.Hasher, key))], true
 }
 
-// Ejected returns the partitions now off the ring, ascending.
+// Partitions returns the partition ids, ascending.
+func (h *HashingPartitioner) Partitions() []int {
+	return slices.Clone(h.state.Load().ids)
+}
+
+// Ejected returns the ids of the partitions now off the ring, ascending.
 func (h *HashingPartitioner) Ejected() []int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	st := h.state.Load()
 	var out []int
-	for i := range h.health {
-		if h.health[i].ejected {
-			out = append(out, i)
+	for i, hp := range st.health {
+		if hp.ejected {
+			out = append(out, st.ids[i])
 		}
 	}
 	return out
 }
 
 // Stats returns the partitioner's counters: "calls" (calls started), "fan_out" (sub-calls
-// started), "sub_call_failures", "merge_failures" (failed splits and merges) and
-// "ring_changes" (ejections and returns).
+// started), "sub_call_failures", "merge_failures" (failed splits and merges), "ring_changes"
+// (ejections and returns) and "reshards". [actors.System.Inspect] shows them too.
 func (h *HashingPartitioner) Stats() map[string]int64 {
 	return map[string]int64{
 		"calls":             h.calls.Load(),
@@ -251,17 +393,45 @@ func (h *HashingPartitioner) Stats() map[string]int64 {
 		"sub_call_failures": h.subFailures.Load(),
 		"merge_failures":    h.mergeFailures.Load(),
 		"ring_changes":      h.ringChanges.Load(),
+		"reshards":          h.reshards.Load(),
 	}
 }
 
+// Inspect returns the partitioner as [actors.System.Inspect] shows it: its counters, and a child
+// per partition with its failure accrual.
+func (h *HashingPartitioner) Inspect() *actors.Node {
+	state := "open"
+	if h.closed.Load() {
+		state = "closed"
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.state.Load()
+	n := &actors.Node{Kind: "partitioner", Name: h.name, Counters: h.Stats(),
+		State: fmt.Sprintf("%s, %d partitions on a %s ring of %d reps", state, len(st.ids), h.opts.Hasher, h.opts.NumReps)}
+	ejected := 0
+	for i, hp := range st.health {
+		pn := &actors.Node{Kind: "partition", Name: partitionNode(st.ids[i]).Addr, State: "on the ring",
+			Counters: map[string]int64{"consecutive_failures": int64(hp.failures.Load())}}
+		if hp.ejected {
+			ejected++
+			pn.State = "ejected until " + hp.until.Format(time.RFC3339Nano)
+		}
+		n.Children = append(n.Children, pn)
+	}
+	n.Counters["partitions"] = int64(len(st.ids))
+	n.Counters["ejected"] = int64(ejected)
+	return n
+}
+
 // subResult records a partition's sub-call result for failure accrual.
-func (h *HashingPartitioner) subResult(part int, err error) {
+func (h *HashingPartitioner) subResult(hp *partitionHealth, err error) {
 	if err == nil {
-		h.health[part].failures.Store(0)
+		hp.failures.Store(0)
 		if h.opts.EjectFailedHost {
 			h.mu.Lock()
-			if h.health[part].ejected {
-				h.setEjected(part, false, time.Time{})
+			if hp.ejected {
+				h.setEjected(hp, false, time.Time{})
 			}
 			h.mu.Unlock()
 		}
@@ -271,39 +441,25 @@ func (h *HashingPartitioner) subResult(part int, err error) {
 	if e := wire.ErrnoOf(err); e == wire.ECANCELED || e == wire.EPCHANFINISH {
 		return // stopped by its parent, not the partition's fault
 	}
-	n := h.health[part].failures.Add(1)
+	n := hp.failures.Add(1)
 	if !h.opts.EjectFailedHost || int(n) < h.opts.FailureAccrual {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.health[part].ejected {
-		h.setEjected(part, true, time.Now().Add(h.opts.Revive))
+	if !hp.ejected {
+		h.setEjected(hp, true, time.Now().Add(h.opts.Revive))
 	}
 }
 
 // setEjected ejects or returns a partition and publishes the new ring; h.mu is held.
-func (h *HashingPartitioner) setEjected(part int, ejected bool, until time.Time) {
-	hp := &h.health[part]
+func (h *HashingPartitioner) setEjected(hp *partitionHealth, ejected bool, until time.Time) {
 	hp.ejected, hp.until = ejected, until
-	if ejected {
-		h.nejected++
-	} else {
-		h.nejected--
+	if !ejected {
 		hp.failures.Store(0)
 	}
 	h.ringChanges.Add(1)
-	if h.nejected == 0 || h.nejected == len(h.parts) {
-		h.ring.Store(h.full)
-		return
-	}
-	live := make([]int, 0, len(h.parts)-h.nejected)
-	for i := range h.health {
-		if !h.health[i].ejected {
-			live = append(live, i)
-		}
-	}
-	h.ring.Store(h.buildRing(live))
+	h.publishRing(h.state.Load())
 }
 
 // revive returns the ejected partitions whose Revive has passed.
@@ -313,12 +469,9 @@ func (h *HashingPartitioner) revive(now time.Time) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.nejected == 0 {
-		return
-	}
-	for i := range h.health {
-		if hp := &h.health[i]; hp.ejected && !now.Before(hp.until) {
-			h.setEjected(i, false, time.Time{})
+	for _, hp := range h.state.Load().health {
+		if hp.ejected && !now.Before(hp.until) {
+			h.setEjected(hp, false, time.Time{})
 		}
 	}
 }
@@ -345,8 +498,14 @@ func (h *HashingPartitioner) spec(method string, req, resp proto.Message, cntl *
 }
 
 // Close makes later calls fail with ErrClosed; calls in flight finish normally. The partitions
-// are not closed: their owner closes them. Close is idempotent.
+// are not closed: their owner closes them (the [Shards] that built the partitioner, if one did).
+// Close is idempotent.
 func (h *HashingPartitioner) Close() error {
-	h.closed.Store(true)
+	if !h.closed.Swap(true) {
+		h.unshow()
+		if h.unwatch != nil {
+			h.unwatch()
+		}
+	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 // hashingCall is the engine of a partitioned call. Its fields belong to the call's actor.
 type hashingCall struct {
 	h   *HashingPartitioner
+	st  *hashState // the partitions the call started with
 	pm  PartitionedMethod
 	sub []*partSub // one per partition touched, ascending partition
 	// pending counts the sub-calls that have not reported.
@@ -23,9 +24,10 @@ type hashingCall struct {
 
 // partSub is one partition's sub-call.
 type partSub struct {
-	part int
+	part int // the partition's position in the call's hashState, or its logical id
 	call *actors.Call
 	resp proto.Message
+	inst *customInstance // the instance a custom-partitioned sub-call went to
 	done bool
 	err  error
 }
@@ -43,6 +45,12 @@ func (p *hashingCall) Start(c *actors.Call) {
 		return
 	}
 	p.pm = pm
+	h.revive(time.Now())
+	p.st = h.state.Load()
+	if len(p.st.ids) == 0 {
+		c.Finish(c.Errorf(wire.ENODATA, nil, "the hashing partitioner has no partition"))
+		return
+	}
 	groups, err := p.split(c)
 	if err != nil {
 		h.mergeFailures.Add(1)
@@ -65,7 +73,7 @@ func (p *hashingCall) Start(c *actors.Call) {
 		p.sub[k] = &partSub{part: g.part, resp: p.merger().newResponse(c)}
 	}
 	for k, s := range p.sub {
-		s.call = h.parts[s.part].StartChild(c, k, c.Method(), reqs[k], s.resp, inherit(main))
+		s.call = p.st.chans[s.part].StartChild(c, k, c.Method(), reqs[k], s.resp, inherit(main))
 	}
 	p.status(c)
 }
@@ -91,8 +99,7 @@ func (p *hashingCall) split(c *actors.Call) (groups []group, werr *wire.Error) {
 		return nil, c.Errorf(wire.EREQUEST, &NoPartitioningKeysError{Method: c.Method()}, "Split of %s returned no keys", c.Method())
 	}
 	h := p.h
-	h.revive(time.Now())
-	r := h.ring.Load()
+	r := p.st.ring.Load()
 	keys := make([]string, 0, len(keyed))
 	for k := range keyed {
 		keys = append(keys, k)
@@ -100,7 +107,7 @@ func (p *hashingCall) split(c *actors.Call) (groups []group, werr *wire.Error) {
 	slices.Sort(keys)
 	at := map[int]int{}
 	for _, k := range keys {
-		part := h.lookup(r, k)
+		part, _ := h.lookup(r, k)
 		i, ok := at[part]
 		if !ok {
 			i = len(groups)
@@ -119,7 +126,7 @@ func (p *hashingCall) mergeRequests(c *actors.Call, part int, reqs []proto.Messa
 		return reqs[0], nil
 	}
 	if p.pm.MergeRequests == nil {
-		return nil, c.Errorf(wire.EREQUEST, nil, "%d keys of %s map to partition %d and the method has no MergeRequests", len(reqs), c.Method(), part)
+		return nil, c.Errorf(wire.EREQUEST, nil, "%d keys of %s map to partition %d and the method has no MergeRequests", len(reqs), c.Method(), p.st.ids[part])
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -153,7 +160,7 @@ func (p *hashingCall) Receive(c *actors.Call, msg any) {
 	s := p.sub[d.Index]
 	s.done, s.err = true, d.Call.Err()
 	p.pending--
-	p.h.subResult(s.part, s.err)
+	p.h.subResult(p.st.health[s.part], s.err)
 	p.status(c)
 	if p.pending == 0 {
 		p.finish(c)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -449,4 +451,140 @@ func BenchmarkHashingRing(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// Reshard moves keys only to a new partition, keeps the calls in flight on theirs, refuses bad
+// partition sets, and Inspect shows the partitioner until it closes.
+func TestHashingPartitionerReshard(t *testing.T) {
+	sys := newSystem(t)
+	slow := &echoservice.Service{Index: 1, Sleep: 200 * time.Millisecond}
+	addrs := []string{"", startEcho(t, slow), "", ""}
+	_, chans := partitionCluster(t, sys, addrs)
+	h := newPartitioner(t, sys, chans[:3], nil)
+	var slowKey string
+	for i := 0; slowKey == ""; i++ {
+		if k := fmt.Sprintf("s%d", i); h.PartitionOf(k) == 1 {
+			slowKey = k
+		}
+	}
+	var inflight echopb.EchoResponse
+	call := h.Go(context.Background(), echoservice.Method, echoReq(slowKey), &inflight, nil, nil)
+	before := map[string]int{}
+	for i := range 100 {
+		k := fmt.Sprintf("k%d", i)
+		before[k] = h.PartitionOf(k)
+	}
+	// Partition 1 leaves, partition 3 comes: the call in flight still answers from 1.
+	if err := h.Reshard(map[int]actors.Channel{0: chans[0], 2: chans[2], 3: chans[3]}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Partitions(); !slices.Equal(got, []int{0, 2, 3}) {
+		t.Fatalf("Partitions = %v", got)
+	}
+	for k, p := range before {
+		now := h.PartitionOf(k)
+		if p != 1 && now != p && now != 3 {
+			t.Errorf("key %s moved from %d to %d, want it to stay or go to 3", k, p, now)
+		}
+		msg, err := callKeys(t, h, k)
+		if err != nil || msg != fmt.Sprintf("%d:%s", now, k) {
+			t.Fatalf("key %s: %q, %v; want partition %d", k, msg, err, now)
+		}
+	}
+	if err := call.Wait(); err != nil || inflight.GetMessage() != "1:"+slowKey {
+		t.Errorf("call in flight across Reshard: %v, %v; want the answer of partition 1", err, &inflight)
+	}
+	for _, bad := range []map[int]actors.Channel{nil, {0: nil}, {-1: chans[0]}} {
+		if err := h.Reshard(bad); err == nil {
+			t.Errorf("Reshard(%v) succeeded", bad)
+		}
+	}
+	if got := h.Partitions(); !slices.Equal(got, []int{0, 2, 3}) {
+		t.Errorf("after refused reshards Partitions = %v", got)
+	}
+
+	node := sys.Inspect().Find(func(n *actors.Node) bool { return n.Kind == "partitioner" })
+	if node == nil {
+		t.Fatalf("no partitioner in Inspect:\n%s", sys.Inspect())
+	}
+	if node.Counters["partitions"] != 3 || node.Counters["reshards"] != 1 || node.Counters["calls"] != 101 || len(node.Children) != 3 {
+		t.Errorf("Inspect shows %+v with %d children", node.Counters, len(node.Children))
+	}
+	if s := node.String(); !strings.Contains(s, "partition-3") {
+		t.Errorf("Inspect does not name partition-3:\n%s", s)
+	}
+	h.Close()
+	if n := sys.Inspect().Find(func(n *actors.Node) bool { return n.Kind == "partitioner" }); n != nil {
+		t.Errorf("a closed partitioner still shows in Inspect: %s", n)
+	}
+	noCallsLeft(t, sys)
+}
+
+// routingHelperEnv makes the test binary a second client process for
+// TestHashingRoutingAcrossProcesses: it calls the servers listed in the variable and prints
+// "key=server" per key.
+const routingHelperEnv = "TROUPE_ROUTING_HELPER_SERVERS"
+
+func TestHashingRoutingHelperProcess(t *testing.T) {
+	servers := os.Getenv(routingHelperEnv)
+	if servers == "" {
+		t.Skip("runs as the second process of TestHashingRoutingAcrossProcesses")
+	}
+	sys := newSystem(t)
+	_, chans := partitionCluster(t, sys, strings.Split(servers, ","))
+	h := newPartitioner(t, sys, chans, nil)
+	for i := range 60 {
+		key := fmt.Sprintf("user-%d", i)
+		msg, err := callKeys(t, h, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("route %s=%s\n", key, msg)
+	}
+}
+
+// Two client processes route every key to the same partition: the test binary runs itself as
+// the second process against the same servers, and both print who answered each key.
+func TestHashingRoutingAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a second process")
+	}
+	addrs := make([]string, 5)
+	for i := range addrs {
+		addrs[i] = startEcho(t, &echoservice.Service{Index: int32(i)})
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHashingRoutingHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), routingHelperEnv+"="+strings.Join(addrs, ","))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("second process: %v\n%s", err, out)
+	}
+	theirs := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if kv, ok := strings.CutPrefix(line, "route "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			theirs[k] = v
+		}
+	}
+	if len(theirs) != 60 {
+		t.Fatalf("second process routed %d keys, want 60:\n%s", len(theirs), out)
+	}
+	sys := newSystem(t)
+	_, chans := partitionCluster(t, sys, addrs)
+	h := newPartitioner(t, sys, chans, nil)
+	used := map[string]bool{}
+	for k, want := range theirs {
+		msg, err := callKeys(t, h, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg != want {
+			t.Errorf("key %s: this process got %q, the other %q", k, msg, want)
+		}
+		server, _, _ := strings.Cut(msg, ":")
+		used[server] = true
+	}
+	if len(used) < 3 {
+		t.Errorf("60 keys used only servers %v", used)
+	}
 }
