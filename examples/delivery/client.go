@@ -20,8 +20,10 @@ type client struct {
 	ch    actors.Channel
 	stats func() map[string]int64
 	where func(name string) string
-	calls int // calls made so far
-	boxes []gotBox
+	// method is the method being called, for where.
+	method string
+	calls  int // calls made so far
+	boxes  []gotBox
 }
 
 // gotBox is a box and the call that brought it.

@@ -45,14 +45,19 @@ func runHashing(sys *actors.System, addrs []string, c config) (map[string]int64,
 // newHashing returns a HashingPartitioner over partitions that knows how to split GetBox and
 // GetBoxes: Finagle's getHashingKeyAndRequest, getBoxesReqMerger and getBoxesRepMerger.
 func newHashing(sys *actors.System, partitions []actors.Channel, timeout time.Duration) (*combo.HashingPartitioner, error) {
-	return combo.NewHashingPartitioner(sys, partitions, map[string]combo.PartitionedMethod{
+	return combo.NewHashingPartitioner(sys, partitions, hashingMethods(), &combo.HashingOptions{Timeout: timeout})
+}
+
+// hashingMethods is how the hashing partitioners split GetBox and GetBoxes.
+func hashingMethods() map[string]combo.PartitionedMethod {
+	return map[string]combo.PartitionedMethod{
 		methodGetBox: {Split: splitGetBox},
 		methodGetBoxes: {
 			Split:          splitGetBoxes,
 			MergeRequests:  mergeGetBoxes,
 			MergeResponses: mergeBoxes,
 		},
-	}, &combo.HashingOptions{Timeout: timeout})
+	}
 }
 
 // splitGetBox keys a GetBox request by its address's name.

@@ -1,6 +1,6 @@
 // Command delivery is the DeliveryService of Finagle's partition-aware client documentation on
 // troupe. It starts 3 DeliveryService servers on loopback, server i being shard i, whose boxes
-// say which shard served them ("shard 1 at 127.0.0.1:40123"), and calls them through two
+// say which shard served them ("shard 1 at 127.0.0.1:40123"), and calls them through four
 // partitioning clients, each calling GetBox once per address of -names and GetBoxes once with
 // all of them:
 //
@@ -8,12 +8,18 @@
 //     name; GetBoxes is split into one sub-request per name, the sub-requests whose names hash
 //     to the same partition are merged into one, and the partitions' boxes are concatenated.
 //     Each box is printed with the partition the ring gives its name (partition_of), which is
-//     the shard that served it. A GetBoxes call with a wrong passcode shows the merger failing
-//     the call with the first failure when no partition succeeded.
+//     the shard that served it. A GetBoxes call with a wrong passcode shows the merger passing
+//     the servers' failure on when no partition succeeded.
 //   - custom: a [combo.CustomPartitioner] with logical partitions, the documentation's
 //     getLogicalPartition scaled down to 3 instances: instance 0 serves partitions 0 and 1,
 //     instance 1 serves partition 1, instance 2 serves partition 2. A name's partition comes
 //     from its key range (before "i": 0, before "q": 1, the rest: 2).
+//   - methods: one client with a strategy per method ([combo.MethodBuilder], the documentation's
+//     MethodBuilder appendix): GetBoxes fans out over the hashing partitioner, GetBox goes to
+//     one logical partition of the custom partitioner, each with its own timeout.
+//   - cluster: a hashing partitioner that follows a naming file listing the servers with their
+//     shard ids as tags ([combo.Shards]): the file lists shards 0 and 1, then shard 2 joins, and
+//     only the names that move to shard 2 change partition.
 //
 // The calls for partition 1 alternate between its instances, 0 and 1, which the custom client
 // sums up as
@@ -24,10 +30,10 @@
 //
 //	hashing GetBoxes name=ivan partition_of=2 served_by="shard 2 at 127.0.0.1:40125" item="parcel for ivan"
 //
-// and the run ends with each partitioner's counters ([combo.HashingPartitioner.Stats],
+// and the run ends with each client's counters ([combo.HashingPartitioner.Stats],
 // [combo.CustomPartitioner.Stats]):
 //
-//	hashing stats: calls=10 fan_out=14 merge_failures=1 ring_changes=0 sub_call_failures=3
+//	hashing stats: calls=10 fan_out=14 merge_failures=0 reshards=0 ring_changes=0 sub_call_failures=3
 //
 // It needs no flags, stops by itself, and exits non-zero when a call fails unexpectedly.
 package main
@@ -97,6 +103,8 @@ func run(c config) (err error) {
 	}{
 		{"hashing", runHashing},
 		{"custom", runCustom},
+		{"methods", runMethods},
+		{"cluster", runCluster},
 	}
 	if c.out == nil {
 		c.out = os.Stdout

@@ -23,9 +23,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var (
-	boxLine   = regexp.MustCompile(`^(hashing|custom) (GetBox|GetBoxes) +name=(\S+) (?:partition_of|partition)=(\d+) served_by="shard (\d+) at [^"]+" item="parcel for (\S+)"$`)
+	boxLine   = regexp.MustCompile(`^(hashing|custom|methods) (GetBox|GetBoxes) +name=(\S+) (?:partition_of|partition)=(\d+) served_by="shard (\d+) at [^"]+" item="parcel for (\S+)"$`)
 	wrongLine = regexp.MustCompile(`^hashing GetBoxes passcode=-?\d+: (\d+) sub-calls refused, the call failed with .*\[EREQUEST 1003\]: .*wrong passcode`)
-	statsLine = regexp.MustCompile(`^(hashing|custom) stats: (.*)$`)
+	statsLine = regexp.MustCompile(`^(hashing|custom|methods|cluster) stats: (.*)$`)
 )
 
 // served is one address line of the output.
@@ -84,7 +84,7 @@ func TestDelivery(t *testing.T) {
 	out := buf.String()
 	o := parseOutput(t, out)
 
-	for _, client := range []string{"hashing", "custom"} {
+	for _, client := range []string{"hashing", "custom", "methods"} {
 		for _, method := range []string{"GetBox", "GetBoxes"} {
 			var got []string
 			for _, b := range o.boxes {
@@ -112,6 +112,15 @@ func TestDelivery(t *testing.T) {
 				t.Errorf("hashing: %s served by shards %d and %d, want the same shard every time", b.name, s, b.shard)
 			}
 			shardOf[b.name] = b.shard
+		case "methods": // GetBox by the custom partitioner, GetBoxes by the hashing one
+			if b.method == "GetBoxes" {
+				if b.shard != b.partition || b.shard != shardOf[b.name] {
+					t.Errorf("methods GetBoxes of %s served by shard %d, want PartitionOf = %d", b.name, b.shard, b.partition)
+				}
+			} else if b.partition != lookUp(b.name) || !slices.Contains(instancesOf(b.partition), b.shard) {
+				t.Errorf("methods GetBox of %s (partition %d) served by instance %d, want partition %d on one of %v",
+					b.name, b.partition, b.shard, lookUp(b.name), instancesOf(lookUp(b.name)))
+			}
 		case "custom":
 			if b.partition != lookUp(b.name) {
 				t.Errorf("custom %s of %s in partition %d, want lookUp = %d", b.method, b.name, b.partition, lookUp(b.name))
@@ -140,6 +149,15 @@ func TestDelivery(t *testing.T) {
 	}
 	if s := o.stats["custom"]; s["calls"] != int64(len(names)+1) || s["sub_call_failures"] != 0 || s["merge_failures"] != 0 {
 		t.Errorf("custom stats = %v, want calls=%d and no failure", s, len(names)+1)
+	}
+	if s := o.stats["methods"]; s["custom_calls"] != int64(len(names)) || s["hashing_calls"] != 1 {
+		t.Errorf("methods stats = %v, want %d GetBox calls on the custom partitioner and 1 GetBoxes on the hashing one", s, len(names))
+	}
+	if s := o.stats["cluster"]; s["reshards"] != 1 || s["calls"] != 2 || s["sub_call_failures"] != 0 {
+		t.Errorf("cluster stats = %v, want 1 reshard and 2 calls without failure", s)
+	}
+	if !regexp.MustCompile(`(?m)^cluster: shard 2 joined; shards \[0 1 2\]; names that moved: `).MatchString(out) {
+		t.Errorf("no line tells the cluster grew to 3 shards")
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out)
@@ -196,14 +214,14 @@ func TestWrongPasscode(t *testing.T) {
 		ch     actors.Channel
 		method string
 		msgs   func() (req, resp proto.Message)
-		remote bool // the error is the server's own, not a partitioner's made from it
+		remote bool // the error is the server's own, passed on by the partitioner
 	}{
 		{"plain GetBox", chans[1], methodGetBox, getBox, true},
 		{"plain GetBoxes", chans[2], methodGetBoxes, getBoxes, true},
-		{"hashing GetBox", h, methodGetBox, getBox, false},
-		{"hashing GetBoxes", h, methodGetBoxes, getBoxes, false},
-		{"custom GetBox", p, methodGetBox, getBox, false},
-		{"custom GetBoxes", p, methodGetBoxes, getBoxes, false},
+		{"hashing GetBox", h, methodGetBox, getBox, true},
+		{"hashing GetBoxes", h, methodGetBoxes, getBoxes, true},
+		{"custom GetBox", p, methodGetBox, getBox, true},
+		{"custom GetBoxes", p, methodGetBoxes, getBoxes, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
