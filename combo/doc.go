@@ -9,6 +9,18 @@
 // message to the parent, which cancels its children and ends once they have all reported.
 // [actors.System.Inspect] shows a combo call with its sub-calls beneath it.
 //
+// brpc partitions by server tags: [PartitionChannel] sends a call to every partition of a naming
+// service's servers, [DynamicPartitionChannel] moves traffic between partitioning schemes.
+// Finagle partitions by request, and so do [HashingPartitioner] (keys hashed onto a consistent
+// ring of partitions, sub-requests merged per partition, answers merged from the successes and
+// the failures) and [CustomPartitioner] (a partition function that may call out runs on a
+// System goroutine and hands its sub-requests back as a message; logical partitions served by
+// one or several instances). Both reshard while calls flow, each call finishing on the
+// partitions it started with, and [Shards] reshards them as a naming service's shards come and
+// go. [MethodBuilder] gives each method of one client its own channel, timeout and retries, so
+// one client can fan one method out and route another to a single partition. Partitioners show
+// in Inspect with their counters and partitions.
+//
 // Package combo imports actors, lb, naming and wire. Channels are safe for concurrent use;
 // mappers and mergers run in the call's actor, one at a time per call, and must not block.
 package combo
