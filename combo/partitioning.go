@@ -80,6 +80,10 @@ type HashingOptions struct {
 	// would be: Murmur3 of the key string, or for MD5 and Ketama the first 4 bytes of its MD5
 	// read little-endian.
 	Hasher lb.Hasher
+	// KeyHasher, when set, replaces Hasher with a hash function of the user's (Finagle's
+	// pluggable KeyHasher): partition i's point j is at KeyHasher("partition-i-j") and a key
+	// at KeyHasher(key). Every client of the same partitions must use the same function.
+	KeyHasher func(key []byte) uint32
 	// EjectFailedHost takes a partition off the ring after FailureAccrual consecutive failed
 	// sub-calls, so that its keys go to the next partitions on the ring, until Revive passed or
 	// it answers a sub-call in flight. With every partition ejected, the full ring is used.
@@ -273,7 +277,26 @@ func (h *HashingPartitioner) buildRing(st *hashState, parts []int) *hashRing {
 	for i, p := range parts {
 		nodes[i] = partitionNode(st.ids[p])
 	}
+	if h.opts.KeyHasher != nil {
+		return &hashRing{ring: lb.NewRingFunc(nodes, h.opts.NumReps, h.opts.KeyHasher), parts: parts}
+	}
 	return &hashRing{ring: lb.NewRing(nodes, h.opts.NumReps, h.opts.Hasher), parts: parts}
+}
+
+// hashKey hashes a key as the ring's points are hashed.
+func (h *HashingPartitioner) hashKey(key string) uint32 {
+	if h.opts.KeyHasher != nil {
+		return h.opts.KeyHasher([]byte(key))
+	}
+	return HashKey(h.opts.Hasher, key)
+}
+
+// hasherName names the hash function in Inspect.
+func (h *HashingPartitioner) hasherName() string {
+	if h.opts.KeyHasher != nil {
+		return "custom"
+	}
+	return h.opts.Hasher.String()
 }
 
 // publishRing sets st's ring to its partitions that are not ejected, or to all of them when
@@ -361,7 +384,7 @@ func (h *HashingPartitioner) lookup(r *hashRing, key string) (int, bool) {
 	if r.ring == nil {
 		return 0, false
 	}
-	return r.parts[r.ring.Lookup(HashKey(h.opts.Hasher, key))], true
+	return r.parts[r.ring.Lookup(h.hashKey(key))], true
 }
 
 // Partitions returns the partition ids, ascending.
@@ -408,7 +431,7 @@ func (h *HashingPartitioner) Inspect() *actors.Node {
 	defer h.mu.Unlock()
 	st := h.state.Load()
 	n := &actors.Node{Kind: "partitioner", Name: h.name, Counters: h.Stats(),
-		State: fmt.Sprintf("%s, %d partitions on a %s ring of %d reps", state, len(st.ids), h.opts.Hasher, h.opts.NumReps)}
+		State: fmt.Sprintf("%s, %d partitions on a %s ring of %d reps", state, len(st.ids), h.hasherName(), h.opts.NumReps)}
 	ejected := 0
 	for i, hp := range st.health {
 		pn := &actors.Node{Kind: "partition", Name: partitionNode(st.ids[i]).Addr, State: "on the ring",

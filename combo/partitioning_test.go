@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -586,5 +587,36 @@ func TestHashingRoutingAcrossProcesses(t *testing.T) {
 	}
 	if len(used) < 3 {
 		t.Errorf("60 keys used only servers %v", used)
+	}
+}
+
+// A key hasher of the user's places both the ring's points and the keys.
+func TestHashingPartitionerKeyHasher(t *testing.T) {
+	sys := newSystem(t)
+	_, chans := partitionCluster(t, sys, []string{"", "", ""})
+	fnv1a := func(key []byte) uint32 {
+		h := fnv.New32a()
+		h.Write(key)
+		return h.Sum32()
+	}
+	h := newPartitioner(t, sys, chans, &combo.HashingOptions{KeyHasher: fnv1a, NumReps: 40})
+	ring := lb.NewRingFunc(combo.PartitionNodes(3), 40, fnv1a)
+	seen := map[int]bool{}
+	for i := range 30 {
+		key := fmt.Sprintf("k%d", i)
+		want := ring.Lookup(fnv1a([]byte(key)))
+		if got := h.PartitionOf(key); got != want {
+			t.Fatalf("PartitionOf(%s) = %d, want %d from the ring of the user's hash", key, got, want)
+		}
+		if msg, err := callKeys(t, h, key); err != nil || msg != fmt.Sprintf("%d:%s", want, key) {
+			t.Fatalf("key %s: %q, %v; want partition %d", key, msg, err, want)
+		}
+		seen[want] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("30 keys all went to %v", seen)
+	}
+	if s := sys.Inspect().String(); !strings.Contains(s, "custom ring") {
+		t.Errorf("Inspect does not name the custom hash:\n%s", s)
 	}
 }

@@ -101,13 +101,34 @@ type Ring struct {
 // listing a server twice is listing it once. The tag does not move a point; it only orders two
 // entries of one address that share it.
 func NewRing(nodes []naming.ServerNode, replicas int, h Hasher) *Ring {
+	return newRing(nodes, replicas, h.appendPoints)
+}
+
+// NewRingFunc places replicas points for each of nodes at hash("A-0"), hash("A-1"), … (A being
+// the node's address): a ring for a hash function of the caller's, such as a partitioner's
+// pluggable key hasher. replicas ≤ 0 means [DefaultReplicas]; nodes repeat as for [NewRing].
+func NewRingFunc(nodes []naming.ServerNode, replicas int, hash func(key []byte) uint32) *Ring {
+	return newRing(nodes, replicas, func(dst []uint32, key []byte, addr string, replicas int) ([]uint32, []byte) {
+		for i := range replicas {
+			key = append(append(key[:0], addr...), '-')
+			key = strconv.AppendInt(key, int64(i), 10)
+			dst = append(dst, hash(key))
+		}
+		return dst, key
+	})
+}
+
+// pointsFunc appends the points of the server at addr to dst; key is scratch space.
+type pointsFunc func(dst []uint32, key []byte, addr string, replicas int) ([]uint32, []byte)
+
+func newRing(nodes []naming.ServerNode, replicas int, appendPoints pointsFunc) *Ring {
 	if replicas <= 0 {
 		replicas = DefaultReplicas
 	}
 	points := make([]Point, 0, len(nodes)*replicas)
 	hashes, key := make([]uint32, 0, replicas), []byte(nil)
 	for i := range nodes {
-		hashes, key = h.appendPoints(hashes[:0], key, nodes[i].Addr, replicas)
+		hashes, key = appendPoints(hashes[:0], key, nodes[i].Addr, replicas)
 		for _, x := range hashes {
 			points = append(points, Point{Hash: x, Node: i})
 		}

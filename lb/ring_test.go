@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -248,6 +249,41 @@ func TestRingBalance(t *testing.T) {
 		if exact > tt.bound || sampled > tt.bound+0.05 {
 			t.Errorf("%d replicas: max/mean share %.3f, sampled %.3f, want ≤ %.2f",
 				tt.replicas, exact, sampled, tt.bound)
+		}
+	}
+}
+
+// NewRingFunc with MurmurHash3 builds the very ring NewRing's Murmur3 builds, and a hash of the
+// caller's places the points it computes.
+func TestNewRingFunc(t *testing.T) {
+	nodes := []naming.ServerNode{{Addr: "10.0.0.1:80"}, {Addr: "10.0.0.2:80"}, {Addr: "10.0.0.3:80"}}
+	murmur := func(key []byte) uint32 {
+		m := murmur3.New32()
+		m.Write(key)
+		return m.Sum32()
+	}
+	want, got := lb.NewRing(nodes, 50, lb.Murmur3), lb.NewRingFunc(nodes, 50, murmur)
+	if want.Len() != got.Len() {
+		t.Fatalf("Len = %d, want %d", got.Len(), want.Len())
+	}
+	for i := range want.Len() {
+		if want.Point(i) != got.Point(i) {
+			t.Fatalf("point %d = %+v, want %+v", i, got.Point(i), want.Point(i))
+		}
+	}
+	fnv1a := func(key []byte) uint32 {
+		h := fnv.New32a()
+		h.Write(key)
+		return h.Sum32()
+	}
+	r := lb.NewRingFunc(nodes[:1], 3, fnv1a)
+	pts := map[uint32]bool{}
+	for i := range r.Len() {
+		pts[r.Point(i).Hash] = true
+	}
+	for i := range 3 {
+		if h := fnv1a([]byte("10.0.0.1:80-" + strconv.Itoa(i))); !pts[h] {
+			t.Errorf("no point at fnv(10.0.0.1:80-%d) = %d; points %v", i, h, pts)
 		}
 	}
 }
