@@ -35,6 +35,14 @@ type ServerOptions struct {
 	// refuses, gets ERPCAUTH ("Fail to authenticate: …") for that request, nothing else, and is
 	// closed. Without an Authenticator, credentials are ignored.
 	Authenticator ServerAuthenticator
+	// NoInPlace hands every request to a worker goroutine. By default the last request of
+	// each read from a connection is handled on the connection's reading goroutine, as brpc
+	// does: a connection with one request at a time saves a goroutine wake-up per call. A
+	// method whose handler took longer than a millisecond runs on workers for the next second,
+	// and a handler that runs in place longer than about 10 ms has the connection's reading
+	// moved to a new goroutine, so an occasionally slow handler delays the requests behind it
+	// on its connection by 10 to 20 ms at most. Set NoInPlace when that is too much.
+	NoInPlace bool
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -42,6 +50,14 @@ type ServerOptions struct {
 type Method struct {
 	NewRequest func() proto.Message
 	Handle     func(ctx context.Context, req proto.Message) (proto.Message, error)
+}
+
+// method is a registered Method and what the server learnt of it.
+type method struct {
+	Method
+	// slowUntil, while in the future (Unix nanoseconds), keeps the method's requests off the
+	// reading goroutine: a handler of it lately ran longer than slowHandler.
+	slowUntil atomic.Int64
 }
 
 // Server serves brpc's baidu_std protocol: brpc clients and troupe channels can call the methods
@@ -53,7 +69,7 @@ type Method struct {
 type Server struct {
 	opts    ServerOptions
 	log     *slog.Logger
-	methods map[string]*Method // "example.EchoService.Echo"
+	methods map[string]*method // "example.EchoService.Echo"
 	short   map[string]string  // "EchoService" -> "example.EchoService"
 	full    map[string]bool    // full service names
 
@@ -64,8 +80,9 @@ type Server struct {
 	inflight  atomic.Int64
 	idle      chan struct{} // closed once no request is in progress after closing began
 	idleOnce  sync.Once
-	wg        sync.WaitGroup // accept loops and connection readers
+	wg        sync.WaitGroup // accept loops, connection readers and the in-place watchdog
 	workers   workerPool     // request goroutines
+	watch     *inPlaceWatch
 }
 
 // NewServer returns a Server with no methods. It returns an error for invalid options.
@@ -83,12 +100,14 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 	if o.MaxBodySize == 0 {
 		o.MaxBodySize = wire.DefaultMaxBodySize
 	}
-	return &Server{
+	s := &Server{
 		opts: o, log: loggerOrDiscard(o.Logger),
-		methods: map[string]*Method{}, short: map[string]string{}, full: map[string]bool{},
+		methods: map[string]*method{}, short: map[string]string{}, full: map[string]bool{},
 		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
 		idle: make(chan struct{}), workers: newWorkerPool(),
-	}, nil
+	}
+	s.watch = newInPlaceWatch(s)
+	return s, nil
 }
 
 // Register adds a handler under its full method name, "package.Service.Method". A name without
@@ -109,7 +128,7 @@ func (s *Server) Register(fullMethod string, m Method) error {
 	if _, dup := s.methods[fullMethod]; dup {
 		return fmt.Errorf("troupe: method %s registered twice", fullMethod)
 	}
-	s.methods[svc+"."+name] = &m
+	s.methods[svc+"."+name] = &method{Method: m}
 	s.full[svc] = true
 	s.short[svc[strings.LastIndexByte(svc, '.')+1:]] = svc
 	return nil
@@ -206,12 +225,9 @@ func (s *Server) startConn(c net.Conn) {
 		return
 	}
 	s.conns[sc] = struct{}{}
-	s.wg.Add(1) // under mu, so that Shutdown's Wait cannot start before it
+	s.wg.Add(1) // under mu, so that Shutdown's Wait cannot start before it; the reader's end releases it
 	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		sc.serve()
-	}()
+	go sc.serve()
 }
 
 func (s *Server) forget(sc *serverConn) {
@@ -220,9 +236,20 @@ func (s *Server) forget(sc *serverConn) {
 	s.mu.Unlock()
 }
 
+// connList returns the open connections.
+func (s *Server) connList() []*serverConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*serverConn, 0, len(s.conns))
+	for sc := range s.conns {
+		out = append(out, sc)
+	}
+	return out
+}
+
 // lookup finds the method for a request's service and method names, answering with brpc's codes:
 // ENOSERVICE for an unknown service (by full or short name), ENOMETHOD for an unknown method.
-func (s *Server) lookup(service, method []byte) (*Method, string, *wire.Error) {
+func (s *Server) lookup(service, method []byte) (*method, string, *wire.Error) {
 	svc := string(service)
 	if !strings.Contains(svc, ".") {
 		full, ok := s.short[svc]
@@ -294,6 +321,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		c.close()
 	}
+	s.watch.close()
 	s.wg.Wait()
 	s.workers.close(err == nil)
 	return err

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -17,8 +18,9 @@ import (
 	"github.com/troupe-rpc/troupe/wire"
 )
 
-// serverConn is one accepted connection: a reader goroutine that decodes requests and starts a
-// goroutine per request, and a combining writer shared by those goroutines.
+// serverConn is one accepted connection: a reader goroutine that decodes requests and hands them
+// to worker goroutines, handling the last request of each read itself, and a combining writer
+// shared by those goroutines.
 type serverConn struct {
 	srv    *Server
 	conn   net.Conn
@@ -26,13 +28,22 @@ type serverConn struct {
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
 	once   sync.Once
-	authed bool // the first request's credential was accepted (or none is required)
+	authed bool // the first request's credential was accepted (or none is required); reader's
+
+	// Reading the connection belongs to one goroutine at a time; while the reader handles a
+	// request in place, role and since tell the server's watchdog whether to move reading to a
+	// new goroutine (see server_inplace.go).
+	br    *bufio.Reader
+	r     *wire.Reader
+	role  atomic.Int32 // roleReading, roleInPlace or roleMoved
+	since atomic.Int64 // when the handler running in place started, Unix nanoseconds
 }
 
 func newServerConn(s *Server, c net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	sc := &serverConn{srv: s, conn: c, ctx: ctx, cancel: cancel, authed: s.opts.Authenticator == nil}
 	sc.out.w = c
+	sc.out.others = func() bool { return s.inflight.Load() > 1 }
 	sc.out.idle.L = &sc.out.mu
 	return sc
 }
@@ -52,57 +63,85 @@ func (sc *serverConn) close() {
 }
 
 func (sc *serverConn) serve() {
-	defer sc.srv.forget(sc)
-	defer sc.close()
-	r := wire.NewReader(bufio.NewReaderSize(sc.conn, 64<<10), sc.srv.opts.MaxBodySize)
+	sc.br = bufio.NewReaderSize(sc.conn, 64<<10)
+	sc.r = wire.NewReader(sc.br, sc.srv.opts.MaxBodySize)
+	sc.read()
+}
+
+// read reads requests until the connection ends, then closes it; or until a handler it runs in
+// place outlasted inPlaceHandoff and another goroutine reads on.
+func (sc *serverConn) read() {
 	for {
 		f := new(wire.Frame)
-		err := r.ReadFrame(f)
+		err := sc.r.ReadFrame(f)
 		if err == nil || errors.Is(err, wire.ErrAttachmentSize) || errors.Is(err, wire.ErrChecksum) {
 			if !sc.authed && !sc.authenticate(f) {
 				sc.linger()
+				sc.end()
 				return
 			}
-			sc.dispatch(f, err)
+			if !sc.dispatch(f, err) {
+				return
+			}
 			continue
 		}
 		if err != io.EOF && !sc.srv.closing.Load() && sc.ctx.Err() == nil {
 			sc.srv.log.Warn("troupe: closing connection", "remote", sc.conn.RemoteAddr().String(), "err", err)
 		}
+		sc.end()
 		return
 	}
 }
 
-// dispatch answers a request that cannot be served at once, or starts its handler.
-func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) {
+// end closes the connection once its reading ended; the reader's count in the server goes with
+// it.
+func (sc *serverConn) end() {
+	sc.close()
+	sc.srv.forget(sc)
+	sc.srv.wg.Done()
+}
+
+// dispatch answers a request that cannot be served at once, or starts its handler: on a worker
+// goroutine, or in place when it is the last request read and no other is buffered (brpc's
+// rule: one goroutine wake-up less per call on a connection with one request at a time). It
+// returns false when reading moved to another goroutine meanwhile.
+func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) bool {
 	if f.Meta.IsResponse {
 		sc.srv.log.Warn("troupe: ignoring a response frame sent to a server", "remote", sc.conn.RemoteAddr().String())
-		return
+		return true
 	}
 	if frameErr == nil {
 		frameErr = wire.VerifyChecksum(f)
 	}
 	if frameErr != nil {
 		sc.reply(f, nil, nil, &wire.Error{Code: wire.EREQUEST, Text: frameErr.Error()})
-		return
+		return true
 	}
 	m, name, werr := sc.srv.lookup(f.Meta.Service, f.Meta.Method)
 	if werr != nil {
 		sc.reply(f, nil, nil, werr)
-		return
+		return true
 	}
 	if werr := sc.srv.admit(); werr != nil {
 		sc.reply(f, nil, nil, werr)
-		return
+		return true
 	}
-	sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name})
+	if sc.br.Buffered() > 0 || sc.srv.opts.NoInPlace || m.slow() {
+		sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name})
+		return true
+	}
+	return sc.handleInPlace(f, m, name)
 }
 
 // handle runs one request's handler and writes its answer.
-func (sc *serverConn) handle(f *wire.Frame, m *Method, name string) {
+func (sc *serverConn) handle(f *wire.Frame, m *method, name string) {
 	defer sc.srv.release()
 	call := &ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment, remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}
+	start := time.Now()
 	resp, werr := sc.invoke(context.WithValue(sc.ctx, serverCallKey{}, call), f, m)
+	if time.Since(start) > slowHandler {
+		m.slowUntil.Store(time.Now().Add(slowFor).UnixNano())
+	}
 	if werr != nil {
 		sc.reply(f, nil, nil, werr)
 		return
@@ -112,7 +151,7 @@ func (sc *serverConn) handle(f *wire.Frame, m *Method, name string) {
 
 // invoke parses the request and calls the handler, turning a panic in either into EINTERNAL and
 // a nil response into EINTERNAL too.
-func (sc *serverConn) invoke(ctx context.Context, f *wire.Frame, m *Method) (resp proto.Message, werr *wire.Error) {
+func (sc *serverConn) invoke(ctx context.Context, f *wire.Frame, m *method) (resp proto.Message, werr *wire.Error) {
 	defer func() {
 		if r := recover(); r != nil {
 			sc.srv.log.Error("troupe: handler panicked", "method", ServerCallFromContext(ctx).Method(),
@@ -135,7 +174,7 @@ func (sc *serverConn) invoke(ctx context.Context, f *wire.Frame, m *Method) (res
 	return resp, nil
 }
 
-func (sc *serverConn) parse(f *wire.Frame, m *Method) (proto.Message, *wire.Error) {
+func (sc *serverConn) parse(f *wire.Frame, m *method) (proto.Message, *wire.Error) {
 	payload := f.Payload
 	if f.Meta.CompressType != wire.CompressNone {
 		var err error
@@ -227,6 +266,9 @@ type writeCombiner struct {
 	writing bool
 	failed  bool
 	w       io.Writer
+	// others reports whether other requests are being handled, whose responses may join this
+	// write if the writer yields first; nil means always yield.
+	others func() bool
 }
 
 func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
@@ -244,7 +286,9 @@ func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
 	// Let the handlers that are ready to run append their responses first: one write then
 	// carries them all.
 	wc.mu.Unlock()
-	runtime.Gosched()
+	if wc.others == nil || wc.others() {
+		runtime.Gosched()
+	}
 	wc.mu.Lock()
 	for len(wc.buf) > 0 && !wc.failed {
 		out := wc.buf

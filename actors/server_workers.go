@@ -11,7 +11,7 @@ import (
 type serverTask struct {
 	sc   *serverConn
 	f    *wire.Frame
-	m    *Method
+	m    *method
 	name string
 }
 

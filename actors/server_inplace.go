@@ -1,0 +1,173 @@
+package actors
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// In-place handling: the last request of each read from a connection is handled on the
+// goroutine that reads the connection, as brpc does, which saves a goroutine wake-up per call
+// when a connection carries one request at a time. So that a slow handler does not hold up the
+// requests behind it:
+//
+//   - a method whose handler ran longer than slowHandler is handled on workers for the next
+//     slowFor, so a method that is slow as a rule never runs in place;
+//   - a watchdog moves a connection's reading to a new goroutine once a handler has run in place
+//     longer than inPlaceHandoff, which bounds what an occasionally slow handler holds up.
+//
+// The watchdog is one goroutine per server that ticks only while handlers run in place. A timer
+// per request would wake the runtime's poller on every call, and a finer tick costs the idle
+// machine measurably: both would spend the very wake-up that in-place handling saves.
+
+// The reader's role while it handles a request in place: who reads the connection next.
+const (
+	roleReading int32 = iota // the reader reads
+	roleInPlace              // the reader runs a handler; it reads on once the handler returns
+	roleMoved                // a new goroutine took reading over; the old one ends after its handler
+)
+
+// inPlaceHandoff is how long a handler runs in place before the watchdog moves its
+// connection's reading to a new goroutine: about the most a handler that is slow for the first
+// time delays the requests behind it on its connection (the watchdog looks every
+// inPlaceHandoff, so up to twice that).
+const inPlaceHandoff = 10 * time.Millisecond
+
+// A handler that runs longer than slowHandler keeps its method off the reading goroutine for
+// slowFor.
+const (
+	slowHandler = time.Millisecond
+	slowFor     = time.Second
+)
+
+// slow reports whether the method's requests are kept off the reading goroutine.
+func (m *method) slow() bool {
+	until := m.slowUntil.Load()
+	return until != 0 && time.Now().UnixNano() < until
+}
+
+// inPlaceWatch is a server's watchdog over the handlers running in place.
+type inPlaceWatch struct {
+	srv     *Server
+	starts  atomic.Int64 // handlers started in place, to tell activity from idleness
+	parked  atomic.Bool  // the watchdog waits for wake
+	closed  atomic.Bool  // the server is closing
+	wake    chan struct{}
+	quit    chan struct{}
+	started sync.Once
+	stop    sync.Once
+}
+
+func newInPlaceWatch(s *Server) *inPlaceWatch {
+	return &inPlaceWatch{srv: s, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+// handleInPlace runs a request's handler on the reading goroutine; should the watchdog see it
+// outlast inPlaceHandoff, a new goroutine reads on (and this one counts as a worker until the
+// handler returns). It returns whether this goroutine still reads.
+func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string) bool {
+	w := sc.srv.watch
+	sc.since.Store(time.Now().UnixNano())
+	sc.role.Store(roleInPlace)
+	if w.closed.Load() {
+		sc.takeOver() // the server is closing: no watchdog will look
+	} else {
+		w.started.Do(w.start)
+		w.starts.Add(1)
+		if w.parked.Load() && w.parked.CompareAndSwap(true, false) {
+			w.wake <- struct{}{}
+		}
+	}
+	sc.handle(f, m, name)
+	if sc.role.CompareAndSwap(roleInPlace, roleReading) {
+		return true
+	}
+	sc.srv.workers.wg.Done() // counted as a worker by takeOver
+	return false
+}
+
+// takeOver moves the connection's reading to a new goroutine when a handler still runs in
+// place. The reader's count in the server moves with the role (end releases it), and the old
+// reader counts as a worker until its handler returns, so Shutdown need not wait for a handler
+// that ignores its context. It reports whether it moved reading.
+func (sc *serverConn) takeOver() bool {
+	if !sc.role.CompareAndSwap(roleInPlace, roleMoved) {
+		return false
+	}
+	sc.srv.workers.wg.Add(1) // the old reader, until its handler returns
+	sc.role.Store(roleReading)
+	go sc.read()
+	return true
+}
+
+// start runs the watchdog on a goroutine the server waits for, unless the server is closing.
+func (w *inPlaceWatch) start() {
+	s := w.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return
+	}
+	s.wg.Go(w.run)
+}
+
+// run looks at the handlers running in place every inPlaceHandoff and moves the reading of the
+// connections whose handler has run longer; with none running and none started since its last
+// look, it waits until one starts.
+func (w *inPlaceWatch) run() {
+	tick := time.NewTicker(inPlaceHandoff)
+	defer tick.Stop()
+	seen := w.starts.Load()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case <-tick.C:
+		}
+		busy := w.sweep(time.Now().Add(-inPlaceHandoff).UnixNano())
+		if now := w.starts.Load(); busy || now != seen {
+			seen = now
+			continue
+		}
+		// Idle: wait for the next handler in place, unless one started meanwhile.
+		tick.Stop()
+		w.parked.Store(true)
+		if w.starts.Load() != seen && w.parked.CompareAndSwap(true, false) {
+			tick.Reset(inPlaceHandoff)
+			continue
+		}
+		select {
+		case <-w.quit:
+			return
+		case <-w.wake:
+		}
+		seen = w.starts.Load()
+		tick.Reset(inPlaceHandoff)
+	}
+}
+
+// sweep moves the reading of every connection whose handler has run in place since before
+// before, and reports whether any handler still runs in place.
+func (w *inPlaceWatch) sweep(before int64) (busy bool) {
+	for _, sc := range w.srv.connList() {
+		if sc.role.Load() != roleInPlace {
+			continue
+		}
+		if sc.since.Load() > before || !sc.takeOver() {
+			busy = true
+		}
+	}
+	return busy
+}
+
+// close stops the watchdog and moves the reading of every connection whose handler still runs
+// in place, so that the readers of closed connections end now.
+func (w *inPlaceWatch) close() {
+	w.closed.Store(true)
+	w.stop.Do(func() { close(w.quit) })
+	for _, sc := range w.srv.connList() {
+		sc.takeOver()
+	}
+}
