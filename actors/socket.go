@@ -75,7 +75,7 @@ func startSocket(sys *System, key sockKey, o *ChannelOptions) (*socket, error) {
 	}
 	sk.ctx, sk.cancel = context.WithCancel(context.Background())
 	a := newSocketActor(sk, o)
-	pid, err := sys.as.Root.SpawnNamed(sys.props(a, true), sys.socketName(key))
+	pid, err := sys.as.Root.SpawnNamed(sys.socketProps(a), sys.socketName(key))
 	if err != nil {
 		sk.cancel()
 		return nil, err
@@ -177,6 +177,14 @@ type pendingMap struct {
 type pendingCall struct {
 	id   int64
 	call *mailbox.Light
+}
+
+// busy reports whether more than one call waits for an answer: other calls are in flight, so
+// more frames are likely to join a write that waits for them.
+func (p *pendingMap) busy() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m) > 1
 }
 
 func (p *pendingMap) put(id int64, call *mailbox.Light) {

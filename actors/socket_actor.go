@@ -333,7 +333,8 @@ func (a *socketActor) onStopping() {
 // connection each response also tells the actor, first, that the connection is free; a short
 // one is read no further.
 func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType) {
-	r := wire.NewReader(bufio.NewReaderSize(conn, 64<<10), 0)
+	br := bufio.NewReaderSize(conn, 64<<10)
+	r := wire.NewReader(br, 0)
 	for {
 		in := getInbound()
 		err := r.ReadFrame(&in.frame)
@@ -352,10 +353,13 @@ func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType
 			// Before the call hears of it: the call's next attempt then finds the connection free.
 			sk.post(self, &responded{id: id})
 		}
-		if call != nil {
-			call.Send(in)
-		} else {
+		switch {
+		case call == nil:
 			putInbound(in)
+		case br.Buffered() == 0:
+			call.SendInline(in) // the last response read: its call's turn runs here
+		default:
+			call.Send(in)
 		}
 		if typ == connShort {
 			return

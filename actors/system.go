@@ -146,6 +146,20 @@ func (s *System) props(a actor.Actor, notifyDrained bool) *actor.Props {
 	)
 }
 
+// socketProps is props for a socket actor: a call's attempt that finds the socket idle runs
+// the socket's turn on the call's goroutine, which then queues and writes its frame itself.
+func (s *System) socketProps(a *socketActor) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return a },
+		actor.WithDispatcher(s.pool),
+		actor.WithMailbox(mailbox.NewInlineMailbox(true, isAttempt, a.sk.pending.busy)),
+	)
+}
+
+func isAttempt(msg any) bool {
+	_, ok := msg.(*attempt)
+	return ok
+}
+
 // closedError is the error of a call refused or failed by shutdown.
 func closedError(method string) *wire.Error {
 	return &wire.Error{Code: wire.ELOGOFF, Text: "troupe system is shut down", Method: method, Err: ErrClosed}

@@ -113,7 +113,9 @@ func (l *Light) orphan(child *Light) {
 	l.mu.Unlock()
 }
 
-// Release ends the first turn taken by [SpawnHeld]'s caller and processes what queued meanwhile.
+// Release ends the first turn taken by [SpawnHeld]'s caller and processes what queued meanwhile,
+// on the caller's goroutine: a call whose answer came back during its first turn finishes
+// without a hand-off to a worker.
 func (l *Light) Release() {
 	l.mu.Lock()
 	if !l.held {
@@ -127,7 +129,7 @@ func (l *Light) Release() {
 		return
 	}
 	l.mu.Unlock()
-	l.dispatch.Schedule(l.process)
+	l.run() // what arrived during the held turn is still this goroutine's to run: no hand-off
 }
 
 // FromProcess returns the Light behind a process protoactor resolved.
@@ -197,6 +199,28 @@ func (l *Light) stopWith(s *Stopped) {
 	l.queue.clear()
 	l.queue.push(s)
 	l.scheduleLocked()
+}
+
+// SendInline is Send that, when the actor is idle, runs its turn on the calling goroutine
+// instead of a dispatcher worker: one goroutine wake-up less. The caller must be able to afford
+// the turn's time and must hold no lock the handler might take; the handler never blocks.
+func (l *Light) SendInline(msg any) {
+	if msg == nil {
+		return
+	}
+	l.mu.Lock()
+	if l.stopping {
+		l.mu.Unlock()
+		return
+	}
+	l.queue.push(msg)
+	if l.scheduled {
+		l.mu.Unlock()
+		return
+	}
+	l.scheduled = true
+	l.mu.Unlock()
+	l.run()
 }
 
 func (l *Light) scheduleLocked() {
