@@ -20,6 +20,13 @@
 // or the done callback is released, and the actor leaves the registry. A late response finds no
 // one and is dropped without a dead letter. Every call finishes exactly once.
 //
+// A turn runs where its message arises whenever the actor is idle, because on a small machine a
+// hand-off to a parked goroutine costs more than the turn: the starting goroutine also takes the
+// socket actor's turn when the socket is idle (writing its own frame), the reader takes the turn
+// of the call whose response it read last in a batch, and an answer that arrived during the
+// first turn is processed by the starting goroutine before it returns. Turns never block, so
+// the goroutine lending itself only pays the turn's time.
+//
 // # Sockets are actors
 //
 // A socket actor owns every connection of the System to one server for one connection type

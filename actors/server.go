@@ -61,8 +61,10 @@ type method struct {
 }
 
 // Server serves brpc's baidu_std protocol: brpc clients and troupe channels can call the methods
-// registered on it. Each connection has a reader goroutine, each request runs in a goroutine of its
-// own, and responses leave as soon as they are ready, several to one write when they pile up.
+// registered on it. Each connection has a reader goroutine; the requests of one read run on
+// worker goroutines except the last, which the reader handles itself (brpc's rule, see
+// [ServerOptions.NoInPlace]); responses leave as soon as they are ready, several to one write
+// when they pile up.
 //
 // Register every method before Serve. A Server is safe for concurrent use; it cannot be restarted
 // after Shutdown.
