@@ -24,11 +24,13 @@ import (
 func TestSelectiveBackupRequest(t *testing.T) {
 	for _, via := range []string{"options", "controller"} {
 		t.Run(via, func(t *testing.T) {
-			slow := &echoservice.Service{Index: 1, Sleep: 30 * time.Millisecond, EchoAttachment: true}
+			// The slow server answers 80 ms after the backup request leaves, so that the fast
+			// one wins even on a loaded machine.
+			slow := &echoservice.Service{Index: 1, Sleep: 100 * time.Millisecond, EchoAttachment: true}
 			fast := &echoservice.Service{Index: 2, EchoAttachment: true}
 			slowAddr, fastAddr := startEcho(t, slow), startEcho(t, fast)
 			sys := newSystem(t)
-			opts := &combo.SelectiveOptions{Timeout: 100 * time.Millisecond}
+			opts := &combo.SelectiveOptions{Timeout: 300 * time.Millisecond}
 			if via == "options" {
 				opts.BackupRequest = 20 * time.Millisecond
 			}
