@@ -173,16 +173,9 @@ func (l *Light) Children() []*Light {
 // Send queues msg for the actor. It never blocks; after Stop it drops msg, and it drops a nil
 // msg, which is no message.
 func (l *Light) Send(msg any) {
-	if msg == nil {
-		return
+	if l.enqueue(msg) {
+		l.dispatch.Schedule(l.process)
 	}
-	l.mu.Lock()
-	if l.stopping {
-		l.mu.Unlock()
-		return
-	}
-	l.queue.push(msg)
-	l.scheduleLocked()
 }
 
 // Stop drops the queued messages and delivers [*Stopped] as the actor's next and last message.
@@ -205,22 +198,28 @@ func (l *Light) stopWith(s *Stopped) {
 // instead of a dispatcher worker: one goroutine wake-up less. The caller must be able to afford
 // the turn's time and must hold no lock the handler might take; the handler never blocks.
 func (l *Light) SendInline(msg any) {
+	if l.enqueue(msg) {
+		l.run()
+	}
+}
+
+// enqueue queues msg unless it is nil or the actor stops, and reports whether the caller must
+// start a turn: the actor was idle, and is now marked scheduled.
+func (l *Light) enqueue(msg any) (start bool) {
 	if msg == nil {
-		return
+		return false
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.stopping {
-		l.mu.Unlock()
-		return
+		return false
 	}
 	l.queue.push(msg)
 	if l.scheduled {
-		l.mu.Unlock()
-		return
+		return false
 	}
 	l.scheduled = true
-	l.mu.Unlock()
-	l.run()
+	return true
 }
 
 func (l *Light) scheduleLocked() {
