@@ -166,12 +166,7 @@ func (e *customCall) End(c *actors.Call, err *wire.Error) {
 		e.done(c, e.endErr)
 		return
 	}
-	sub := c.Errorf(wire.ECANCELED, nil, "the partitioned call ended: %s", err.Text)
-	for _, s := range e.sub {
-		if !s.done {
-			s.call.Abort(sub)
-		}
-	}
+	abortSubs(c, e.sub, err)
 }
 
 // done finishes the call with err and stops the Partition goroutine if it still runs.
@@ -188,22 +183,6 @@ func (e *customCall) finish(c *actors.Call) {
 		e.done(c, e.endErr)
 		return
 	}
-	var succ []proto.Message
-	var fails []error
-	for _, s := range e.sub {
-		if s.err != nil {
-			fails = append(fails, s.err)
-		} else {
-			succ = append(succ, s.resp)
-		}
-	}
 	merger := answerMerger{merge: e.cm.MergeResponses, newResp: e.cm.NewResponse}
-	if err, mergeFailed := merger.result(c, succ, fails); err != nil {
-		if mergeFailed {
-			e.p.mergeFailures.Add(1)
-		}
-		e.done(c, err)
-		return
-	}
-	e.done(c, nil)
+	e.done(c, mergeSubs(c, e.sub, merger, &e.p.mergeFailures))
 }

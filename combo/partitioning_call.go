@@ -3,6 +3,7 @@ package combo
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -176,9 +177,15 @@ func (p *hashingCall) End(c *actors.Call, err *wire.Error) {
 		p.finish(c)
 		return
 	}
+	abortSubs(c, p.sub, err)
+}
+
+// abortSubs stops the sub-calls of a partitioned call that have not reported; they report
+// ECANCELED.
+func abortSubs(c *actors.Call, subs []*partSub, err *wire.Error) {
 	sub := c.Errorf(wire.ECANCELED, nil, "the partitioned call ended: %s", err.Text)
-	for _, s := range p.sub {
-		if !s.done {
+	for _, s := range subs {
+		if !s.done && s.call != nil {
 			s.call.Abort(sub)
 		}
 	}
@@ -190,21 +197,24 @@ func (p *hashingCall) finish(c *actors.Call) {
 		c.Finish(p.endErr)
 		return
 	}
+	c.Finish(mergeSubs(c, p.sub, p.merger(), &p.h.mergeFailures))
+}
+
+// mergeSubs merges the answers of a partitioned call's sub-calls, all reported, into its
+// response and returns the call's error, counting a failed merge in mergeFailures.
+func mergeSubs(c *actors.Call, subs []*partSub, m answerMerger, mergeFailures *atomic.Int64) error {
 	var succ []proto.Message
 	var fails []error
-	for _, s := range p.sub {
+	for _, s := range subs {
 		if s.err != nil {
 			fails = append(fails, s.err)
 		} else {
 			succ = append(succ, s.resp)
 		}
 	}
-	if err, mergeFailed := p.merger().result(c, succ, fails); err != nil {
-		if mergeFailed {
-			p.h.mergeFailures.Add(1)
-		}
-		c.Finish(err)
-		return
+	err, mergeFailed := m.result(c, succ, fails)
+	if mergeFailed {
+		mergeFailures.Add(1)
 	}
-	c.Finish(nil)
+	return err
 }
