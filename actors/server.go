@@ -182,8 +182,10 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 }
 
 // Serve accepts connections on l until Shutdown, and then returns ErrServerClosed. It returns
-// another error only when accepting fails for good.
+// another error only when accepting fails for good. Either way it closes l, also when called
+// after Shutdown.
 func (s *Server) Serve(l net.Listener) error {
+	defer l.Close()
 	if err := s.track(l); err != nil {
 		return err
 	}

@@ -311,6 +311,7 @@ func TestServerServeAfterShutdown(t *testing.T) {
 	if err := srv.Serve(l2); !errors.Is(err, actors.ErrServerClosed) {
 		t.Errorf("Serve(new listener) after Shutdown = %v, want %v", err, actors.ErrServerClosed)
 	}
+	waitRefused(t, l2.Addr().String()) // Serve closed the listener it refused
 	if _, err := srv.Listen("127.0.0.1:0"); !errors.Is(err, actors.ErrServerClosed) {
 		t.Errorf("Listen() after Shutdown = %v, want %v", err, actors.ErrServerClosed)
 	}
