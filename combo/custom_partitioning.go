@@ -205,7 +205,9 @@ func newCustomSchema(instances map[int]actors.Channel, logical func(shard int) [
 // clusterResharding are calling Reshard whenever the user's partitioning state or the cluster
 // (its instances) changes, e.g. from a naming watch. A call keeps the schema it started with.
 //
-// It satisfies [actors.Channel] and is safe for concurrent use.
+// It satisfies [actors.Channel] and is safe for concurrent use. A call's Controller has a Sub(i)
+// per partition its request mapped to, in ascending partition id (nil for a partition no
+// instance serves), whose RemoteSide names the instance that answered.
 type CustomPartitioner struct {
 	sys     *actors.System
 	methods map[string]CustomMethod

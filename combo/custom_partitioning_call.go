@@ -143,10 +143,17 @@ func (e *customCall) fanOut(c *actors.Call, m *partitioned) {
 		return
 	}
 	now := time.Now().UnixNano()
+	subs := make([]*actors.Controller, len(e.sub))
+	for k, s := range e.sub {
+		if !s.done {
+			subs[k] = inherit(main)
+		}
+	}
+	main.SetSubs(subs)
 	for k, s := range e.sub {
 		if !s.done {
 			s.inst = e.schema.parts[s.part].pick(now)
-			s.call = s.inst.ch.StartChild(c, k, c.Method(), m.subs[s.part], s.resp, inherit(main))
+			s.call = s.inst.ch.StartChild(c, k, c.Method(), m.subs[s.part], s.resp, subs[k])
 		}
 	}
 	e.status(c)

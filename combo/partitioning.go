@@ -132,7 +132,8 @@ type hashState struct {
 // partitions in every process. [HashingPartitioner.Reshard] replaces the partitions (calls in
 // flight finish on theirs); [Shards] does it as a naming service's servers change. It satisfies
 // [actors.Channel], shows in [actors.System.Inspect] with its counters and partitions, and is
-// safe for concurrent use.
+// safe for concurrent use. A call's Controller has a Sub(i) per partition it touched, in
+// ascending partition id, whose RemoteSide names the server that answered.
 type HashingPartitioner struct {
 	sys     *actors.System
 	methods map[string]PartitionedMethod

@@ -73,8 +73,13 @@ func (p *hashingCall) Start(c *actors.Call) {
 	for k, g := range groups {
 		p.sub[k] = &partSub{part: g.part, resp: p.merger().newResponse(c)}
 	}
+	subs := make([]*actors.Controller, len(p.sub))
+	for k := range subs {
+		subs[k] = inherit(main)
+	}
+	main.SetSubs(subs)
 	for k, s := range p.sub {
-		s.call = p.st.chans[s.part].StartChild(c, k, c.Method(), reqs[k], s.resp, inherit(main))
+		s.call = p.st.chans[s.part].StartChild(c, k, c.Method(), reqs[k], s.resp, subs[k])
 	}
 	p.status(c)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -618,5 +619,48 @@ func TestHashingPartitionerKeyHasher(t *testing.T) {
 	}
 	if s := sys.Inspect().String(); !strings.Contains(s, "custom ring") {
 		t.Errorf("Inspect does not name the custom hash:\n%s", s)
+	}
+}
+
+// A partitioned call's Controller shows each partition's sub-call, with the server that answered.
+func TestPartitionersShowTheirSubCalls(t *testing.T) {
+	sys := newSystem(t)
+	addrs := make([]string, 3)
+	chans := make([]actors.Channel, 3)
+	byShard := map[int]actors.Channel{}
+	for i := range addrs {
+		addrs[i] = startEcho(t, &echoservice.Service{Index: int32(i)})
+		ch := plain(t, sys, addrs[i], nil)
+		t.Cleanup(func() { ch.Close() })
+		chans[i], byShard[i] = ch, ch
+	}
+	h := newPartitioner(t, sys, chans, nil)
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	var cntl actors.Controller
+	if err := h.Call(context.Background(), echoservice.Method, echoReq(strings.Join(keys, ",")), &echopb.EchoResponse{}, &cntl); err != nil {
+		t.Fatal(err)
+	}
+	parts := map[int]bool{}
+	for _, k := range keys {
+		parts[h.PartitionOf(k)] = true
+	}
+	ids := slices.Sorted(maps.Keys(parts))
+	if cntl.SubCount() != len(ids) {
+		t.Fatalf("SubCount = %d, want %d (partitions %v)", cntl.SubCount(), len(ids), ids)
+	}
+	for i, id := range ids {
+		if got := cntl.Sub(i).RemoteSide(); got != addrs[id] {
+			t.Errorf("Sub(%d).RemoteSide = %s, want partition %d's %s", i, got, id, addrs[id])
+		}
+	}
+
+	p := newCustom(t, sys, byShard, nil, nil)
+	cntl.Reset()
+	var resp echopb.EchoResponse
+	if err := p.Call(context.Background(), echoservice.Method, echoReq("2:x,0:y,7:z"), &resp, &cntl); err != nil {
+		t.Fatal(err)
+	}
+	if cntl.SubCount() != 3 || cntl.Sub(0).RemoteSide() != addrs[0] || cntl.Sub(1).RemoteSide() != addrs[2] || cntl.Sub(2) != nil {
+		t.Errorf("custom call's subs: %d, want 3: partition 0 at %s, 2 at %s, and nil for the unserved 7", cntl.SubCount(), addrs[0], addrs[2])
 	}
 }
