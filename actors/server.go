@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,7 @@ type Method struct {
 // method is a registered Method and what the server learnt of it.
 type method struct {
 	Method
+	name string // "example.EchoService.Echo"
 	// slowUntil, while in the future (Unix nanoseconds), keeps the method's requests off the
 	// reading goroutine: a handler of it lately ran longer than slowHandler.
 	slowUntil atomic.Int64
@@ -69,11 +71,11 @@ type method struct {
 // Register every method before Serve. A Server is safe for concurrent use; it cannot be restarted
 // after Shutdown.
 type Server struct {
-	opts    ServerOptions
-	log     *slog.Logger
-	methods map[string]*method // "example.EchoService.Echo"
-	short   map[string]string  // "EchoService" -> "example.EchoService"
-	full    map[string]bool    // full service names
+	opts     ServerOptions
+	log      *slog.Logger
+	methods  map[string]*method            // "example.EchoService.Echo"
+	short    map[string]string             // "EchoService" -> "example.EchoService"
+	services map[string]map[string]*method // "example.EchoService" -> "Echo" -> its method
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -104,7 +106,7 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 	}
 	s := &Server{
 		opts: o, log: loggerOrDiscard(o.Logger),
-		methods: map[string]*method{}, short: map[string]string{}, full: map[string]bool{},
+		methods: map[string]*method{}, short: map[string]string{}, services: map[string]map[string]*method{},
 		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
 		idle: make(chan struct{}), workers: newWorkerPool(),
 	}
@@ -130,8 +132,12 @@ func (s *Server) Register(fullMethod string, m Method) error {
 	if _, dup := s.methods[fullMethod]; dup {
 		return fmt.Errorf("troupe: method %s registered twice", fullMethod)
 	}
-	s.methods[svc+"."+name] = &method{Method: m}
-	s.full[svc] = true
+	full := svc + "." + name
+	s.methods[full] = &method{Method: m, name: full}
+	if s.services[svc] == nil {
+		s.services[svc] = map[string]*method{}
+	}
+	s.services[svc][name] = s.methods[full]
 	s.short[svc[strings.LastIndexByte(svc, '.')+1:]] = svc
 	return nil
 }
@@ -253,24 +259,26 @@ func (s *Server) connList() []*serverConn {
 
 // lookup finds the method for a request's service and method names, answering with brpc's codes:
 // ENOSERVICE for an unknown service (by full or short name), ENOMETHOD for an unknown method.
-func (s *Server) lookup(service, method []byte) (*method, string, *wire.Error) {
-	svc := string(service)
-	if !strings.Contains(svc, ".") {
-		full, ok := s.short[svc]
-		if !ok {
-			return nil, "", &wire.Error{Code: wire.ENOSERVICE, Text: "Fail to find service=" + svc}
+// It allocates nothing for a request it finds.
+func (s *Server) lookup(service, methodName []byte) (*method, string, *wire.Error) {
+	var methods map[string]*method
+	svc := ""
+	if bytes.IndexByte(service, '.') < 0 {
+		if full, ok := s.short[string(service)]; ok {
+			svc, methods = full, s.services[full]
 		}
-		svc = full
+	} else {
+		methods = s.services[string(service)]
+		svc = string(service)
 	}
-	if !s.full[svc] {
-		return nil, "", &wire.Error{Code: wire.ENOSERVICE, Text: "Fail to find service=" + svc}
+	if methods == nil {
+		return nil, "", &wire.Error{Code: wire.ENOSERVICE, Text: "Fail to find service=" + string(service)}
 	}
-	name := svc + "." + string(method)
-	m, ok := s.methods[name]
+	m, ok := methods[string(methodName)]
 	if !ok {
-		return nil, "", &wire.Error{Code: wire.ENOMETHOD, Text: "Fail to find method=" + svc + "/" + string(method)}
+		return nil, "", &wire.Error{Code: wire.ENOMETHOD, Text: "Fail to find method=" + svc + "/" + string(methodName)}
 	}
-	return m, name, nil
+	return m, m.name, nil
 }
 
 // admit counts a request in, or refuses it with ELOGOFF while stopping or ELIMIT over the limit.

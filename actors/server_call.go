@@ -9,6 +9,21 @@ import (
 
 type serverCallKey struct{}
 
+// handlerCtx is a handler's context: the connection's, carrying the ServerCall (one allocation
+// for both).
+type handlerCtx struct {
+	context.Context
+	call ServerCall
+}
+
+// Value returns the ServerCall for serverCallKey, and the connection context's values otherwise.
+func (h *handlerCtx) Value(key any) any {
+	if _, ok := key.(serverCallKey); ok {
+		return &h.call
+	}
+	return h.Context.Value(key)
+}
+
 // ServerCall is what a handler can learn about, and add to, the request it serves. Get it with
 // [ServerCallFromContext]. It belongs to the handler's goroutine.
 type ServerCall struct {

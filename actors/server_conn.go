@@ -136,9 +136,11 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) bool {
 // handle runs one request's handler and writes its answer.
 func (sc *serverConn) handle(f *wire.Frame, m *method, name string) {
 	defer sc.srv.release()
-	call := &ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment, remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}
+	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
+		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}}
+	call := &hc.call
 	start := time.Now()
-	resp, werr := sc.invoke(context.WithValue(sc.ctx, serverCallKey{}, call), f, m)
+	resp, werr := sc.invoke(hc, f, m)
 	if time.Since(start) > slowHandler {
 		m.slowUntil.Store(time.Now().Add(slowFor).UnixNano())
 	}
