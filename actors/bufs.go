@@ -23,6 +23,10 @@ func getBuf() *frameBuf {
 	return fb
 }
 
+// payloadPool holds the buffers calls encode their requests into; a call returns its buffer when
+// it completes, since every attempt copies the payload into a frame of its own.
+var payloadPool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0, 256)} }}
+
 func putBuf(fb *frameBuf) {
 	if fb == nil || cap(fb.b) > maxPooledBuf {
 		return

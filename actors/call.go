@@ -42,24 +42,25 @@ type Call struct {
 	own      Controller // used when the caller passed no Controller
 
 	// owned by the actor (and by the starting goroutine during the first turn)
-	payload   []byte
-	first     attempt  // storage for the first attempt, which most calls only have
-	cur       *attempt // the attempt waited for; nil before the first
-	prev      *attempt // the original attempt, still pending after a backup request was sent
-	timer     *time.Timer
-	backup    *time.Timer // the backup-request timer
-	backoff   *time.Timer // the retry-backoff timer
-	policy    RetryPolicy
-	stopCtx   func() bool
-	begin     time.Time
-	deadline  time.Time // zero: none
-	inherited time.Time // a child's nearest ancestor's deadline: sent to servers, not armed
-	timeout   time.Duration
-	defTO     time.Duration // the channel's timeout, which the Controller's overrides
-	maxRetry  int
-	retried   int
-	tried     []naming.ServerNode // servers already tried, avoided by the balancer
-	over      bool
+	payload    []byte
+	payloadBuf *frameBuf // payload's pooled buffer, returned when the call completes
+	first      attempt   // storage for the first attempt, which most calls only have
+	cur        *attempt  // the attempt waited for; nil before the first
+	prev       *attempt  // the original attempt, still pending after a backup request was sent
+	timer      *time.Timer
+	backup     *time.Timer // the backup-request timer
+	backoff    *time.Timer // the retry-backoff timer
+	policy     RetryPolicy
+	stopCtx    func() bool
+	begin      time.Time
+	deadline   time.Time // zero: none
+	inherited  time.Time // a child's nearest ancestor's deadline: sent to servers, not armed
+	timeout    time.Duration
+	defTO      time.Duration // the channel's timeout, which the Controller's overrides
+	maxRetry   int
+	retried    int
+	tried      []naming.ServerNode // servers already tried, avoided by the balancer
+	over       bool
 
 	state atomic.Int32 // for Inspect
 }
@@ -343,6 +344,12 @@ func (c *Call) finishEarly(err error, entered bool) {
 // goroutine of its own, under recover. The callback's goroutine is counted by the System before
 // the call leaves it, so that Shutdown waits for it.
 func (c *Call) complete(err error, entered bool) {
+	if pb := c.payloadBuf; pb != nil {
+		c.payload, c.payloadBuf = nil, nil
+		if cap(pb.b) <= maxPooledBuf {
+			payloadPool.Put(pb)
+		}
+	}
 	c.err = err
 	c.cntl.latency = time.Since(c.begin)
 	c.cntl.setResult(err)

@@ -146,16 +146,22 @@ func (c *Call) preparePlain() error {
 	if c.ch.closed.Load() {
 		return closedError(c.method)
 	}
-	b, err := proto.MarshalOptions{}.MarshalAppend(nil, c.req)
+	pb := payloadPool.Get().(*frameBuf)
+	b, err := proto.MarshalOptions{}.MarshalAppend(pb.b[:0], c.req)
+	pb.b = b[:0]
 	if err != nil {
+		payloadPool.Put(pb)
 		return c.errorf(wire.EREQUEST, err, "Fail to serialize request")
 	}
 	if t := c.cntl.compress; t != wire.CompressNone {
-		if b, err = wire.Compress(nil, b, t); err != nil {
+		b, err = wire.Compress(nil, b, t)
+		payloadPool.Put(pb)
+		if err != nil {
 			return c.errorf(wire.EREQUEST, err, "Fail to compress request")
 		}
+		pb = nil
 	}
-	c.payload = b
+	c.payload, c.payloadBuf = b, pb
 	c.maxRetry = c.ch.opts.MaxRetry
 	if n, ok := c.cntl.MaxRetry(); ok {
 		c.maxRetry = n
