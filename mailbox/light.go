@@ -72,7 +72,6 @@ func SpawnHeld(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h 
 func spawn(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler, held bool) *Light {
 	l := &Light{handler: h, dispatch: d, registry: r, prefix: prefix, parent: parent, scheduled: held, held: held}
 	l.queue.buf = l.inline[:]
-	l.process = l.run
 	l.alive.Store(true)
 	r.add(l)
 	if parent != nil && !parent.adopt(l) {
@@ -174,7 +173,7 @@ func (l *Light) Children() []*Light {
 // msg, which is no message.
 func (l *Light) Send(msg any) {
 	if l.enqueue(msg) {
-		l.dispatch.Schedule(l.process)
+		l.schedule()
 	}
 }
 
@@ -229,6 +228,16 @@ func (l *Light) scheduleLocked() {
 	}
 	l.scheduled = true
 	l.mu.Unlock()
+	l.schedule()
+}
+
+// schedule hands the actor's next turn to the dispatcher. Only the goroutine that holds the
+// turn (it set scheduled) calls it, so process needs no lock; it is made on first use, since
+// the turns of most calls run inline and never need it.
+func (l *Light) schedule() {
+	if l.process == nil {
+		l.process = l.run
+	}
 	l.dispatch.Schedule(l.process)
 }
 
@@ -257,7 +266,7 @@ func (l *Light) run() {
 			l.crash(p)
 		}
 	}
-	l.dispatch.Schedule(l.process)
+	l.schedule()
 }
 
 // invoke runs the handler on msg and returns a panic, if one happened.
