@@ -27,6 +27,15 @@ func getBuf() *frameBuf {
 // it completes, since every attempt copies the payload into a frame of its own.
 var payloadPool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0, 256)} }}
 
+// getPayload and putPayload take and return a payloadPool buffer.
+func getPayload() *frameBuf { return payloadPool.Get().(*frameBuf) }
+
+func putPayload(pb *frameBuf) {
+	if pb != nil && cap(pb.b) <= maxPooledBuf {
+		payloadPool.Put(pb)
+	}
+}
+
 func putBuf(fb *frameBuf) {
 	if fb == nil || cap(fb.b) > maxPooledBuf {
 		return

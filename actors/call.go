@@ -346,9 +346,7 @@ func (c *Call) finishEarly(err error, entered bool) {
 func (c *Call) complete(err error, entered bool) {
 	if pb := c.payloadBuf; pb != nil {
 		c.payload, c.payloadBuf = nil, nil
-		if cap(pb.b) <= maxPooledBuf {
-			payloadPool.Put(pb)
-		}
+		putPayload(pb)
 	}
 	c.err = err
 	c.cntl.latency = time.Since(c.begin)

@@ -13,14 +13,14 @@ import (
 // start makes a call of a plain channel.
 func (ch *PlainChannel) start(ctx context.Context, method string, req, resp proto.Message, cntl *Controller, done func(*Controller)) *Call {
 	c := &Call{sys: ch.sys, ch: ch, method: method, req: req, resp: resp, cntl: cntl, done: done,
-		target: ch.target, onEnd: ch.record, defTO: ch.opts.Timeout}
+		target: ch.target, onEnd: ch.onEnd, defTO: ch.opts.Timeout}
 	return c.start(ctx)
 }
 
 // startChild makes a call of a plain channel as a child of parent.
 func (ch *PlainChannel) startChild(parent *Call, index int, method string, req, resp proto.Message, cntl *Controller) *Call {
 	c := &Call{sys: ch.sys, ch: ch, method: method, req: req, resp: resp, cntl: cntl, parent: parent, index: index,
-		target: ch.target, onEnd: ch.record, defTO: -1}
+		target: ch.target, onEnd: ch.onEnd, defTO: -1}
 	return c.start(context.Background())
 }
 
@@ -146,16 +146,16 @@ func (c *Call) preparePlain() error {
 	if c.ch.closed.Load() {
 		return closedError(c.method)
 	}
-	pb := payloadPool.Get().(*frameBuf)
+	pb := getPayload()
 	b, err := proto.MarshalOptions{}.MarshalAppend(pb.b[:0], c.req)
 	pb.b = b[:0]
 	if err != nil {
-		payloadPool.Put(pb)
+		putPayload(pb)
 		return c.errorf(wire.EREQUEST, err, "Fail to serialize request")
 	}
 	if t := c.cntl.compress; t != wire.CompressNone {
 		b, err = wire.Compress(nil, b, t)
-		payloadPool.Put(pb)
+		putPayload(pb)
 		if err != nil {
 			return c.errorf(wire.EREQUEST, err, "Fail to compress request")
 		}

@@ -192,6 +192,7 @@ type PlainChannel struct {
 
 	inflight, succeeded, failed atomic.Int64
 	lastErr                     atomic.Pointer[string]
+	onEnd                       func(error) // record, made once rather than per call
 }
 
 // NewChannel makes a channel. Without a LoadBalancer in opts, target is one server, "host:port"
@@ -240,6 +241,7 @@ func (s *System) newClusterChannel(target string, o *ChannelOptions) (*PlainChan
 
 // addChannel starts the channel's actor and records the channel for Inspect and Shutdown.
 func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
+	ch.onEnd = ch.record
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {

@@ -233,8 +233,10 @@ func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte
 		meta.ErrorText = []byte(werr.Text)
 		attachment = nil
 	} else {
+		pb := getPayload()
+		defer putPayload(pb) // the write combiner copies the payload
 		var err error
-		payload, err = sc.encode(f, resp, &meta)
+		payload, err = sc.encode(f, resp, &meta, pb)
 		if err != nil {
 			meta.ErrorCode, meta.ErrorText, attachment, payload = int32(wire.ERESPONSE), []byte(err.Error()), nil, nil
 		}
@@ -242,9 +244,10 @@ func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte
 	sc.out.write(&meta, payload, attachment)
 }
 
-// encode marshals resp, compressed as the request was, as brpc answers.
-func (sc *serverConn) encode(f *wire.Frame, resp proto.Message, meta *wire.Meta) ([]byte, error) {
-	b, err := proto.Marshal(resp)
+// encode marshals resp into buf, compressed as the request was, as brpc answers.
+func (sc *serverConn) encode(f *wire.Frame, resp proto.Message, meta *wire.Meta, buf *frameBuf) ([]byte, error) {
+	b, err := proto.MarshalOptions{}.MarshalAppend(buf.b[:0], resp)
+	buf.b = b[:0]
 	if err != nil {
 		return nil, fmt.Errorf("fail to serialize response: %v", err)
 	}
