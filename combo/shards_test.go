@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -62,6 +61,15 @@ func shardServers(t *testing.T, n int) ([]*echoservice.Service, []string) {
 	return svcs, lines
 }
 
+// served counts the requests svcs answered.
+func served(svcs []*echoservice.Service) int64 {
+	var n int64
+	for _, s := range svcs {
+		n += s.Requests()
+	}
+	return n
+}
+
 func newShards(t *testing.T, sys *actors.System, path string) *combo.Shards {
 	t.Helper()
 	s, err := combo.NewShards(sys, "file://"+path, &combo.ShardOptions{Channel: actors.ChannelOptions{MaxRetry: actors.NoRetry}})
@@ -111,7 +119,7 @@ func TestShardsHashingReshardUnderLoad(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "calls on the first three shards", func() bool { return served(svcs[:3]) > 300 })
 	writeList(t, path, lines...)
 	waitFor(t, "the fourth partition", func() bool { return len(h.Partitions()) == 4 })
 	served := svcs[3].Requests()
@@ -191,7 +199,7 @@ func TestShardsCustomReshardUnderLoad(t *testing.T) {
 		var resp echopb.EchoResponse
 		return p.Call(context.Background(), echoservice.Method, echoReq(strconv.Itoa(caller+8*i)), &resp, nil)
 	})
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "calls on the first three shards", func() bool { return served(svcs[:3]) > 300 })
 	writeList(t, path, lines...)
 	waitFor(t, "the fourth instance", func() bool { return len(p.Partitions()) == 4 })
 	served := svcs[3].Requests()
