@@ -122,8 +122,8 @@ func TestShardsHashingReshardUnderLoad(t *testing.T) {
 	waitFor(t, "calls on the first three shards", func() bool { return served(svcs[:3]) > 300 })
 	writeList(t, path, lines...)
 	waitFor(t, "the fourth partition", func() bool { return len(h.Partitions()) == 4 })
-	served := svcs[3].Requests()
-	waitFor(t, "calls on the fourth partition", func() bool { return svcs[3].Requests() > served+100 })
+	before3 := svcs[3].Requests()
+	waitFor(t, "calls on the fourth partition", func() bool { return svcs[3].Requests() > before3+100 })
 	close(stop)
 	if n, err := wait(); n != 0 {
 		t.Fatalf("%d calls failed while resharding; first: %v", n, err)
@@ -202,8 +202,8 @@ func TestShardsCustomReshardUnderLoad(t *testing.T) {
 	waitFor(t, "calls on the first three shards", func() bool { return served(svcs[:3]) > 300 })
 	writeList(t, path, lines...)
 	waitFor(t, "the fourth instance", func() bool { return len(p.Partitions()) == 4 })
-	served := svcs[3].Requests()
-	waitFor(t, "calls on the fourth instance", func() bool { return svcs[3].Requests() > served+100 })
+	before3 := svcs[3].Requests()
+	waitFor(t, "calls on the fourth instance", func() bool { return svcs[3].Requests() > before3+100 })
 	close(stop)
 	if n, err := wait(); n != 0 {
 		t.Fatalf("%d calls failed while resharding; first: %v", n, err)
