@@ -241,12 +241,15 @@ func TestCustomPartitionerReshard(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(30 * time.Millisecond)
+	waitFor(t, "calls on the three partitions", func() bool { return p.Stats()["calls"] >= 50 || failed.Load() > 0 })
 	if err := p.Reshard(inst, nil); err != nil {
 		t.Fatal(err)
 	}
 	nparts.Store(4)
-	time.Sleep(30 * time.Millisecond)
+	before := p.Stats()["calls"]
+	waitFor(t, "calls on four partitions", func() bool {
+		return (sawFour.Load() && p.Stats()["calls"] >= before+50) || failed.Load() > 0
+	})
 	close(stop)
 	wg.Wait()
 	if failed.Load() != 0 {
