@@ -38,11 +38,14 @@ type ServerOptions struct {
 	Authenticator ServerAuthenticator
 	// NoInPlace hands every request to a worker goroutine. By default the last request of
 	// each read from a connection is handled on the connection's reading goroutine, as brpc
-	// does: a connection with one request at a time saves a goroutine wake-up per call. A
-	// method whose handler took longer than a millisecond runs on workers for the next second,
-	// and a handler that runs in place longer than about 10 ms has the connection's reading
-	// moved to a new goroutine, so an occasionally slow handler delays the requests behind it
-	// on its connection by 10 to 20 ms at most. Set NoInPlace when that is too much.
+	// does: a connection with one request at a time saves a goroutine wake-up per call. The
+	// requests of a method whose handler takes less than 20 µs on average are all handled
+	// there, in the order they came, their answers leaving together (a batch costs no wake-up
+	// and one write); a method whose handler takes a millisecond or more on average always runs
+	// on workers. A handler that runs in place longer than about 10 ms has the connection's
+	// reading moved to a new goroutine, which first sends the answers waiting behind it, so an
+	// occasionally slow handler delays the requests behind it on its connection by 10 to 20 ms
+	// at most. Set NoInPlace when that is too much.
 	NoInPlace bool
 }
 
@@ -57,16 +60,17 @@ type Method struct {
 type method struct {
 	Method
 	name string // "example.EchoService.Echo"
-	// slowUntil, while in the future (Unix nanoseconds), keeps the method's requests off the
-	// reading goroutine: a handler of it lately ran longer than slowHandler.
-	slowUntil atomic.Int64
+	// cost is a moving average of how long the method's handler runs, in nanoseconds (0: never
+	// called); it decides where its requests run (see server_inplace.go).
+	cost atomic.Int64
 }
 
 // Server serves brpc's baidu_std protocol: brpc clients and troupe channels can call the methods
-// registered on it. Each connection has a reader goroutine; the requests of one read run on
-// worker goroutines except the last, which the reader handles itself (brpc's rule, see
-// [ServerOptions.NoInPlace]); responses leave as soon as they are ready, several to one write
-// when they pile up.
+// registered on it. Each connection has a reader goroutine. It handles the last request of each
+// read itself (brpc's rule) and, for methods whose handlers are quick (tens of microseconds),
+// every request of the read, sending their answers in one write; other requests run on worker
+// goroutines, whose answers leave as soon as they are ready, several to one write when they pile
+// up. See [ServerOptions.NoInPlace].
 //
 // Register every method before Serve. A Server is safe for concurrent use; it cannot be restarted
 // after Shutdown.

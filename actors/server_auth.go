@@ -29,7 +29,7 @@ func (sc *serverConn) authenticate(f *wire.Frame) bool {
 		return true
 	}
 	sc.srv.log.Warn("troupe: authentication failed", "remote", sc.conn.RemoteAddr().String(), "err", err)
-	sc.reply(f, nil, nil, &wire.Error{Code: wire.ERPCAUTH, Text: "Fail to authenticate: " + err.Error()})
+	sc.reply(f, nil, nil, &wire.Error{Code: wire.ERPCAUTH, Text: "Fail to authenticate: " + err.Error()}, false)
 	return false
 }
 

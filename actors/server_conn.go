@@ -69,9 +69,16 @@ func (sc *serverConn) serve() {
 }
 
 // read reads requests until the connection ends, then closes it; or until a handler it runs in
-// place outlasted inPlaceHandoff and another goroutine reads on.
+// place outlasted inPlaceHandoff and another goroutine reads on. The answers of requests it
+// handles itself wait in the write buffer until no whole request is left to read, or until they
+// have waited maxHold, and then leave in one write.
 func (sc *serverConn) read() {
+	var heldAt int64 // when the oldest answer waiting in the write buffer was added; 0: none
 	for {
+		if heldAt != 0 && (!sc.r.FrameBuffered() || time.Now().UnixNano()-heldAt > int64(maxHold)) {
+			sc.out.flush()
+			heldAt = 0
+		}
 		f := new(wire.Frame)
 		err := sc.r.ReadFrame(f)
 		if err == nil || errors.Is(err, wire.ErrAttachmentSize) || errors.Is(err, wire.ErrChecksum) {
@@ -80,10 +87,17 @@ func (sc *serverConn) read() {
 				sc.end()
 				return
 			}
-			if !sc.dispatch(f, err) {
+			reading, held := sc.dispatch(f, err)
+			if !reading {
 				return
 			}
+			if held && heldAt == 0 {
+				heldAt = time.Now().UnixNano()
+			}
 			continue
+		}
+		if heldAt != 0 {
+			sc.out.flush()
 		}
 		if err != io.EOF && !sc.srv.closing.Load() && sc.ctx.Err() == nil {
 			sc.srv.log.Warn("troupe: closing connection", "remote", sc.conn.RemoteAddr().String(), "err", err)
@@ -102,53 +116,54 @@ func (sc *serverConn) end() {
 }
 
 // dispatch answers a request that cannot be served at once, or starts its handler: on a worker
-// goroutine, or in place when it is the last request read and no other is buffered (brpc's
-// rule: one goroutine wake-up less per call on a connection with one request at a time). It
-// returns false when reading moved to another goroutine meanwhile.
-func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) bool {
+// goroutine, or in place on the reading goroutine. A request runs in place when it is the last
+// one read (brpc's rule: one goroutine wake-up less per call on a connection with one request at
+// a time) or when its method is quick, so that a batch of quick requests costs no wake-up at
+// all. It returns whether this goroutine still reads, and whether it left an answer in the write
+// buffer for read to send.
+func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held bool) {
 	if f.Meta.IsResponse {
 		sc.srv.log.Warn("troupe: ignoring a response frame sent to a server", "remote", sc.conn.RemoteAddr().String())
-		return true
+		return true, false
 	}
 	if frameErr == nil {
 		frameErr = wire.VerifyChecksum(f)
 	}
 	if frameErr != nil {
-		sc.reply(f, nil, nil, &wire.Error{Code: wire.EREQUEST, Text: frameErr.Error()})
-		return true
+		sc.reply(f, nil, nil, &wire.Error{Code: wire.EREQUEST, Text: frameErr.Error()}, true)
+		return true, true
 	}
 	m, name, werr := sc.srv.lookup(f.Meta.Service, f.Meta.Method)
 	if werr != nil {
-		sc.reply(f, nil, nil, werr)
-		return true
+		sc.reply(f, nil, nil, werr, true)
+		return true, true
 	}
 	if werr := sc.srv.admit(); werr != nil {
-		sc.reply(f, nil, nil, werr)
-		return true
+		sc.reply(f, nil, nil, werr, true)
+		return true, true
 	}
-	if sc.br.Buffered() > 0 || sc.srv.opts.NoInPlace || m.slow() {
+	if sc.srv.opts.NoInPlace || m.slow() || (sc.br.Buffered() > 0 && !m.quick()) {
 		sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name})
-		return true
+		return true, false
 	}
-	return sc.handleInPlace(f, m, name)
+	return sc.handleInPlace(f, m, name), true
 }
 
-// handle runs one request's handler and writes its answer.
-func (sc *serverConn) handle(f *wire.Frame, m *method, name string) {
+// handle runs one request's handler and writes its answer, or only adds it to the write buffer
+// when hold is true.
+func (sc *serverConn) handle(f *wire.Frame, m *method, name string, hold bool) {
 	defer sc.srv.release()
 	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
 		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}}
 	call := &hc.call
 	start := time.Now()
 	resp, werr := sc.invoke(hc, f, m)
-	if time.Since(start) > slowHandler {
-		m.slowUntil.Store(time.Now().Add(slowFor).UnixNano())
-	}
+	m.observe(time.Since(start))
 	if werr != nil {
-		sc.reply(f, nil, nil, werr)
+		sc.reply(f, nil, nil, werr, hold)
 		return
 	}
-	sc.reply(f, resp, call.respAttachment, nil)
+	sc.reply(f, resp, call.respAttachment, nil, hold)
 }
 
 // invoke parses the request and calls the handler, turning a panic in either into EINTERNAL and
@@ -224,8 +239,9 @@ func safeErrorText(err error) (text string) {
 	return err.Error()
 }
 
-// reply writes a response frame for f's request: resp and attachment on success, or werr.
-func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte, werr *wire.Error) {
+// reply writes a response frame for f's request: resp and attachment on success, or werr. With
+// hold, the frame waits in the write buffer for the next write or flush.
+func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte, werr *wire.Error, hold bool) {
 	meta := wire.Meta{IsResponse: true, CorrelationID: f.Meta.CorrelationID, CompressType: wire.CompressNone}
 	var payload []byte
 	if werr != nil {
@@ -240,6 +256,10 @@ func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte
 		if err != nil {
 			meta.ErrorCode, meta.ErrorText, attachment, payload = int32(wire.ERESPONSE), []byte(err.Error()), nil, nil
 		}
+	}
+	if hold {
+		sc.out.hold(&meta, payload, attachment)
+		return
 	}
 	sc.out.write(&meta, payload, attachment)
 }
@@ -283,6 +303,32 @@ func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
 		return
 	}
 	wc.buf = wire.AppendFrame(wc.buf, meta, payload, attachment)
+	wc.writeOut()
+}
+
+// hold adds a frame to the buffer without writing it: it leaves with the next write or flush.
+func (wc *writeCombiner) hold(meta *wire.Meta, payload, attachment []byte) {
+	wc.mu.Lock()
+	if !wc.failed {
+		wc.buf = wire.AppendFrame(wc.buf, meta, payload, attachment)
+	}
+	wc.mu.Unlock()
+}
+
+// flush writes the frames that hold left in the buffer, unless a write is in progress, which
+// takes them along.
+func (wc *writeCombiner) flush() {
+	wc.mu.Lock()
+	if wc.failed || len(wc.buf) == 0 {
+		wc.mu.Unlock()
+		return
+	}
+	wc.writeOut()
+}
+
+// writeOut becomes the writer unless another goroutine is, and writes until the buffer is
+// empty. It is called with wc.mu held and returns with it released.
+func (wc *writeCombiner) writeOut() {
 	if wc.writing {
 		wc.mu.Unlock()
 		return

@@ -10,11 +10,18 @@ import (
 
 // In-place handling: the last request of each read from a connection is handled on the
 // goroutine that reads the connection, as brpc does, which saves a goroutine wake-up per call
-// when a connection carries one request at a time. So that a slow handler does not hold up the
-// requests behind it:
+// when a connection carries one request at a time. The requests of a quick method are handled in
+// place even when more follow them: their answers collect in the write buffer and leave in one
+// write once no whole request is left to read, or after maxHold. A batch of quick requests then
+// costs neither a wake-up per request nor a write per answer.
 //
-//   - a method whose handler ran longer than slowHandler is handled on workers for the next
-//     slowFor, so a method that is slow as a rule never runs in place;
+// Whether a method is quick or slow follows a moving average of how long its handler runs
+// (its cost; the first call sets it). Wall time on a loaded machine includes preemption and
+// garbage collection, so one long call must not decide alone. So that a slow handler does not
+// hold up the requests behind it:
+//
+//   - a method whose cost is slowHandler or more is handled on workers only, and the requests of
+//     a method whose cost is quickHandler or more run on workers unless they are the last read;
 //   - a watchdog moves a connection's reading to a new goroutine once a handler has run in place
 //     longer than inPlaceHandoff, which bounds what an occasionally slow handler holds up.
 //
@@ -35,18 +42,32 @@ const (
 // inPlaceHandoff, so up to twice that).
 const inPlaceHandoff = 10 * time.Millisecond
 
-// A handler that runs longer than slowHandler keeps its method off the reading goroutine for
-// slowFor.
+// A method whose cost is slowHandler or more never runs on the reading goroutine; one whose cost
+// is quickHandler or more runs there only when its request is the last one read. An answer waits
+// in the write buffer for at most about maxHold (plus the handler that runs when it is reached)
+// while the reader handles the requests behind it.
 const (
-	slowHandler = time.Millisecond
-	slowFor     = time.Second
+	slowHandler  = time.Millisecond
+	quickHandler = 20 * time.Microsecond
+	maxHold      = 200 * time.Microsecond
 )
 
-// slow reports whether the method's requests are kept off the reading goroutine.
-func (m *method) slow() bool {
-	until := m.slowUntil.Load()
-	return until != 0 && time.Now().UnixNano() < until
+// observe records how long a handler of the method ran: the first call sets the method's cost,
+// each later one moves it an eighth of the way.
+func (m *method) observe(d time.Duration) {
+	c := m.cost.Load()
+	if c == 0 {
+		m.cost.Store(max(int64(d), 1))
+		return
+	}
+	m.cost.Store(c + (int64(d)-c)/8)
 }
+
+// quick reports whether the method's requests are handled in place in batches.
+func (m *method) quick() bool { return m.cost.Load() < int64(quickHandler) }
+
+// slow reports whether the method's requests are kept off the reading goroutine.
+func (m *method) slow() bool { return m.cost.Load() >= int64(slowHandler) }
 
 // inPlaceWatch is a server's watchdog over the handlers running in place.
 type inPlaceWatch struct {
@@ -64,9 +85,10 @@ func newInPlaceWatch(s *Server) *inPlaceWatch {
 	return &inPlaceWatch{srv: s, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
-// handleInPlace runs a request's handler on the reading goroutine; should the watchdog see it
-// outlast inPlaceHandoff, a new goroutine reads on (and this one counts as a worker until the
-// handler returns). It returns whether this goroutine still reads.
+// handleInPlace runs a request's handler on the reading goroutine and leaves its answer in the
+// write buffer; should the watchdog see it outlast inPlaceHandoff, a new goroutine reads on (and
+// this one counts as a worker until the handler returns, then writes its answer out). It returns
+// whether this goroutine still reads.
 func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string) bool {
 	w := sc.srv.watch
 	sc.since.Store(time.Now().UnixNano())
@@ -80,16 +102,18 @@ func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string) bool 
 			w.wake <- struct{}{}
 		}
 	}
-	sc.handle(f, m, name)
+	sc.handle(f, m, name, true)
 	if sc.role.CompareAndSwap(roleInPlace, roleReading) {
 		return true
 	}
+	sc.out.flush()
 	sc.srv.workers.wg.Done() // counted as a worker by takeOver
 	return false
 }
 
 // takeOver moves the connection's reading to a new goroutine when a handler still runs in
-// place. The reader's count in the server moves with the role (end releases it), and the old
+// place; the new reader first writes out the answers the old one left in the write buffer. The
+// reader's count in the server moves with the role (end releases it), and the old
 // reader counts as a worker until its handler returns, so Shutdown need not wait for a handler
 // that ignores its context. It reports whether it moved reading.
 func (sc *serverConn) takeOver() bool {
@@ -98,7 +122,10 @@ func (sc *serverConn) takeOver() bool {
 	}
 	sc.srv.workers.wg.Add(1) // the old reader, until its handler returns
 	sc.role.Store(roleReading)
-	go sc.read()
+	go func() {
+		sc.out.flush()
+		sc.read()
+	}()
 	return true
 }
 

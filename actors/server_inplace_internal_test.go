@@ -10,8 +10,8 @@ import (
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
-// A method whose handler ran longer than slowHandler is kept off the reading goroutine for
-// slowFor. (Whether a fast one stays on it depends on the machine's load, so it is not checked.)
+// A method whose first handler ran longer than slowHandler is kept off the reading goroutine.
+// (Whether a fast one stays on it depends on the machine's load, so it is not checked.)
 func TestServerLearnsSlowMethods(t *testing.T) {
 	srv, err := NewServer(nil)
 	if err != nil {

@@ -3,11 +3,15 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/wire"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
@@ -70,4 +74,87 @@ func TestServerShutdownLeavesAHandlerThatIgnoresItsContext(t *testing.T) {
 	}
 	close(release)
 	receive(t, returned, "the handler to return")
+}
+
+// Requests of a quick method that arrive together are handled on the reading goroutine, their
+// answers held for one write. When the last handler of the batch blocks, the answers before it
+// leave anyway and the connection serves on: held answers are not hostage to a slow handler.
+func TestServerBatchIsAnsweredWhileOneOfItBlocks(t *testing.T) {
+	srv := newServer(t, nil)
+	release := make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unblock)
+	handle(t, srv, "test.Svc.Gate", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		if req.GetMessage() == "block" {
+			<-release
+		}
+		return &echopb.EchoResponse{Message: req.Message}, nil
+	})
+	c := dialRaw(t, listen(t, srv))
+	for id := int64(1); id <= 20; id++ { // the method is quick
+		if f := c.call(methodMeta("test.Svc", "Gate", id), marshal(t, hello("x")), nil); f.Meta.ErrorCode != 0 {
+			t.Fatalf("call %d failed: %s", id, f.Meta.ErrorText)
+		}
+	}
+	var batch []byte
+	for id, msg := range []string{"a", "b", "c", "block"} {
+		batch = wire.AppendFrame(batch, methodMeta("test.Svc", "Gate", int64(101+id)), marshal(t, hello(msg)), nil)
+	}
+	c.write(batch)
+	got := map[int64]bool{}
+	for range 3 {
+		f := c.read()
+		if f.Meta.ErrorCode != 0 || f.Meta.CorrelationID == 104 {
+			t.Fatalf("while 104 blocks: answer cid %d code %d %s", f.Meta.CorrelationID, f.Meta.ErrorCode, f.Meta.ErrorText)
+		}
+		got[f.Meta.CorrelationID] = true
+	}
+	if len(got) != 3 {
+		t.Fatalf("answers while 104 blocks = %v, want 101, 102 and 103 once each", got)
+	}
+	if f := c.call(methodMeta("test.Svc", "Gate", 105), marshal(t, hello("e")), nil); f.Meta.ErrorCode != 0 {
+		t.Fatalf("a call while 104 blocks failed: %s", f.Meta.ErrorText)
+	}
+	unblock()
+	if f := c.read(); f.Meta.CorrelationID != 104 || f.Meta.ErrorCode != 0 {
+		t.Errorf("after release: answer cid %d code %d, want cid 104 success", f.Meta.CorrelationID, f.Meta.ErrorCode)
+	}
+}
+
+// A large batch of requests written at once (more than one read's worth), with failures mixed
+// in, is answered in full: every request once, each failure with its code.
+func TestServerLargeBatchIsAnsweredInFull(t *testing.T) {
+	srv := newServer(t, nil)
+	handle(t, srv, "test.Svc.Echo", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		return &echopb.EchoResponse{Message: req.Message}, nil
+	})
+	c := dialRaw(t, listen(t, srv))
+	const n = 5000
+	var batch []byte
+	for id := int64(1); id <= n; id++ {
+		m := methodMeta("test.Svc", "Echo", id)
+		if id%100 == 0 {
+			m = methodMeta("test.Svc", "Missing", id)
+		}
+		batch = wire.AppendFrame(batch, m, marshal(t, hello(strconv.FormatInt(id, 10))), nil)
+	}
+	go c.conn.Write(batch) // the server answers while it reads; the test reads meanwhile
+	seen := make(map[int64]bool, n)
+	for range n {
+		f := c.read()
+		id := f.Meta.CorrelationID
+		if seen[id] || id < 1 || id > n {
+			t.Fatalf("answer for cid %d, a second time or never asked", id)
+		}
+		seen[id] = true
+		if want := id%100 == 0; (f.Meta.ErrorCode == int32(wire.ENOMETHOD)) != want {
+			t.Fatalf("cid %d: code %d %s", id, f.Meta.ErrorCode, f.Meta.ErrorText)
+		}
+		if id%100 != 0 {
+			var resp echopb.EchoResponse
+			if err := proto.Unmarshal(f.Payload, &resp); err != nil || resp.GetMessage() != strconv.FormatInt(id, 10) {
+				t.Fatalf("cid %d: answer %q, %v", id, resp.GetMessage(), err)
+			}
+		}
+	}
 }

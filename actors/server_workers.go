@@ -45,7 +45,7 @@ func (p *workerPool) work(t serverTask) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		t.sc.handle(t.f, t.m, t.name)
+		t.sc.handle(t.f, t.m, t.name, false)
 		idle.Reset(workerIdle)
 		select {
 		case t = <-p.tasks:

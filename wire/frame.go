@@ -179,6 +179,28 @@ func (r *Reader) ReadFrame(f *Frame) error {
 	return splitBody(f, h)
 }
 
+// FrameBuffered reports whether the next frame can be read without waiting for the stream: its
+// whole body is buffered already, or what is buffered is enough for ReadFrame to refuse it. A
+// server that answers requests in batches writes its answers out once this is false.
+func (r *Reader) FrameBuffered() bool {
+	n := r.r.Buffered()
+	if n < len(magic) {
+		return false
+	}
+	if mb, _ := r.r.Peek(len(magic)); string(mb) != magic {
+		return true
+	}
+	if n < HeaderSize {
+		return false
+	}
+	hb, _ := r.r.Peek(HeaderSize)
+	h, err := ParseHeader(hb)
+	if err != nil || h.BodySize > r.maxBody {
+		return true
+	}
+	return uint64(n) >= uint64(HeaderSize)+uint64(h.BodySize)
+}
+
 func (r *Reader) headerErr(got []byte, err error) error {
 	if err == io.EOF && len(got) == 0 {
 		return io.EOF

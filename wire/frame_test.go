@@ -616,3 +616,37 @@ func TestAppendFrameDoesNotWriteIntoDecodedFrame(t *testing.T) {
 		})
 	}
 }
+
+// FrameBuffered is true exactly when ReadFrame can return without reading the stream: a whole
+// frame is buffered, or enough to refuse what is buffered.
+func TestFrameBuffered(t *testing.T) {
+	first := echoFrame(1, []byte("payload"), []byte("attachment"))
+	stream := append(append([]byte(nil), first...), echoFrame(2, []byte("x"), nil)...)
+	for k := 0; k <= len(stream); k++ {
+		br := bufio.NewReader(bytes.NewReader(stream[:k]))
+		br.Peek(1) // buffers the k bytes in one read
+		r := wire.NewReader(br, 0)
+		if got, want := r.FrameBuffered(), k >= len(first); got != want {
+			t.Errorf("%d of %d bytes buffered: FrameBuffered() = %v, want %v", k, len(first), got, want)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		stream []byte
+		limit  int
+		want   bool
+	}{
+		{"three bytes of magic", []byte("PRP"), 0, false},
+		{"bad magic", []byte("HTTP"), 0, true},
+		{"magic, part of a header", []byte("PRPC\x00\x00"), 0, false},
+		{"meta larger than body", header(4, 8), 0, true},
+		{"body over the limit", header(1000, 0), 100, true},
+		{"body within the limit, not buffered", header(100, 0), 1000, false},
+	} {
+		br := bufio.NewReader(bytes.NewReader(c.stream))
+		br.Peek(1)
+		if got := wire.NewReader(br, c.limit).FrameBuffered(); got != c.want {
+			t.Errorf("%s: FrameBuffered() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
