@@ -47,7 +47,7 @@ type Call struct {
 	first      attempt   // storage for the first attempt, which most calls only have
 	cur        *attempt  // the attempt waited for; nil before the first
 	prev       *attempt  // the original attempt, still pending after a backup request was sent
-	timer      *time.Timer
+	timer      *deadlineTimer
 	backup     *time.Timer // the backup-request timer
 	backoff    *time.Timer // the retry-backoff timer
 	policy     RetryPolicy
@@ -183,7 +183,7 @@ func (c *Call) setDeadline(ctx context.Context) {
 // arm starts the deadline timer and turns a cancel of ctx into a message.
 func (c *Call) arm(ctx context.Context, l *mailbox.Light) {
 	if !c.deadline.IsZero() {
-		c.timer = time.AfterFunc(time.Until(c.deadline), func() { l.Send(msgTimeout) })
+		c.timer = armDeadline(time.Until(c.deadline), l)
 	}
 	if c.engine == nil {
 		if d := c.backupDelay(); d > 0 {
@@ -309,7 +309,11 @@ func (c *Call) finish(err error) {
 		return
 	}
 	c.over = true
-	for _, t := range [...]*time.Timer{c.timer, c.backup, c.backoff} {
+	if c.timer != nil {
+		c.timer.stop()
+		c.timer = nil
+	}
+	for _, t := range [...]*time.Timer{c.backup, c.backoff} {
 		if t != nil {
 			t.Stop()
 		}

@@ -129,10 +129,12 @@ func TestDynamicPartitionWalkthrough(t *testing.T) {
 		}
 		return got
 	}
+	// Schemes are picked at random per call: over the few thousand calls of a window the
+	// ratio's standard deviation is about 3%, so 15% tells a wrong weighting from chance.
 	within := func(what string, got, want float64) {
 		t.Helper()
-		if math.Abs(got-want)/want > 0.10 {
-			t.Errorf("%s = %.3f, want %.3f ± 10%%", what, got, want)
+		if math.Abs(got-want)/want > 0.15 {
+			t.Errorf("%s = %.3f, want %.3f ± 15%%", what, got, want)
 		}
 	}
 	time.Sleep(200 * time.Millisecond)

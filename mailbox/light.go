@@ -233,8 +233,12 @@ func (l *Light) scheduleLocked() {
 
 // schedule hands the actor's next turn to the dispatcher. Only the goroutine that holds the
 // turn (it set scheduled) calls it, so process needs no lock; it is made on first use, since
-// the turns of most calls run inline and never need it.
+// the turns of most calls run inline and never need it, and a Pool needs none.
 func (l *Light) schedule() {
+	if p, ok := l.dispatch.(*Pool); ok {
+		p.schedule(l)
+		return
+	}
 	if l.process == nil {
 		l.process = l.run
 	}

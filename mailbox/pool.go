@@ -8,7 +8,7 @@ import (
 // Schedule never blocks: when the queue is full the activation runs on a new goroutine, which the
 // pool tracks like its workers. The zero value is not usable; use [NewPool].
 type Pool struct {
-	work       chan func()
+	work       chan task
 	done       chan struct{}
 	throughput int
 
@@ -40,7 +40,7 @@ func NewPool(workers, queue, throughput int) *Pool {
 	if throughput <= 0 {
 		throughput = DefaultThroughput
 	}
-	p := &Pool{work: make(chan func(), queue), done: make(chan struct{}), throughput: throughput}
+	p := &Pool{work: make(chan task, queue), done: make(chan struct{}), throughput: throughput}
 	p.idle = sync.NewCond(&p.count)
 	for range workers {
 		p.spawn(p.worker)
@@ -71,8 +71,8 @@ func (p *Pool) exited() {
 func (p *Pool) worker() {
 	for {
 		select {
-		case fn := <-p.work:
-			fn()
+		case t := <-p.work:
+			t.run()
 		case <-p.done:
 			p.drain()
 			return
@@ -84,8 +84,8 @@ func (p *Pool) worker() {
 func (p *Pool) drain() {
 	for {
 		select {
-		case fn := <-p.work:
-			fn()
+		case t := <-p.work:
+			t.run()
 		default:
 			return
 		}
@@ -95,17 +95,27 @@ func (p *Pool) drain() {
 // Schedule runs fn on a worker, or on a tracked goroutine of its own when every worker is busy
 // and the queue is full. After Close it runs fn on a tracked goroutine, so that a late message is
 // still processed and nothing is lost.
-func (p *Pool) Schedule(fn func()) {
+func (p *Pool) Schedule(fn func()) { p.schedule(funcTask(fn)) }
+
+// task is what a worker runs: a scheduled func, or a Light's turn, which needs no func value
+// made for it.
+type task interface{ run() }
+
+type funcTask func()
+
+func (f funcTask) run() { f() }
+
+func (p *Pool) schedule(t task) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
-		p.spawn(fn)
+		p.spawn(t.run)
 		return
 	}
 	select {
-	case p.work <- fn:
+	case p.work <- t:
 	default:
-		p.spawn(fn)
+		p.spawn(t.run)
 	}
 }
 
