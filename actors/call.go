@@ -39,7 +39,6 @@ type Call struct {
 	done     func(*Controller)
 	finished chan struct{} // closed once the call finished and its done callback returned
 	err      error
-	own      Controller // used when the caller passed no Controller
 
 	// owned by the actor (and by the starting goroutine during the first turn)
 	payload    []byte
@@ -53,6 +52,7 @@ type Call struct {
 	policy     RetryPolicy
 	stopCtx    func() bool
 	begin      time.Time
+	armed      time.Time // when the deadline was armed: the first attempt's send time, read once
 	deadline   time.Time // zero: none
 	inherited  time.Time // a child's nearest ancestor's deadline: sent to servers, not armed
 	timeout    time.Duration
@@ -182,8 +182,9 @@ func (c *Call) setDeadline(ctx context.Context) {
 
 // arm starts the deadline timer and turns a cancel of ctx into a message.
 func (c *Call) arm(ctx context.Context, l *mailbox.Light) {
+	c.armed = time.Now()
 	if !c.deadline.IsZero() {
-		c.timer = armDeadline(time.Until(c.deadline), l)
+		c.timer = armDeadline(c.deadline.Sub(c.armed), l)
 	}
 	if c.engine == nil {
 		if d := c.backupDelay(); d > 0 {

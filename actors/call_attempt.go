@@ -45,8 +45,13 @@ func (c *Call) send() {
 	if c.cur != nil {
 		at = new(attempt) // an earlier attempt may still be in the socket actor's hands
 	}
+	now := c.armed // the first attempt leaves as the call's deadline is armed
+	if now.IsZero() {
+		now = time.Now()
+	}
+	c.armed = time.Time{}
 	*at = attempt{c: c, light: c.light.Load(), id: c.sys.nextID.Add(1), sock: sock, node: node,
-		frame: getBuf(), sent: time.Now()}
+		frame: getBuf(), sent: now}
 	c.cur = at
 	c.server.Store(&sock.addr)
 	meta := wire.Meta{
@@ -58,7 +63,7 @@ func (c *Call) send() {
 		meta.LogID = id
 	}
 	if dl := c.effectiveDeadline(); !dl.IsZero() {
-		meta.TimeoutMs = int32(min(max(time.Until(dl).Milliseconds(), 1), 1<<31-1))
+		meta.TimeoutMs = int32(min(max(dl.Sub(now).Milliseconds(), 1), 1<<31-1))
 	}
 	at.frame.b = wire.AppendFrame(at.frame.b, &meta, c.payload, c.cntl.reqAttachment)
 	c.state.Store(callWaiting)

@@ -69,7 +69,7 @@ func (s *System) StartCall(ctx context.Context, spec *CallSpec) *Call {
 func (c *Call) start(ctx context.Context) *Call {
 	c.finished, c.begin = make(chan struct{}), time.Now()
 	if c.cntl == nil {
-		c.cntl = &c.own
+		c.cntl = new(Controller) // not kept in the Call: most callers pass their own
 	}
 	if err := c.cntl.begin(c); err != nil {
 		c.finishEarly(err, false)
