@@ -91,6 +91,19 @@
 // errors.Is(err, context.DeadlineExceeded) and errors.As(err, &werr) all work, and
 // [wire.ErrnoOf] gives the code of any error.
 //
+// # The server
+//
+// A [Server] reads each connection on one goroutine and decides per request where its handler
+// runs, from a moving average of how long the method's handler takes. The last request of a
+// read runs on the reading goroutine, as in brpc. So do all the requests of a quick method (under
+// 20 µs): a batch of them costs no goroutine wake-up, and their answers wait in the write buffer
+// until no whole request is left to read (or for 200 µs), then leave in one write. Other requests
+// run on pooled worker goroutines, and a method that averages a millisecond or more never runs
+// in place. A watchdog moves reading to a new goroutine when a handler has held it for 10 ms,
+// and that goroutine first writes out the answers held behind the handler. brpc runs every
+// request but the last in a bthread of its own; in Go that wake-up costs more than a quick
+// handler, which is why troupe keeps quick batches in place.
+//
 // # Imports and concurrency
 //
 // Package actors imports wire, mailbox and protoactor-go; no protoactor type appears in its API
