@@ -48,10 +48,11 @@ func newServerConn(s *Server, c net.Conn) *serverConn {
 	return sc
 }
 
-// drain lets the responses already queued leave before the connection closes, waiting at most
-// until deadline for a peer that does not read.
+// drain lets the responses already queued or held leave before the connection closes, waiting
+// at most until deadline for a peer that does not read.
 func (sc *serverConn) drain(deadline time.Time) {
 	_ = sc.conn.SetWriteDeadline(deadline)
+	sc.out.flush() // answers the reader handled and has not written out yet
 	sc.out.settle()
 }
 
@@ -130,17 +131,17 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 		frameErr = wire.VerifyChecksum(f)
 	}
 	if frameErr != nil {
-		sc.reply(f, nil, nil, &wire.Error{Code: wire.EREQUEST, Text: frameErr.Error()}, true)
-		return true, true
+		sc.reply(f, nil, nil, &wire.Error{Code: wire.EREQUEST, Text: frameErr.Error()}, false)
+		return true, false
 	}
 	m, name, werr := sc.srv.lookup(f.Meta.Service, f.Meta.Method)
 	if werr != nil {
-		sc.reply(f, nil, nil, werr, true)
-		return true, true
+		sc.reply(f, nil, nil, werr, false)
+		return true, false
 	}
-	if werr := sc.srv.admit(); werr != nil {
-		sc.reply(f, nil, nil, werr, true)
-		return true, true
+	if werr := sc.srv.admit(); werr != nil { // ELOGOFF while closing: written before the connection closes
+		sc.reply(f, nil, nil, werr, false)
+		return true, false
 	}
 	if sc.srv.opts.NoInPlace || m.slow() || (sc.br.Buffered() > 0 && !m.quick()) {
 		sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name})

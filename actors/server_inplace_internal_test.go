@@ -1,12 +1,15 @@
 package actors
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-rpc/troupe/wire"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
@@ -53,3 +56,47 @@ func TestServerLearnsSlowMethods(t *testing.T) {
 		t.Error("a method whose handler took 3 ms is not kept off the reading goroutine")
 	}
 }
+
+// A held frame leaves only with the next write or flush, and drain sends it before the
+// connection closes.
+func TestWriteCombinerHoldsUntilFlush(t *testing.T) {
+	var out bytes.Buffer
+	sc := &serverConn{}
+	sc.out.w = &out
+	sc.out.idle.L = &sc.out.mu
+	frame := func(id int64) []byte {
+		m := wire.Meta{IsResponse: true, CorrelationID: id}
+		return wire.AppendFrame(nil, &m, []byte("answer"), nil)
+	}
+	m1 := wire.Meta{IsResponse: true, CorrelationID: 1}
+	sc.out.hold(&m1, []byte("answer"), nil)
+	if out.Len() != 0 {
+		t.Fatalf("a held frame was written: %d bytes", out.Len())
+	}
+	m2 := wire.Meta{IsResponse: true, CorrelationID: 2}
+	sc.out.write(&m2, []byte("answer"), nil)
+	if want := append(frame(1), frame(2)...); !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("write sent %d bytes, want the held frame and its own (%d bytes)", out.Len(), len(want))
+	}
+	out.Reset()
+	m3 := wire.Meta{IsResponse: true, CorrelationID: 3}
+	sc.out.hold(&m3, []byte("answer"), nil)
+	sc.out.flush()
+	sc.out.flush() // nothing left: no second write
+	if want := frame(3); !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("flush sent %d bytes, want %d", out.Len(), len(want))
+	}
+	out.Reset()
+	m4 := wire.Meta{IsResponse: true, CorrelationID: 4}
+	sc.out.hold(&m4, []byte("answer"), nil)
+	sc.conn = nopConn{}
+	sc.drain(time.Now().Add(time.Second))
+	if want := frame(4); !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("drain sent %d bytes, want the held frame (%d bytes)", out.Len(), len(want))
+	}
+}
+
+// nopConn is a net.Conn whose only used method, SetWriteDeadline, does nothing.
+type nopConn struct{ net.Conn }
+
+func (nopConn) SetWriteDeadline(time.Time) error { return nil }
