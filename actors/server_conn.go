@@ -304,7 +304,7 @@ func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
 		return
 	}
 	wc.buf = wire.AppendFrame(wc.buf, meta, payload, attachment)
-	wc.writeOut()
+	wc.writeOut(true)
 }
 
 // hold adds a frame to the buffer without writing it: it leaves with the next write or flush.
@@ -317,19 +317,20 @@ func (wc *writeCombiner) hold(meta *wire.Meta, payload, attachment []byte) {
 }
 
 // flush writes the frames that hold left in the buffer, unless a write is in progress, which
-// takes them along.
+// takes them along. It does not yield first: the reader flushes a whole batch of answers.
 func (wc *writeCombiner) flush() {
 	wc.mu.Lock()
 	if wc.failed || len(wc.buf) == 0 {
 		wc.mu.Unlock()
 		return
 	}
-	wc.writeOut()
+	wc.writeOut(false)
 }
 
 // writeOut becomes the writer unless another goroutine is, and writes until the buffer is
-// empty. It is called with wc.mu held and returns with it released.
-func (wc *writeCombiner) writeOut() {
+// empty; with yield, it first lets other handlers add their answers. It is called with wc.mu
+// held and returns with it released.
+func (wc *writeCombiner) writeOut(yield bool) {
 	if wc.writing {
 		wc.mu.Unlock()
 		return
@@ -338,7 +339,7 @@ func (wc *writeCombiner) writeOut() {
 	// Let the handlers that are ready to run append their responses first: one write then
 	// carries them all.
 	wc.mu.Unlock()
-	if wc.others == nil || wc.others() {
+	if yield && (wc.others == nil || wc.others()) {
 		runtime.Gosched()
 	}
 	wc.mu.Lock()
