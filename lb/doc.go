@@ -56,7 +56,10 @@
 // with about 1% of a mean server's traffic (each Pick lifts one random entry that fell below
 // that floor as the total grew). A new address starts at the mean base weight (scale for the
 // first), and a Down one has its base lowered to that mean. Picks draw a number below the
-// weight total and find its server in a Fenwick tree of atomic weights: O(log n), no locks.
+// weight total and find its server in a Fenwick tree of atomic weights: O(log n), no locks. A
+// draw that races with a weight change takes the server it lands on (brpc's tree walk would
+// move on, and after 10000 steps fail with EHOSTDOWN: a goroutine descheduled halfway through a
+// change made that happen while every server was up).
 // Feedback must carry the Begin time given to Pick.
 //
 // With latencies that do not grow with load, as in a test, a server whose window measures a

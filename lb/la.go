@@ -140,7 +140,7 @@ func (p *laPicker) Pick(r *Request) (int, error) {
 		begin = p.b.micros(r.Begin)
 	}
 	for loop, ntry := 0, 0; loop < laMaxLoops && ntry < s.members; loop++ {
-		total := s.tree.total.Load()
+		total := s.tree.sum()
 		if total <= 0 {
 			continue // concurrent changes can add up out of order; members > 0 weigh > 0
 		}

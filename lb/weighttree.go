@@ -6,8 +6,10 @@ import (
 )
 
 // weightTree is a Fenwick tree of int64 weights made of atomics, for weighted random selection
-// without locks. Concurrent set calls keep every sum exact once they are all done; a find that
-// races with them may land on a wrong entry, which it reports as not found.
+// without locks. Concurrent set calls keep every sum exact once they are all done. Until then
+// (and a set can be descheduled halfway for milliseconds) the weights, the sums and the total
+// disagree: a draw below sum, which reads the same sums find walks, lands on some entry, whose
+// weight may no longer cover the draw.
 type weightTree struct {
 	leaf  []atomic.Int64 // the weights
 	tree  []atomic.Int64 // 1-based Fenwick sums of leaf
@@ -51,7 +53,20 @@ func (t *weightTree) set(i int, w int64) {
 	t.total.Add(d)
 }
 
-// find returns the entry whose range of [0, total) holds dice and the offset of dice in it.
+// sum returns the total weight as the tree's sums hold it: the range a draw for find is taken
+// from. It equals total once concurrent set calls are done.
+func (t *weightTree) sum() int64 {
+	var s int64
+	for j := len(t.leaf); j > 0; j -= j & -j {
+		s += t.tree[j].Load()
+	}
+	return s
+}
+
+// find returns the entry whose range of [0, sum) holds dice and the offset of dice in it. While
+// a set is under way the entry it lands on may weigh less than the offset found; it is still the
+// answer, with the offset wrapped into its weight. Only a draw that lands past the last entry,
+// or on an entry of weight 0, finds nothing.
 func (t *weightTree) find(dice int64) (i int, offset int64, ok bool) {
 	pos := 0
 	for step := t.top; step > 0; step >>= 1 {
@@ -61,8 +76,12 @@ func (t *weightTree) find(dice int64) (i int, offset int64, ok bool) {
 			}
 		}
 	}
-	if pos >= len(t.leaf) || dice < 0 || dice >= t.leaf[pos].Load() {
+	if pos >= len(t.leaf) || dice < 0 {
 		return 0, 0, false
 	}
-	return pos, dice, true
+	w := t.leaf[pos].Load()
+	if w <= 0 {
+		return 0, 0, false
+	}
+	return pos, dice % w, true
 }
