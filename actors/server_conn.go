@@ -33,10 +33,11 @@ type serverConn struct {
 	// Reading the connection belongs to one goroutine at a time; while the reader handles a
 	// request in place, role and since tell the server's watchdog whether to move reading to a
 	// new goroutine (see server_inplace.go).
-	br    *bufio.Reader
-	r     *wire.Reader
-	role  atomic.Int32 // roleReading, roleInPlace or roleMoved
-	since atomic.Int64 // when the handler running in place started, Unix nanoseconds
+	br      *bufio.Reader
+	r       *wire.Reader
+	role    atomic.Int32           // roleReading, roleInPlace or roleMoved
+	since   atomic.Int64           // when the handler running in place started, Unix nanoseconds
+	inPlace atomic.Pointer[method] // the method of the handler running in place
 }
 
 func newServerConn(s *Server, c net.Conn) *serverConn {

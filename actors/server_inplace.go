@@ -16,14 +16,15 @@ import (
 // costs neither a wake-up per request nor a write per answer.
 //
 // Whether a method is quick or slow follows a moving average of how long its handler runs
-// (its cost; the first call sets it). Wall time on a loaded machine includes preemption and
-// garbage collection, so one long call must not decide alone. So that a slow handler does not
-// hold up the requests behind it:
+// (its cost; the first call sets it, and a method is quick only once a call was seen to be).
+// Wall time on a loaded machine includes preemption and garbage collection, so one long call
+// must not decide alone. So that a slow handler does not hold up the requests behind it:
 //
 //   - a method whose cost is slowHandler or more is handled on workers only, and the requests of
 //     a method whose cost is quickHandler or more run on workers unless they are the last read;
 //   - a watchdog moves a connection's reading to a new goroutine once a handler has run in place
-//     longer than inPlaceHandoff, which bounds what an occasionally slow handler holds up.
+//     longer than inPlaceHandoff, which bounds what an occasionally slow handler holds up, and
+//     counts the time so far in its method's cost at once.
 //
 // The watchdog is one goroutine per server that ticks only while handlers run in place. A timer
 // per request would wake the runtime's poller on every call, and a finer tick costs the idle
@@ -63,8 +64,13 @@ func (m *method) observe(d time.Duration) {
 	m.cost.Store(c + (int64(d)-c)/8)
 }
 
-// quick reports whether the method's requests are handled in place in batches.
-func (m *method) quick() bool { return m.cost.Load() < int64(quickHandler) }
+// quick reports whether the method's requests are handled in place in batches: only once a
+// handler of it has been seen to be quick, so that the first batch of a slow method does not
+// queue behind its first handler.
+func (m *method) quick() bool {
+	c := m.cost.Load()
+	return c > 0 && c < int64(quickHandler)
+}
 
 // slow reports whether the method's requests are kept off the reading goroutine.
 func (m *method) slow() bool { return m.cost.Load() >= int64(slowHandler) }
@@ -91,6 +97,7 @@ func newInPlaceWatch(s *Server) *inPlaceWatch {
 // whether this goroutine still reads.
 func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string) bool {
 	w := sc.srv.watch
+	sc.inPlace.Store(m)
 	sc.since.Store(time.Now().UnixNano())
 	sc.role.Store(roleInPlace)
 	if w.closed.Load() {
@@ -182,8 +189,15 @@ func (w *inPlaceWatch) sweep(before int64) (busy bool) {
 		if sc.role.Load() != roleInPlace {
 			continue
 		}
-		if sc.since.Load() > before || !sc.takeOver() {
+		since := sc.since.Load()
+		if since > before || !sc.takeOver() {
 			busy = true
+			continue
+		}
+		// The handler is not done, but already too slow to run in place: the requests of its
+		// method read next go to workers.
+		if m := sc.inPlace.Load(); m != nil {
+			m.observe(time.Duration(time.Now().UnixNano() - since))
 		}
 	}
 	return busy
