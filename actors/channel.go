@@ -302,10 +302,13 @@ func (ch *PlainChannel) Close() error {
 func (ch *PlainChannel) stop() {
 	ch.once.Do(func() {
 		ch.closed.Store(true)
-		_ = ch.sys.as.Root.StopFuture(ch.pid).Wait()
+		_ = ch.sys.as.Root.StopFuture(ch.pid).Wait() // a cluster's actor lets its sockets go
 		ch.sys.mu.Lock()
 		delete(ch.sys.channels, ch)
 		ch.sys.mu.Unlock()
+		if ch.sock != nil {
+			ch.sys.releaseSocket(ch.sock)
+		}
 	})
 }
 

@@ -125,7 +125,8 @@ func (a *clusterActor) startWatcher() {
 }
 
 // onServers takes a new server list: sockets for new servers, health watching for them, none for
-// servers that left, a new snapshot, and the calls that waited for a first list woken.
+// servers that left (whose sockets retire unless another channel uses them), a new snapshot, and
+// the calls that waited for a first list woken.
 func (a *clusterActor) onServers(nodes []naming.ServerNode) {
 	keep := make(map[string]*socket, len(nodes))
 	valid := nodes[:0:0]
@@ -138,14 +139,19 @@ func (a *clusterActor) onServers(nodes []naming.ServerNode) {
 		keep[n.Addr] = sk
 		valid = append(valid, n)
 	}
+	var left []*socket
 	for addr, sk := range a.socks {
 		if keep[addr] == nil {
 			a.ch.sys.as.Root.Send(sk.pid, &unsubscribe{pid: a.self})
+			left = append(left, sk)
 			delete(a.down, addr)
 		}
 	}
 	a.socks, a.nodes, a.known = keep, valid, true
 	a.publish()
+	for _, sk := range left { // after the snapshot without them: new picks cannot find them
+		a.ch.sys.releaseSocket(sk)
+	}
 	for _, l := range a.waiting {
 		l.Send(msgListReady)
 	}
@@ -213,7 +219,9 @@ func (a *clusterActor) onStopping() {
 	}
 	for _, sk := range a.socks {
 		a.ch.sys.as.Root.Send(sk.pid, &unsubscribe{pid: a.self})
+		a.ch.sys.releaseSocket(sk)
 	}
+	a.socks = nil
 	for _, l := range a.waiting {
 		l.Send(msgListReady) // the call finds the channel closed
 	}

@@ -57,6 +57,14 @@
 // [ServerOptions.Authenticator] checks each connection's first request and answers a missing or
 // refused credential with ERPCAUTH, then closes the connection without serving anything else.
 //
+// A socket lives while a channel uses it: a plain channel until Close, a cluster channel while
+// the server is in its list. When the last one lets it go, the socket retires: it leaves the
+// System (a new channel to that server gets a new socket), shows as "retiring" in Inspect, lets
+// the calls in flight on it have their answers, then closes its connections and stops. An
+// attempt that still reaches it, from a call that picked it from a list just replaced, fails at
+// once with EFAILEDSOCKET, which the call retries on the new list. brpc keeps a socket alive
+// the same way, by the references of the channels and calls that hold it.
+//
 // # Channels to clusters
 //
 // With a LoadBalancer, [System.NewChannel] takes a naming service URL (list://, file://,

@@ -154,8 +154,11 @@ func (c *Call) inspect(l *mailbox.Light, now time.Time) *Node {
 
 func (s *System) inspectSockets(now time.Time) *Node {
 	s.mu.Lock()
-	socks := make([]*socket, 0, len(s.sockets))
+	socks := make([]*socket, 0, len(s.sockets)+len(s.retiring))
 	for _, sk := range s.sockets {
+		socks = append(socks, sk)
+	}
+	for sk := range s.retiring {
 		socks = append(socks, sk)
 	}
 	s.mu.Unlock()
@@ -187,6 +190,9 @@ func (sk *socket) inspect(now time.Time) *Node {
 	}
 	if sk.down.Load() {
 		n.State += " (isolated)"
+	}
+	if sk.retiring.Load() {
+		n.State += " (retiring)" // no channel uses it: it closes after its last answer
 	}
 	if e := sk.lastErr.Load(); e != nil {
 		n.LastErr = *e

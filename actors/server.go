@@ -307,6 +307,13 @@ func (s *Server) release() {
 	}
 }
 
+// Connections returns how many client connections the server has open.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 // Shutdown stops the server gracefully: it stops accepting, answers new requests with ELOGOFF,
 // waits for the requests in progress to finish and their responses to be written, closes every
 // connection, and returns once every goroutine of the server is gone. If ctx ends first, the

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/troupe-rpc/troupe/mailbox"
+	"github.com/troupe-rpc/troupe/wire"
 )
 
 // Socket states, as Inspect shows them.
@@ -62,6 +64,12 @@ type socket struct {
 	closed bool
 	ctx    context.Context // cancelled on stop: aborts a dial in progress
 	cancel context.CancelFunc
+
+	refs     int          // channels using the socket; guarded by the System's mu
+	released bool         // no channel uses it any more; guarded by the System's mu
+	retiring atomic.Bool  // its door is closed to attempts: it stops after its last answer
+	door     mailbox.Door // closed to attempts once no channel uses the socket
+	stopOnce sync.Once
 }
 
 // startSocket starts the socket actor for key; o are the options of the channel that asked for
@@ -75,7 +83,12 @@ func startSocket(sys *System, key sockKey, o *ChannelOptions) (*socket, error) {
 	}
 	sk.ctx, sk.cancel = context.WithCancel(context.Background())
 	a := newSocketActor(sk, o)
-	pid, err := sys.as.Root.SpawnNamed(sys.socketProps(a), sys.socketName(key))
+	name := sys.socketName(key)
+	pid, err := sys.as.Root.SpawnNamed(sys.socketProps(a), name)
+	if errors.Is(err, actor.ErrNameExists) {
+		// A socket to the same server is retiring but still finishing its calls.
+		pid, err = sys.as.Root.SpawnNamed(sys.socketProps(a), fmt.Sprintf("%s#%d", name, sys.nextID.Add(1)))
+	}
 	if err != nil {
 		sk.cancel()
 		return nil, err
@@ -108,8 +121,10 @@ func (sk *socket) send(a *attempt) {
 	sk.sys.as.Root.Send(sk.pid, a)
 }
 
-// stop stops the actor, closes its connections and waits until it is gone.
-func (sk *socket) stop() {
+// stop stops the actor, closes its connections and waits until it is gone. It is idempotent.
+func (sk *socket) stop() { sk.stopOnce.Do(sk.stopNow) }
+
+func (sk *socket) stopNow() {
 	sk.mu.Lock()
 	sk.closed = true
 	for c := range sk.live {
@@ -120,6 +135,51 @@ func (sk *socket) stop() {
 	sk.cancel()
 	_ = sk.sys.as.Root.StopFuture(sk.pid).Wait()
 	sk.state.Store(sockClosed)
+}
+
+// retire stops a socket no channel uses any more, once the calls it carries have their answers:
+// from now on an attempt that reaches it (from a call that picked it just before its channel
+// let it go) fails at once with EFAILEDSOCKET, which the call retries elsewhere. It returns
+// early, leaving the socket to Shutdown, when the System shuts down.
+func (sk *socket) retire(quit <-chan struct{}) bool {
+	done := make(chan struct{})
+	sk.door.Close(&retired{done: done}, sk.refuse)
+	sk.retiring.Store(true)
+	select {
+	case <-done: // every attempt that got in is registered as pending
+	case <-quit:
+		return false
+	}
+	tick := time.NewTicker(retireCheck)
+	defer tick.Stop()
+	for sk.pending.len() > 0 {
+		select {
+		case <-tick.C:
+		case <-quit:
+			return false
+		}
+	}
+	sk.stop()
+	return true
+}
+
+// retireCheck is how often a retiring socket looks whether its last calls ended.
+const retireCheck = 20 * time.Millisecond
+
+// refuse fails an attempt that reached a retiring socket; other messages still go in.
+func (sk *socket) refuse(msg any) bool {
+	at, ok := msg.(*attempt)
+	if !ok {
+		return false
+	}
+	sk.pending.take(at.id)
+	if at.frame != nil {
+		putBuf(at.frame)
+		at.frame = nil
+	}
+	at.light.Send(&attemptFailed{id: at.id, err: &wire.Error{Code: wire.EFAILEDSOCKET,
+		Text: "the connection to " + sk.addr + " is closing: no channel uses that server any more"}})
+	return true
 }
 
 // adopt records a freshly dialled connection so that stop can close it; it reports false (and
@@ -263,6 +323,8 @@ type (
 	abandoned struct{ id int64 }
 	// idleSweep: time to close the pooled connections idle for too long.
 	idleSweep struct{}
+	// retired: the last message before the socket's door closed to attempts (see retire).
+	retired struct{ done chan struct{} }
 )
 
 func (*dialed) IgnoreDeadLetterLogging()         {}
@@ -271,4 +333,5 @@ func (*backlogWritten) IgnoreDeadLetterLogging() {}
 func (*responded) IgnoreDeadLetterLogging()      {}
 func (*abandoned) IgnoreDeadLetterLogging()      {}
 func (*idleSweep) IgnoreDeadLetterLogging()      {}
+func (*retired) IgnoreDeadLetterLogging()        {}
 func (*attempt) IgnoreDeadLetterLogging()        {}

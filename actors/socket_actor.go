@@ -70,6 +70,8 @@ func (a *socketActor) Receive(c actor.Context) {
 		a.onAbandoned(m)
 	case *idleSweep:
 		a.onIdleSweep()
+	case *retired:
+		close(m.done)
 	case *healthCheck:
 		a.onHealthCheck()
 	case *breakerTripped:

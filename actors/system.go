@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 
 	"github.com/troupe-rpc/troupe/mailbox"
 	"github.com/troupe-rpc/troupe/wire"
@@ -52,10 +53,14 @@ type System struct {
 
 	mu       sync.Mutex
 	sockets  map[sockKey]*socket
+	retiring map[*socket]struct{} // sockets no channel uses, finishing their calls
+	quit     chan struct{}        // closed when Shutdown starts
 	channels map[*PlainChannel]struct{}
 	watchers map[*context.CancelFunc]struct{} // naming watches started with WatchNaming
 	shown    map[*Inspectable]struct{}        // what Inspect lists beside the plain channels
 	nextID   atomic.Int64                     // correlation ids and channel numbers
+
+	deadLetters *eventstream.Subscription
 
 	goroutines sync.WaitGroup
 	background atomic.Int64 // goroutines started with Go that have not returned
@@ -73,7 +78,8 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	}
 	s := &System{
 		log: loggerOrDiscard(o.Logger), started: time.Now(), idle: make(chan struct{}, 1),
-		sockets: map[sockKey]*socket{}, channels: map[*PlainChannel]struct{}{},
+		sockets: map[sockKey]*socket{}, retiring: map[*socket]struct{}{}, quit: make(chan struct{}),
+		channels: map[*PlainChannel]struct{}{},
 		watchers: map[*context.CancelFunc]struct{}{}, shown: map[*Inspectable]struct{}{},
 	}
 	s.as, s.ownAS = o.ActorSystem, o.ActorSystem == nil
@@ -87,7 +93,18 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	s.pool = mailbox.NewPool(o.Workers, 0, 0)
 	s.name = "troupe" + strings.TrimPrefix(s.as.ProcessRegistry.NextId(), "$")
 	s.lights = mailbox.NewRegistry(s.as, s.name)
+	s.deadLetters = s.as.EventStream.Subscribe(s.onDeadLetter)
 	return s, nil
+}
+
+// onDeadLetter fails an attempt that reached a socket actor after it stopped: a call that picked
+// a retired socket from a server list just replaced, and lost the race with its stop.
+func (s *System) onDeadLetter(evt any) {
+	if dl, ok := evt.(*actor.DeadLetterEvent); ok {
+		if at, ok := dl.Message.(*attempt); ok && at.sock != nil && at.sock.sys == s {
+			at.sock.refuse(at)
+		}
+	}
 }
 
 // Name returns the System's name, the prefix of the ids of all its actors.
@@ -151,7 +168,7 @@ func (s *System) props(a actor.Actor, notifyDrained bool) *actor.Props {
 func (s *System) socketProps(a *socketActor) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithDispatcher(s.pool),
-		actor.WithMailbox(mailbox.NewInlineMailbox(true, isAttempt, a.sk.pending.busy)),
+		actor.WithMailbox(mailbox.NewInlineMailbox(true, isAttempt, a.sk.pending.busy, &a.sk.door)),
 	)
 }
 
@@ -175,13 +192,12 @@ func (s *System) Shutdown() {
 }
 
 func (s *System) stopAll() {
+	s.mu.Lock()
 	s.closed.Store(true)
+	close(s.quit)
+	s.mu.Unlock()
 	s.failCalls()
 	s.mu.Lock()
-	socks := make([]*socket, 0, len(s.sockets))
-	for _, sk := range s.sockets {
-		socks = append(socks, sk)
-	}
 	chans := make([]*PlainChannel, 0, len(s.channels))
 	for ch := range s.channels {
 		chans = append(chans, ch)
@@ -194,10 +210,20 @@ func (s *System) stopAll() {
 	for _, ch := range chans {
 		ch.stop()
 	}
+	s.mu.Lock() // the channels' sockets are all retiring now
+	socks := make([]*socket, 0, len(s.sockets)+len(s.retiring))
+	for _, sk := range s.sockets {
+		socks = append(socks, sk)
+	}
+	for sk := range s.retiring {
+		socks = append(socks, sk)
+	}
+	s.mu.Unlock()
 	for _, sk := range socks {
 		sk.stop()
 	}
 	s.goroutines.Wait()
+	s.as.EventStream.Unsubscribe(s.deadLetters)
 	s.pool.Close()
 	s.lights.Close()
 	if s.ownAS {
@@ -276,12 +302,42 @@ func (s *System) socketFor(ep wire.Endpoint, o *ChannelOptions) (*socket, error)
 		return nil, closedError("")
 	}
 	if sk, ok := s.sockets[key]; ok {
+		sk.refs++
 		return sk, nil
 	}
 	sk, err := startSocket(s, key, &opts)
 	if err != nil {
 		return nil, err
 	}
+	sk.refs = 1
 	s.sockets[key] = sk
 	return sk, nil
+}
+
+// releaseSocket is how a channel lets go of a socket socketFor gave it. A socket no channel uses
+// leaves the System's map, so that a new channel to that server gets a new one, and retires on a
+// goroutine of the System: it stops once the calls in flight on it have their answers (as
+// brpc's sockets live while a call holds them). During Shutdown, stopAll stops it instead.
+func (s *System) releaseSocket(sk *socket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sk.refs--; sk.refs > 0 || sk.released {
+		return
+	}
+	sk.released = true
+	key := sockKey{addr: sk.addr, typ: sk.typ, auth: sk.auth}
+	if s.sockets[key] == sk {
+		delete(s.sockets, key)
+	}
+	s.retiring[sk] = struct{}{}
+	if s.closed.Load() {
+		return
+	}
+	s.goroutine(func() {
+		if sk.retire(s.quit) {
+			s.mu.Lock()
+			delete(s.retiring, sk)
+			s.mu.Unlock()
+		}
+	})
 }

@@ -65,7 +65,7 @@ func TestInlineMailbox(t *testing.T) {
 	rec := newRecorder()
 	props := actor.PropsFromProducer(func() actor.Actor { return rec },
 		actor.WithDispatcher(d),
-		actor.WithMailbox(mailbox.NewInlineMailbox(false, func(msg any) bool { return msg == "inline" }, nil)))
+		actor.WithMailbox(mailbox.NewInlineMailbox(false, func(msg any) bool { return msg == "inline" }, nil, nil)))
 	pid := e.sys.Root.Spawn(props)
 	d.runAll()
 	if got := received(rec.out); len(got) != 1 {
@@ -83,6 +83,42 @@ func TestInlineMailbox(t *testing.T) {
 	d.runAll()
 	if got := received(rec.out); len(got) != 2 || got[0] != "queued" || got[1] != "inline" {
 		t.Fatalf("after the dispatcher ran: %v, want [queued inline]", got)
+	}
+	e.sys.Root.Stop(pid)
+	d.runAll()
+	eventually(t, "the actor to leave the registry", func() bool { d.runAll(); return registrySize(e.sys) == e.baseline })
+}
+
+// After Door.Close the actor receives what was queued before, then the final message; a later
+// message refuse takes never reaches it, one refuse declines still does.
+func TestDoorClose(t *testing.T) {
+	e := newEnv(t, 1, 16, 300)
+	d := &manualDispatcher{}
+	rec := newRecorder()
+	var door mailbox.Door
+	props := actor.PropsFromProducer(func() actor.Actor { return rec },
+		actor.WithDispatcher(d),
+		actor.WithMailbox(mailbox.NewInlineMailbox(false, func(any) bool { return false }, nil, &door)))
+	pid := e.sys.Root.Spawn(props)
+	d.runAll()
+	received(rec.out) // Started
+	e.sys.Root.Send(pid, "before")
+	var refused []any
+	door.Close("final", func(msg any) bool {
+		if msg == "refused" {
+			refused = append(refused, msg)
+			return true
+		}
+		return false
+	})
+	e.sys.Root.Send(pid, "refused")
+	e.sys.Root.Send(pid, "after")
+	d.runAll()
+	if got := received(rec.out); len(got) != 3 || got[0] != "before" || got[1] != "final" || got[2] != "after" {
+		t.Fatalf("received %v, want [before final after]", got)
+	}
+	if len(refused) != 1 {
+		t.Fatalf("refuse took %v, want [refused]", refused)
 	}
 	e.sys.Root.Stop(pid)
 	d.runAll()

@@ -3,6 +3,7 @@ package mailbox
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -32,10 +33,35 @@ func NewMailbox(notifyDrained bool) actor.MailboxProducer {
 // yields once before Drained only when busy reports that more messages are likely to come
 // (other senders are active); a lone message is followed by Drained at once, since a yield
 // costs the waking of another thread.
-func NewInlineMailbox(notifyDrained bool, inline func(msg any) bool, busy func() bool) actor.MailboxProducer {
+//
+// A non-nil door gives the actor's owner a way to close the mailbox to some messages ([Door]).
+func NewInlineMailbox(notifyDrained bool, inline func(msg any) bool, busy func() bool, door *Door) actor.MailboxProducer {
 	return func() actor.Mailbox {
-		return &queueMailbox{notifyDrained: notifyDrained, inline: inline, busy: busy}
+		m := &queueMailbox{notifyDrained: notifyDrained, inline: inline, busy: busy}
+		if door != nil {
+			door.m.Store(m)
+		}
+		return m
 	}
+}
+
+// Door closes a mailbox made by [NewInlineMailbox] to some messages, for an actor that retires:
+// a message posted after Close that refuse takes is handed to refuse instead of being queued,
+// so its sender can be told at once; the actor still receives every message queued before, and
+// every message refuse declines.
+type Door struct {
+	m atomic.Pointer[queueMailbox]
+}
+
+// Close queues final as the last message before the door closes and hands every later message
+// to refuse, which reports whether it took it. refuse runs on the sender's goroutine and must
+// not post to this mailbox. Close must be called once, after the actor started.
+func (d *Door) Close(final any, refuse func(msg any) bool) {
+	m := d.m.Load()
+	m.mu.Lock()
+	m.refuse = refuse
+	m.user.push(final)
+	m.scheduleLocked()
 }
 
 type queueMailbox struct {
@@ -51,6 +77,7 @@ type queueMailbox struct {
 	process       func()
 	inline        func(msg any) bool // messages whose sender takes an idle actor's turn
 	busy          func() bool        // whether to yield before Drained; nil: always
+	refuse        func(msg any) bool // set by Door.Close: takes the messages it refuses
 }
 
 func (m *queueMailbox) PostUserMessage(msg any) {
@@ -58,6 +85,13 @@ func (m *queueMailbox) PostUserMessage(msg any) {
 		return // no message: queued, it would read as an empty queue
 	}
 	m.mu.Lock()
+	if refuse := m.refuse; refuse != nil {
+		m.mu.Unlock()
+		if refuse(msg) {
+			return
+		}
+		m.mu.Lock()
+	}
 	m.user.push(msg)
 	if m.inline == nil || m.scheduled || !m.inline(msg) {
 		m.scheduleLocked()
