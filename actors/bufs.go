@@ -47,7 +47,8 @@ func putBuf(fb *frameBuf) {
 type inbound struct {
 	id    int64
 	frame wire.Frame
-	err   error // a per-frame decoding problem (attachment size)
+	err   error   // a per-frame decoding problem (attachment size)
+	local *string // the local address of the connection it came on
 }
 
 // IgnoreDeadLetterLogging: a response may reach a call that just finished.

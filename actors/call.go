@@ -53,6 +53,7 @@ type Call struct {
 	stopCtx    func() bool
 	begin      time.Time
 	armed      time.Time // when the deadline was armed: the first attempt's send time, read once
+	local      *string   // the local address of the connection the last answer came on
 	deadline   time.Time // zero: none
 	inherited  time.Time // a child's nearest ancestor's deadline: sent to servers, not armed
 	timeout    time.Duration
@@ -328,7 +329,11 @@ func (c *Call) finish(err error) {
 	if at := c.cur; at != nil {
 		at.sock.pending.remove(at.id)
 		c.cntl.remote = at.sock.addr
-		if l := at.sock.local.Load(); l != nil {
+		l := c.local // the connection the last answer came on
+		if l == nil {
+			l = at.sock.local.Load() // no answer: the socket's latest connection
+		}
+		if l != nil {
 			c.cntl.local = *l
 		}
 	}

@@ -127,6 +127,7 @@ func (c *Call) onResponse(in *inbound) {
 		return
 	}
 	m := &in.frame.Meta
+	c.local = in.local
 	var err error
 	switch {
 	case m.ErrorCode != 0:

@@ -394,3 +394,45 @@ func TestConnectionOptionsAreValidated(t *testing.T) {
 type sliceAuth struct{ cred []byte }
 
 func (a sliceAuth) GenerateCredential() ([]byte, error) { return a.cred, nil }
+
+// Each call's LocalSide is the local address of the connection its answer came on: with pooled
+// and short connections, calls in flight together each name their own.
+func TestLocalSideIsTheAnsweringConnection(t *testing.T) {
+	srv := newServer(t, nil)
+	handle(t, srv, "test.Svc.Peer", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		time.Sleep(20 * time.Millisecond) // the calls overlap: a pooled socket opens several connections
+		return &echopb.EchoResponse{Message: proto.String(actors.ServerCallFromContext(ctx).RemoteAddr().String())}, nil
+	})
+	addr := listen(t, srv)
+	for _, typ := range connTypes {
+		t.Run(typ, func(t *testing.T) {
+			sys := newSystem(t)
+			ch, err := sys.NewChannel(addr, &actors.ChannelOptions{ConnectionType: typ, MaxConnectionPoolSize: 8, Timeout: testTimeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ch.Close()
+			const n = 8
+			calls := make([]*actors.Call, n)
+			cntls := make([]actors.Controller, n)
+			resps := make([]echopb.EchoResponse, n)
+			for i := range calls {
+				calls[i] = ch.Go(t.Context(), "test.Svc.Peer", echoReq("x"), &resps[i], &cntls[i], nil)
+			}
+			actors.Join(calls...)
+			sides := map[string]bool{}
+			for i := range calls {
+				if err := calls[i].Err(); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+				if got, want := cntls[i].LocalSide(), resps[i].GetMessage(); got != want {
+					t.Errorf("call %d: LocalSide = %q, the server saw the call come from %q", i, got, want)
+				}
+				sides[cntls[i].LocalSide()] = true
+			}
+			if typ != "single" && len(sides) < 2 {
+				t.Errorf("%s: %d overlapping calls used %d connections, want several", typ, n, len(sides))
+			}
+		})
+	}
+}

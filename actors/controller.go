@@ -139,7 +139,8 @@ func (c *Controller) Err() error { return c.err }
 // RemoteSide returns the server of the last attempt, "127.0.0.1:8000".
 func (c *Controller) RemoteSide() string { return c.remote }
 
-// LocalSide returns the local address of the connection the last attempt used.
+// LocalSide returns the local address of the connection the call's answer came on; for a call
+// that got no answer, that of the connection its server's socket used last.
 func (c *Controller) LocalSide() string { return c.local }
 
 // Latency returns how long the call took, all attempts included.

@@ -337,8 +337,10 @@ func (a *socketActor) onStopping() {
 func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType) {
 	br := bufio.NewReaderSize(conn, 64<<10)
 	r := wire.NewReader(br, 0)
+	local := conn.LocalAddr().String()
 	for {
 		in := getInbound()
+		in.local = &local
 		err := r.ReadFrame(&in.frame)
 		if err != nil && !errors.Is(err, wire.ErrAttachmentSize) {
 			putInbound(in)
