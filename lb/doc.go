@@ -57,9 +57,11 @@
 // that floor as the total grew). A new address starts at the mean base weight (scale for the
 // first), and a Down one has its base lowered to that mean. Picks draw a number below the
 // weight total and find its server in a Fenwick tree of atomic weights: O(log n), no locks. A
-// draw that races with a weight change takes the server it lands on (brpc's tree walk would
-// move on, and after 10000 steps fail with EHOSTDOWN: a goroutine descheduled halfway through a
-// change made that happen while every server was up).
+// weight change updates the weight, then the sums; a goroutine descheduled in between leaves
+// them out of step (even below zero) for as long as it waits. A draw meanwhile takes the server
+// it lands on, and when the sums cannot be drawn from, draws from the weights by a linear scan.
+// (brpc's tree walk moves on, and after 10000 steps fails with EHOSTDOWN: on a loaded machine
+// that happened while every server was up.)
 // Feedback must carry the Begin time given to Pick.
 //
 // With latencies that do not grow with load, as in a test, a server whose window measures a

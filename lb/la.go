@@ -141,15 +141,22 @@ func (p *laPicker) Pick(r *Request) (int, error) {
 	}
 	for loop, ntry := 0, 0; loop < laMaxLoops && ntry < s.members; loop++ {
 		total := s.tree.sum()
-		if total <= 0 {
-			continue // concurrent changes can add up out of order; members > 0 weigh > 0
-		}
-		if loop == 0 {
+		if loop == 0 && total > 0 {
 			s.raiseToFloor(rand.IntN(len(s.servers)), now, s.floor(total))
 		}
-		i, offset, ok := s.tree.find(rand.Int64N(total))
+		var i int
+		var offset int64
+		ok := false
+		if total > 0 {
+			i, offset, ok = s.tree.find(rand.Int64N(total))
+		}
 		if !ok {
-			continue // raced with a weight change
+			// The sums are out of step with the weights while a change is under way (one that
+			// waits to add to them can leave them below zero for as long as its goroutine is
+			// descheduled): draw from the weights themselves.
+			if i, offset, ok = s.drawLinear(r, false); !ok {
+				continue // the weights shrank under the scan
+			}
 		}
 		last := ntry+1 >= s.members
 		if excluded(r, s.servers[i].Addr) {
@@ -157,7 +164,9 @@ func (p *laPicker) Pick(r *Request) (int, error) {
 				ntry++
 				continue
 			}
-			i, offset = s.drawNotExcluded(r, i)
+			if j, off, ok := s.drawLinear(r, true); ok {
+				i, offset = j, off
+			}
 		}
 		w := s.nodes[i].weight(now, s.floor(total))
 		s.tree.set(i, w)
@@ -170,28 +179,32 @@ func (p *laPicker) Pick(r *Request) (int, error) {
 	return -1, errHostDown()
 }
 
-// drawNotExcluded draws an entry among the usable ones r does not exclude, by weight, with a
-// linear scan; it returns drawn when r excludes them all.
-func (s *laSnapshot) drawNotExcluded(r *Request, drawn int) (int, int64) {
+// drawLinear draws a usable entry by weight with a linear scan of the weights, among those r
+// does not exclude when notExcluded is set. It finds none when there is none to draw from.
+func (s *laSnapshot) drawLinear(r *Request, notExcluded bool) (int, int64, bool) {
+	usable := func(i int) int64 {
+		if w := s.tree.leaf[i].Load(); w > 0 && !(notExcluded && excluded(r, s.servers[i].Addr)) {
+			return w
+		}
+		return 0
+	}
 	var sum int64
 	for i := range s.tree.leaf {
-		if w := s.tree.leaf[i].Load(); w > 0 && !excluded(r, s.servers[i].Addr) {
-			sum += w
-		}
+		sum += usable(i)
 	}
 	if sum <= 0 {
-		return drawn, 0
+		return 0, 0, false
 	}
 	dice := rand.Int64N(sum)
 	for i := range s.tree.leaf {
-		if w := s.tree.leaf[i].Load(); w > 0 && !excluded(r, s.servers[i].Addr) {
+		if w := usable(i); w > 0 {
 			if dice < w {
-				return i, dice
+				return i, dice, true
 			}
 			dice -= w
 		}
 	}
-	return drawn, 0 // the weights grew under us
+	return 0, 0, false // the weights shrank under us
 }
 
 // raiseToFloor brings entry i up to floor if it is usable and below it. The floor grows with

@@ -23,6 +23,17 @@ func TestLocalityAwarePicksDuringAnUnfinishedWeightChange(t *testing.T) {
 				tree.tree[j].Add(1000 - heavy)
 			}
 		}},
+		// A change that raised entry 1 waits to add to the sums while another lowers it again:
+		// the sums fall below zero until the first one resumes.
+		{"sums below zero", func(tree *weightTree) {
+			tree.leaf[0].Store(1000)
+			for j := 1; j < len(tree.tree); j += j & -j {
+				tree.tree[j].Add(1000 - heavy)
+			}
+			tree.total.Add(1000 - heavy)
+			old := tree.leaf[1].Swap(heavy) // raised, not yet added
+			tree.set(1, old)                // lowered again, in full
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			servers := make([]Server, 256)
