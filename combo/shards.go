@@ -30,8 +30,9 @@ type ShardOptions struct {
 // that reshard whenever the set of shards with servers changes (Finagle's clusterResharding).
 // Calls in flight finish on the shards they started with.
 //
-// A shard that loses its last server leaves the set; its channel is kept (empty) until Close,
-// and serves again if servers with its tag come back.
+// A shard that loses its last server leaves the set and its channel closes once the
+// partitioners no longer use it (its calls in flight finish); a shard whose servers come back
+// gets a new channel.
 type Shards struct {
 	sys    *actors.System
 	opts   ShardOptions
@@ -47,7 +48,6 @@ type Shards struct {
 type shardChannel struct {
 	servers *naming.Manual
 	ch      *actors.PlainChannel
-	n       int // servers listed now
 }
 
 // NewShards follows target (a naming service URL). Like brpc's partition channels, it waits for
@@ -99,9 +99,18 @@ func (s *Shards) onServers(nodes []naming.ServerNode) {
 		byShard[id] = append(byShard[id], node)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	gone := s.update(byShard)
+	s.mu.Unlock()
+	for _, sc := range gone {
+		sc.ch.Close() // its calls in flight finish; its sockets retire
+	}
+}
+
+// update applies a new list under s.mu and returns the shards that lost their last server: the
+// subscribers no longer use them, so the caller closes them.
+func (s *Shards) update(byShard map[int][]naming.ServerNode) (gone []*shardChannel) {
 	if s.closed {
-		return
+		return nil
 	}
 	for id, servers := range byShard {
 		sc := s.shards[id]
@@ -114,25 +123,24 @@ func (s *Shards) onServers(nodes []naming.ServerNode) {
 			s.shards[id] = sc
 		}
 		sc.servers.Update(servers)
-		sc.n = len(servers)
 	}
 	live := map[int]actors.Channel{}
 	for id, sc := range s.shards {
-		if _, ok := byShard[id]; !ok && sc.n > 0 {
-			sc.servers.Update(nil)
-			sc.n = 0
-		}
-		if sc.n > 0 {
+		if _, ok := byShard[id]; ok {
 			live[id] = sc.ch
+			continue
 		}
+		delete(s.shards, id)
+		gone = append(gone, sc)
 	}
 	if maps.Equal(live, s.live) {
-		return
+		return gone
 	}
 	s.live = live
 	for fn := range s.subs {
 		(*fn)(maps.Clone(live))
 	}
+	return gone
 }
 
 func (s *Shards) newShard(id int) (*shardChannel, error) {

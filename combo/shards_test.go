@@ -148,13 +148,41 @@ func TestShardsHashingReshardUnderLoad(t *testing.T) {
 		t.Errorf("Stats = %v, want 1 reshard", s)
 	}
 
-	// The fourth shard leaves: its keys go back where they were.
+	// The fourth shard leaves: its keys go back where they were, its channel closes and its
+	// connection goes.
+	addr3 := strings.Fields(lines[3])[0]
+	hasSocket := func(addr string) bool {
+		return sys.Inspect().Find(func(n *actors.Node) bool { return n.Kind == "socket" && n.Name == addr }) != nil
+	}
+	hasShardChannel := func(id int) bool {
+		return sys.Inspect().Find(func(n *actors.Node) bool {
+			return n.Kind == "channel" && strings.Contains(n.State+" ", fmt.Sprintf("→ shard://%d ", id))
+		}) != nil
+	}
 	writeList(t, path, lines[:3]...)
 	waitFor(t, "three partitions again", func() bool { return len(h.Partitions()) == 3 })
 	for k := range keys {
 		if p := h.PartitionOf(fmt.Sprintf("key-%d", k)); p != before[k] {
 			t.Fatalf("after the shard left, key-%d routes to %d, want %d", k, p, before[k])
 		}
+	}
+	waitFor(t, "the shard that left to lose its channel and socket", func() bool { return !hasShardChannel(3) && !hasSocket(addr3) })
+
+	// It comes back: a new channel serves it.
+	writeList(t, path, lines...)
+	waitFor(t, "four partitions again", func() bool { return len(h.Partitions()) == 4 })
+	k3 := -1
+	for k := range keys {
+		if h.PartitionOf(fmt.Sprintf("key-%d", k)) == 3 {
+			k3 = k
+			break
+		}
+	}
+	if k3 < 0 {
+		t.Fatal("no key maps to partition 3")
+	}
+	if msg, err := callKeys(t, h, fmt.Sprintf("key-%d", k3)); err != nil || msg != fmt.Sprintf("3:key-%d", k3) {
+		t.Fatalf("call to the shard that came back = %q, %v", msg, err)
 	}
 	noCallsLeft(t, sys)
 }
