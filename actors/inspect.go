@@ -153,17 +153,8 @@ func (c *Call) inspect(l *mailbox.Light, now time.Time) *Node {
 }
 
 func (s *System) inspectSockets(now time.Time) *Node {
-	s.mu.Lock()
-	socks := make([]*socket, 0, len(s.sockets)+len(s.retiring))
-	for _, sk := range s.sockets {
-		socks = append(socks, sk)
-	}
-	for sk := range s.retiring {
-		socks = append(socks, sk)
-	}
-	s.mu.Unlock()
 	n := &Node{Kind: "sockets", Name: "sockets"}
-	for _, sk := range socks {
+	for _, sk := range s.allSockets() {
 		n.Children = append(n.Children, sk.inspect(now))
 	}
 	sortNodes(n.Children)

@@ -210,16 +210,7 @@ func (s *System) stopAll() {
 	for _, ch := range chans {
 		ch.stop()
 	}
-	s.mu.Lock() // the channels' sockets are all retiring now
-	socks := make([]*socket, 0, len(s.sockets)+len(s.retiring))
-	for _, sk := range s.sockets {
-		socks = append(socks, sk)
-	}
-	for sk := range s.retiring {
-		socks = append(socks, sk)
-	}
-	s.mu.Unlock()
-	for _, sk := range socks {
+	for _, sk := range s.allSockets() { // the channels' sockets are all retiring now
 		sk.stop()
 	}
 	s.goroutines.Wait()
@@ -312,6 +303,20 @@ func (s *System) socketFor(ep wire.Endpoint, o *ChannelOptions) (*socket, error)
 	sk.refs = 1
 	s.sockets[key] = sk
 	return sk, nil
+}
+
+// allSockets returns the sockets in use and those retiring.
+func (s *System) allSockets() []*socket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	socks := make([]*socket, 0, len(s.sockets)+len(s.retiring))
+	for _, sk := range s.sockets {
+		socks = append(socks, sk)
+	}
+	for sk := range s.retiring {
+		socks = append(socks, sk)
+	}
+	return socks
 }
 
 // releaseSocket is how a channel lets go of a socket socketFor gave it. A socket no channel uses
