@@ -398,21 +398,29 @@ func (a sliceAuth) GenerateCredential() ([]byte, error) { return a.cred, nil }
 // Each call's LocalSide is the local address of the connection its answer came on: with pooled
 // and short connections, calls in flight together each name their own.
 func TestLocalSideIsTheAnsweringConnection(t *testing.T) {
-	srv := newServer(t, nil)
-	handle(t, srv, "test.Svc.Peer", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
-		time.Sleep(20 * time.Millisecond) // the calls overlap: a pooled socket opens several connections
-		return &echopb.EchoResponse{Message: proto.String(actors.ServerCallFromContext(ctx).RemoteAddr().String())}, nil
-	})
-	addr := listen(t, srv)
+	const n = 8
 	for _, typ := range connTypes {
 		t.Run(typ, func(t *testing.T) {
+			var entered atomic.Int32
+			all := make(chan struct{}) // closed when n calls are in their handlers at once
+			srv := newServer(t, nil)
+			handle(t, srv, "test.Svc.Peer", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+				if entered.Add(1) == n {
+					close(all)
+				}
+				select { // the calls overlap: pooled and short sockets open a connection for each
+				case <-all:
+				case <-ctx.Done():
+				}
+				return &echopb.EchoResponse{Message: proto.String(actors.ServerCallFromContext(ctx).RemoteAddr().String())}, nil
+			})
+			addr := listen(t, srv)
 			sys := newSystem(t)
 			ch, err := sys.NewChannel(addr, &actors.ChannelOptions{ConnectionType: typ, MaxConnectionPoolSize: 8, Timeout: testTimeout})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer ch.Close()
-			const n = 8
 			calls := make([]*actors.Call, n)
 			cntls := make([]actors.Controller, n)
 			resps := make([]echopb.EchoResponse, n)
@@ -430,8 +438,8 @@ func TestLocalSideIsTheAnsweringConnection(t *testing.T) {
 				}
 				sides[cntls[i].LocalSide()] = true
 			}
-			if typ != "single" && len(sides) < 2 {
-				t.Errorf("%s: %d overlapping calls used %d connections, want several", typ, n, len(sides))
+			if want := map[string]int{"single": 1, "pooled": n, "short": n}[typ]; len(sides) != want {
+				t.Errorf("%s: %d overlapping calls used %d connections, want %d", typ, n, len(sides), want)
 			}
 		})
 	}
