@@ -12,31 +12,31 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
 // Channel is what every troupe channel is — plain channels and combo channels alike — so that
-// combo channels nest and user code need not care which kind it holds.
+// combo channels nest and user code need not care which kind it holds. A user's own
+// implementation nests in combo channels too: they make its sub-calls with its Go, which must
+// honour ctx (its deadline and its cancellation) and run done exactly once.
 type Channel interface {
 	// Call makes a call and waits for it: brpc's synchronous call. cntl may be nil.
 	Call(ctx context.Context, method string, req, resp proto.Message, cntl *Controller) error
 	// Go starts a call and returns at once: brpc's asynchronous call. done, if not nil, runs
-	// exactly once when the call finished, on a goroutine that is not the caller's.
+	// exactly once when the call finished, on a goroutine that is not the caller's (except for a
+	// call a channel cannot take at all, such as one on a zero value: its done has run when Go
+	// returns).
 	Go(ctx context.Context, method string, req, resp proto.Message, cntl *Controller, done func(*Controller)) *Call
 	// Close releases the channel. Calls in flight finish normally; later calls fail with
 	// [ErrClosed].
 	Close() error
-	// StartChild starts a call as a child of parent, a call of a combo channel: the child lives
-	// under parent's actor and stops with it, parent's deadline governs it, and it reports its
-	// end to parent with a [*ChildDone] carrying index instead of running a callback. cntl may be
-	// nil.
-	StartChild(parent *Call, index int, method string, req, resp proto.Message, cntl *Controller) *Call
 }
 
 // Defaults of [ChannelOptions], brpc's.
 const (
-	DefaultTimeout        = 500 * time.Millisecond
+	DefaultTimeout        = callrt.DefaultTimeout
 	DefaultConnectTimeout = 200 * time.Millisecond
 	DefaultMaxRetry       = 3
 	// DefaultMaxConnectionPoolSize is brpc's -max_connection_pool_size.
@@ -45,20 +45,29 @@ const (
 	DefaultIdleTimeout = 10 * time.Second
 )
 
-// NoRetry, as ChannelOptions.MaxRetry, turns retries off (0 there means the default).
-const NoRetry = -1
+// Values that mean "none" wherever a retry limit, a timeout or a backup-request delay is set
+// (options and Controller alike, see the package documentation): 0 there means the default.
+const (
+	// NoRetry turns retries off.
+	NoRetry = -1
+	// NoTimeout means no deadline.
+	NoTimeout time.Duration = -1
+	// NoBackupRequest turns backup requests off.
+	NoBackupRequest time.Duration = -1
+)
 
 // ChannelOptions configures a channel, after brpc's ChannelOptions. The zero value of every field
 // means brpc's default; nil options mean all defaults.
 type ChannelOptions struct {
 	// Timeout bounds each call when its context has no deadline and its Controller no timeout of
-	// its own. 0 means DefaultTimeout (500 ms); a negative value means no deadline.
+	// its own. 0 means DefaultTimeout (500 ms); NoTimeout (any negative value) means no deadline.
 	Timeout time.Duration
 	// ConnectTimeout bounds each connection attempt. 0 means DefaultConnectTimeout (200 ms).
 	ConnectTimeout time.Duration
 	// MaxRetry is how many times a call is retried after a failure brpc retries (a broken or
 	// refused connection, a stopping or overloaded server), within its deadline. 0 means
-	// DefaultMaxRetry (3); NoRetry means none. A timeout is never retried.
+	// DefaultMaxRetry (3); NoRetry (any negative value) means none; at most 1000. A timeout is
+	// never retried.
 	MaxRetry int
 	// Protocol must be "" or "baidu_std", the protocol troupe speaks.
 	Protocol string
@@ -107,7 +116,8 @@ type ChannelOptions struct {
 	EnableCircuitBreaker bool
 	// BackupRequest, when positive, sends a second attempt to another server if the first has not
 	// answered after this long; the first good answer wins. It uses one of MaxRetry's retries;
-	// with none left the call just waits for its first attempt. 0 means no backup requests.
+	// with none left the call just waits for its first attempt. 0 (the default) and
+	// NoBackupRequest mean no backup requests.
 	BackupRequest time.Duration
 }
 
@@ -120,6 +130,8 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 	if v.Timeout == 0 {
 		v.Timeout = DefaultTimeout
 	}
+	v.Timeout = max(v.Timeout, NoTimeout)
+	v.BackupRequest = max(v.BackupRequest, 0)
 	if v.ConnectTimeout < 0 {
 		return v, fmt.Errorf("troupe: ChannelOptions.ConnectTimeout = %v, want > 0", v.ConnectTimeout)
 	}
@@ -131,8 +143,8 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 		v.MaxRetry = DefaultMaxRetry
 	case v.MaxRetry < 0:
 		v.MaxRetry = 0
-	case v.MaxRetry > 1000:
-		v.MaxRetry = 1000
+	case v.MaxRetry > callrt.MaxRetryLimit:
+		v.MaxRetry = callrt.MaxRetryLimit
 	}
 	if p := strings.ToLower(strings.TrimSpace(v.Protocol)); p != "" && p != "baidu_std" {
 		return v, fmt.Errorf("troupe: ChannelOptions.Protocol = %q: unknown protocol (known: baidu_std)", v.Protocol)
@@ -178,9 +190,13 @@ func (v *ChannelOptions) validateConnections() error {
 
 // PlainChannel is brpc's Channel: to one server, or to the servers of a naming service through a
 // load balancer. Every call goes to a server's socket actor, which it shares with every other
-// channel of the System that talks to the same server. It is safe for concurrent use.
+// channel of the System that talks to the same server. It is safe for concurrent use. Make it
+// with [System.NewChannel]: a zero PlainChannel fails every call with EINVAL.
 type PlainChannel struct {
+	nest // how combo channels start child calls on it
+
 	sys     *System
+	policy  callrt.Policy // opts.RetryPolicy, in the runtime's terms
 	target  string
 	opts    ChannelOptions
 	sock    *socket  // the server of a single-server channel
@@ -204,6 +220,9 @@ type PlainChannel struct {
 // an error for a malformed address, an unknown scheme or load balancer, invalid options, and
 // ErrClosed after Shutdown.
 func (s *System) NewChannel(target string, opts *ChannelOptions) (*PlainChannel, error) {
+	if !s.usable() {
+		return nil, errNoSystem()
+	}
 	o, err := opts.validate()
 	if err != nil {
 		return nil, err
@@ -221,6 +240,7 @@ func (s *System) NewChannel(target string, opts *ChannelOptions) (*PlainChannel,
 	}
 	ch := &PlainChannel{sys: s, target: ep.String(), opts: o, sock: sock, born: time.Now()}
 	if err := s.addChannel(ch, &channelActor{ch: ch}); err != nil {
+		s.releaseSocket(sock)
 		return nil, err
 	}
 	return ch, nil
@@ -242,10 +262,12 @@ func (s *System) newClusterChannel(target string, o *ChannelOptions) (*PlainChan
 // addChannel starts the channel's actor and records the channel for Inspect and Shutdown.
 func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
 	ch.onEnd = ch.record
+	ch.policy = runtimePolicy(ch.opts.RetryPolicy)
+	ch.nest = callrt.MakeNest(ch.startChild)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return closedError("")
+	if s.closed() {
+		return callrt.ClosedError("")
 	}
 	name := fmt.Sprintf("%s/channels/ch-%d", s.name, s.nextID.Add(1))
 	if ch.cluster != nil {
@@ -270,30 +292,30 @@ type channelActor struct{ ch *PlainChannel }
 
 func (a *channelActor) Receive(actor.Context) {}
 
-// Target returns the server address or the naming service URL the channel calls.
+// Target returns the server address or the naming service URL the channel calls ("" for a zero
+// PlainChannel).
 func (ch *PlainChannel) Target() string { return ch.target }
 
 // Call makes a call and waits until it finished. See [Channel].
 func (ch *PlainChannel) Call(ctx context.Context, method string, req, resp proto.Message, cntl *Controller) error {
-	c := ch.start(ctx, method, req, resp, cntl, nil)
-	<-c.finished
-	return c.err
+	return ch.start(ctx, method, req, resp, cntl.rt(), nil, nil, 0).Wait()
 }
 
 // Go starts a call and returns at once. See [Channel].
 func (ch *PlainChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *Controller, done func(*Controller)) *Call {
-	return ch.start(ctx, method, req, resp, cntl, done)
+	return ch.start(ctx, method, req, resp, cntl.rt(), done, nil, 0)
 }
 
-// StartChild starts a call as a child of parent. See [Channel].
-func (ch *PlainChannel) StartChild(parent *Call, index int, method string, req, resp proto.Message, cntl *Controller) *Call {
-	return ch.startChild(parent, index, method, req, resp, cntl)
-}
+// nest is the channel's [callrt.Nest], embedded under this name so that it stays unexported.
+type nest = callrt.Nest
 
 // Close releases the channel: calls in flight finish normally, later calls fail with ELOGOFF
 // ([ErrClosed]). The socket it used stays with the System for other channels. Close is
 // idempotent.
 func (ch *PlainChannel) Close() error {
+	if ch.sys == nil {
+		return nil
+	}
 	ch.closed.Store(true)
 	ch.stop()
 	return nil

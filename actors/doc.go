@@ -80,18 +80,33 @@
 // # Engines and child calls
 //
 // A call's actor gives every kind of call the same lifecycle — deadline, cancellation, done
-// callback, Join, Controller, Inspect, exactly one end — and leaves the work to an [Engine]. The
-// plain channel's engine is built in; package combo's channels bring theirs ([System.StartCall]).
-// A combo call starts its sub-calls with [Channel.StartChild]: each is a child actor of the combo
-// call that reports its end as a [*ChildDone] message, so the parent handles its children's
-// results one at a time in its own mailbox, and cancels them with [Call.Abort].
+// callback, Join, Controller, Inspect, exactly one end — and leaves the work to an engine: the
+// plain channel's picks servers and sends attempts, each combo channel's (package combo) starts
+// sub-calls and merges their answers. That contract lives in the module's internal call runtime,
+// which this package and package combo share and users never see: [Call] and [Controller] are
+// defined on its types and export only what a caller may do. A combo call's sub-calls are child
+// actors of it that report their ends as messages, so the parent handles its children's results
+// one at a time in its own mailbox. Any [Channel] nests in a combo channel: troupe's own channels
+// through the runtime, a user's own implementation through its [Channel.Go].
 //
-// # Deadlines and options
+// # Zero and negative values
+//
+// One rule holds for every retry limit, timeout and backup-request delay, in options and
+// Controller setters alike: 0 means the default (for an option, brpc's default; for a Controller
+// setting, the channel's), and a negative value means none — [NoRetry], [NoTimeout],
+// [NoBackupRequest]. Options are validated structs in brpc's style: a bad value is an error from
+// the constructor that names the field.
+//
+// Types whose zero value a user can reach never panic: a zero [System] refuses channels with
+// EINVAL, a zero [PlainChannel] (and a zero channel of package combo) fails every call with
+// EINVAL — an asynchronous one has run its done callback, once, when Go returns — and a zero
+// [Call] is one that ended with EINVAL. A zero [Controller] is ready to use.
+//
+// # Deadlines
 //
 // A call's deadline is the earliest of its context's deadline and its timeout: the Controller's
 // ([Controller.SetTimeout]) or else the channel's ([ChannelOptions.Timeout], brpc's 500 ms by
-// default). Options are validated structs in brpc's style: the zero value of a field means brpc's
-// default, and a bad value is an error from the constructor that names the field.
+// default).
 //
 // # Errors
 //
@@ -114,7 +129,7 @@
 //
 // # Imports and concurrency
 //
-// Package actors imports wire, mailbox and protoactor-go; no protoactor type appears in its API
-// except [SystemOptions.ActorSystem]. Systems, channels, calls and servers are safe for
+// Package actors imports wire, naming, lb, mailbox, the internal call runtime and protoactor-go;
+// no protoactor type appears in its API except [SystemOptions.ActorSystem]. Systems, channels, calls and servers are safe for
 // concurrent use; a Controller belongs to one call at a time.
 package actors

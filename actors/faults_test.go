@@ -272,10 +272,10 @@ func TestConnectionRefusedIsRetriedThenReported(t *testing.T) {
 		t.Fatalf("Call() = %v after %d retries, want ECONNREFUSED after 3", err, cntl.RetriedCount())
 	}
 	cntl.Reset()
-	cntl.SetMaxRetry(0)
+	cntl.SetMaxRetry(actors.NoRetry)
 	_ = ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
 	if cntl.RetriedCount() != 0 || cntl.ErrorCode() != wire.ECONNREFUSED {
-		t.Fatalf("SetMaxRetry(0): %v after %d retries", cntl.Err(), cntl.RetriedCount())
+		t.Fatalf("SetMaxRetry(NoRetry): %v after %d retries", cntl.Err(), cntl.RetriedCount())
 	}
 }
 

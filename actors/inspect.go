@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/troupe-rpc/troupe/mailbox"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 )
 
 // Node is one actor in the tree [System.Inspect] returns: what it is, what it is doing, its
@@ -27,38 +27,26 @@ type Node struct {
 // it walks the whole actor registry: call it for a person, not on a hot path.
 func (s *System) Inspect() *Node {
 	now := time.Now()
+	if !s.usable() {
+		return &Node{Kind: "system", State: "not initialized: make it with NewSystem"}
+	}
 	root := &Node{Kind: "system", Name: s.name, State: s.state(), Age: now.Sub(s.started),
-		Counters: map[string]int64{"in_flight": s.inflight.Load(), "goroutines": s.background.Load()}}
+		Counters: map[string]int64{"in_flight": s.rt.InFlight(), "goroutines": s.rt.Background()}}
 	root.Children = []*Node{s.inspectChannels(now), s.inspectCalls(now), s.inspectSockets(now)}
 	return root
 }
 
 func (s *System) state() string {
-	if s.closed.Load() {
+	if s.closed() {
 		return "shut down"
 	}
 	return "running"
 }
 
-// Inspectable is a channel built outside this package (a combo channel, a partitioner) that
-// shows in [System.Inspect] among the channels once added with [System.Show].
-type Inspectable interface {
-	// Inspect returns a snapshot of the channel: its Kind, Name, State and Counters.
+// inspectable is a channel built outside this package (a combo channel, a partitioner) that its
+// package lists among the channels of [System.Inspect].
+type inspectable interface {
 	Inspect() *Node
-}
-
-// Show lists x among the channels of [System.Inspect] until the returned remove is called (or
-// the System shuts down). remove is idempotent.
-func (s *System) Show(x Inspectable) (remove func()) {
-	key := &x
-	s.mu.Lock()
-	s.shown[key] = struct{}{}
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		delete(s.shown, key)
-		s.mu.Unlock()
-	}
 }
 
 func (s *System) inspectChannels(now time.Time) *Node {
@@ -67,18 +55,16 @@ func (s *System) inspectChannels(now time.Time) *Node {
 	for ch := range s.channels {
 		chans = append(chans, ch)
 	}
-	shown := make([]Inspectable, 0, len(s.shown))
-	for x := range s.shown {
-		shown = append(shown, *x)
-	}
 	s.mu.Unlock()
 	n := &Node{Kind: "channels", Name: "channels"}
 	for _, ch := range chans {
 		n.Children = append(n.Children, ch.inspect(now))
 	}
-	for _, x := range shown {
-		if node := x.Inspect(); node != nil {
-			n.Children = append(n.Children, node)
+	for _, x := range s.rt.Shown() {
+		if in, ok := x.(inspectable); ok {
+			if node := in.Inspect(); node != nil {
+				n.Children = append(n.Children, node)
+			}
 		}
 	}
 	sortNodes(n.Children)
@@ -115,40 +101,17 @@ func (ch *PlainChannel) inspect(now time.Time) *Node {
 
 func (s *System) inspectCalls(now time.Time) *Node {
 	n := &Node{Kind: "calls", Name: "calls"}
-	for _, l := range s.lights.Lights() {
-		if c, ok := l.Handler().(*Call); ok && l.Parent() == nil {
-			n.Children = append(n.Children, c.inspect(l, now))
-		}
+	for _, c := range s.rt.Calls(now) {
+		n.Children = append(n.Children, callNode(c))
 	}
-	sortNodes(n.Children)
 	return n
 }
 
-func (c *Call) inspect(l *mailbox.Light, now time.Time) *Node {
-	st := c.state.Load()
-	state := callStateNames[st]
-	switch {
-	case c.engine != nil && st != callDone:
-		state = "running"
-		if p := c.status.Load(); p != nil {
-			state = *p
-		}
-	case st == callWaiting:
-		if addr := c.server.Load(); addr != nil {
-			state = fmt.Sprintf("%s from %s", state, *addr)
-		}
+func callNode(c *callrt.CallInfo) *Node {
+	n := &Node{Kind: c.Kind, Name: c.ID, State: c.State, Age: c.Age}
+	for _, child := range c.Children {
+		n.Children = append(n.Children, callNode(child))
 	}
-	kind := "call"
-	if c.parent != nil {
-		kind = "sub-call"
-	}
-	n := &Node{Kind: kind, Name: l.ID(), State: c.method + " → " + c.target + ": " + state, Age: now.Sub(c.begin)}
-	for _, child := range l.Children() {
-		if cc, ok := child.Handler().(*Call); ok {
-			n.Children = append(n.Children, cc.inspect(child, now))
-		}
-	}
-	sortNodes(n.Children)
 	return n
 }
 

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -44,7 +45,7 @@ type FixedBackoff struct {
 
 // Backoff returns the fixed wait.
 func (p FixedBackoff) Backoff(cntl *Controller) time.Duration {
-	if d, ok := cntl.remaining(); ok && d < p.NoBackoffUnder {
+	if d, ok := cntl.rt().Remaining(); ok && d < p.NoBackoffUnder {
 		return 0
 	}
 	return p.Wait
@@ -60,11 +61,24 @@ type JitteredBackoff struct {
 
 // Backoff returns a random wait in [Min, Max].
 func (p JitteredBackoff) Backoff(cntl *Controller) time.Duration {
-	if d, ok := cntl.remaining(); ok && d < p.NoBackoffUnder {
+	if d, ok := cntl.rt().Remaining(); ok && d < p.NoBackoffUnder {
 		return 0
 	}
 	if p.Max <= p.Min {
 		return p.Min
 	}
 	return p.Min + rand.N(p.Max-p.Min+1)
+}
+
+// runtimePolicy turns a channel's RetryPolicy into the runtime's, once per channel; nil is brpc's
+// default policy without backoff.
+func runtimePolicy(p RetryPolicy) callrt.Policy {
+	if p == nil {
+		return callrt.Policy{}
+	}
+	rp := callrt.Policy{DoRetry: func(c *callrt.Controller, err error) bool { return p.DoRetry((*Controller)(c), err) }}
+	if b, ok := p.(BackoffPolicy); ok {
+		rp.Backoff = func(c *callrt.Controller) time.Duration { return b.Backoff((*Controller)(c)) }
+	}
+	return rp
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/mailbox"
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -327,7 +328,7 @@ func (a *socketActor) onStopping() {
 	a.stopping = true
 	a.stopHealthCheck()
 	a.stopIdleTimer()
-	a.closeAll(closedError(""))
+	a.closeAll(callrt.ClosedError(""))
 }
 
 // readLoop reads responses until the connection fails and delivers each to the call waiting for

@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
 
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/mailbox"
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -20,7 +19,7 @@ import (
 // ErrClosed is the cause of every call failed or refused because its [System] shut down or its
 // channel was closed. Such a call's error is also ELOGOFF: errors.Is(err, ErrClosed) and
 // errors.Is(err, wire.ELOGOFF) both hold.
-var ErrClosed = errors.New("troupe: closed")
+var ErrClosed = callrt.ErrClosed
 
 // SystemOptions configures a [System]. nil or the zero value gives the defaults.
 type SystemOptions struct {
@@ -37,35 +36,31 @@ type SystemOptions struct {
 
 // System owns everything troupe starts: the protoactor actor system (unless the user gave one),
 // the dispatcher pool, the channel, call and socket actors, and every goroutine they use. It is
-// safe for concurrent use. One per process is typical; [System.Shutdown] stops all of it.
+// safe for concurrent use. One per process is typical; [System.Shutdown] stops all of it. Make it
+// with [NewSystem]: the zero value is not usable (its channels' calls fail with EINVAL).
 type System struct {
+	link // lets the channels of package combo reach rt
+
+	rt      *callrt.Runtime
 	as      *actor.ActorSystem
 	ownAS   bool
-	pool    *mailbox.Pool
-	lights  *mailbox.Registry // call actors
 	log     *slog.Logger
 	name    string // prefix of every registry id troupe uses for this System
 	started time.Time
-
-	closed   atomic.Bool
-	inflight atomic.Int64
-	idle     chan struct{} // signalled when inflight drops to 0 after closed
 
 	mu       sync.Mutex
 	sockets  map[sockKey]*socket
 	retiring map[*socket]struct{} // sockets no channel uses, finishing their calls
 	quit     chan struct{}        // closed when Shutdown starts
 	channels map[*PlainChannel]struct{}
-	watchers map[*context.CancelFunc]struct{} // naming watches started with WatchNaming
-	shown    map[*Inspectable]struct{}        // what Inspect lists beside the plain channels
-	nextID   atomic.Int64                     // correlation ids and channel numbers
+	nextID   atomic.Int64 // correlation ids and channel numbers
 
 	deadLetters *eventstream.Subscription
-
-	goroutines sync.WaitGroup
-	background atomic.Int64 // goroutines started with Go that have not returned
-	shutdown   sync.Once
+	shutdown    sync.Once
 }
+
+// link is the System's [callrt.Link], embedded under this name so that it stays unexported.
+type link = callrt.Link
 
 // NewSystem starts a System. It returns an error naming the option that is invalid.
 func NewSystem(opts *SystemOptions) (*System, error) {
@@ -77,10 +72,9 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 		return nil, fmt.Errorf("troupe: SystemOptions.Workers = %d, want >= 0", o.Workers)
 	}
 	s := &System{
-		log: loggerOrDiscard(o.Logger), started: time.Now(), idle: make(chan struct{}, 1),
+		log: loggerOrDiscard(o.Logger), started: time.Now(),
 		sockets: map[sockKey]*socket{}, retiring: map[*socket]struct{}{}, quit: make(chan struct{}),
 		channels: map[*PlainChannel]struct{}{},
-		watchers: map[*context.CancelFunc]struct{}{}, shown: map[*Inspectable]struct{}{},
 	}
 	s.as, s.ownAS = o.ActorSystem, o.ActorSystem == nil
 	if s.ownAS {
@@ -90,9 +84,9 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 			actor.WithDeadLetterThrottleInterval(time.Millisecond),
 		)
 	}
-	s.pool = mailbox.NewPool(o.Workers, 0, 0)
 	s.name = "troupe" + strings.TrimPrefix(s.as.ProcessRegistry.NextId(), "$")
-	s.lights = mailbox.NewRegistry(s.as, s.name)
+	s.rt = callrt.NewRuntime(mailbox.NewPool(o.Workers, 0, 0), mailbox.NewRegistry(s.as, s.name), s.log, runDone)
+	s.link = callrt.MakeLink(s.rt)
 	s.deadLetters = s.as.EventStream.Subscribe(s.onDeadLetter)
 	return s, nil
 }
@@ -111,45 +105,18 @@ func (s *System) onDeadLetter(evt any) {
 func (s *System) Name() string { return s.name }
 
 // goroutine runs fn on a goroutine that Shutdown waits for.
-func (s *System) goroutine(fn func()) { s.goroutines.Go(fn) }
+func (s *System) goroutine(fn func()) { s.rt.Goroutine(fn) }
 
-// Go runs fn on a goroutine the System owns: Inspect counts it ("goroutines") and Shutdown, after
-// failing the calls in flight, waits for it to return. Channels built outside this package use it
-// for work that must not run in an actor, such as a partition function that may call out. fn
-// must return soon after the work it serves is cancelled; a call's work should watch a context
-// that ends with the call. Go returns [ErrClosed], without running fn, once Shutdown began.
-func (s *System) Go(fn func()) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	s.background.Add(1)
-	s.goroutines.Go(func() {
-		defer s.background.Add(-1)
-		fn()
-	})
-	return nil
+// errNoSystem is the error of using a System's zero value.
+func errNoSystem() *wire.Error {
+	return wire.Errorf(wire.EINVAL, "the System is not initialized: make it with NewSystem")
 }
 
-// enter counts a call in; it fails once the System is closed.
-func (s *System) enter() bool {
-	s.inflight.Add(1)
-	if s.closed.Load() {
-		s.leave()
-		return false
-	}
-	return true
-}
+// usable reports whether s was made by NewSystem.
+func (s *System) usable() bool { return s != nil && s.rt != nil }
 
-func (s *System) leave() {
-	if s.inflight.Add(-1) == 0 && s.closed.Load() {
-		select {
-		case s.idle <- struct{}{}:
-		default:
-		}
-	}
-}
+// closed reports whether Shutdown began.
+func (s *System) closed() bool { return s.rt.Closed() }
 
 // props returns the Props of a long-lived troupe actor: the pooled dispatcher and a mailbox that
 // reports when it drains (if asked). The producer returns the same instance, so that the restart
@@ -158,7 +125,7 @@ func (s *System) leave() {
 // and never removes it.)
 func (s *System) props(a actor.Actor, notifyDrained bool) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithDispatcher(s.pool),
+		actor.WithDispatcher(s.rt.Pool()),
 		actor.WithMailbox(mailbox.NewMailbox(notifyDrained)),
 	)
 }
@@ -167,7 +134,7 @@ func (s *System) props(a actor.Actor, notifyDrained bool) *actor.Props {
 // the socket's turn on the call's goroutine, which then queues and writes its frame itself.
 func (s *System) socketProps(a *socketActor) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
-		actor.WithDispatcher(s.pool),
+		actor.WithDispatcher(s.rt.Pool()),
 		actor.WithMailbox(mailbox.NewInlineMailbox(true, isAttempt, a.sk.pending.busy, &a.sk.door)),
 	)
 }
@@ -177,35 +144,29 @@ func isAttempt(msg any) bool {
 	return ok
 }
 
-// closedError is the error of a call refused or failed by shutdown.
-func closedError(method string) *wire.Error {
-	return &wire.Error{Code: wire.ELOGOFF, Text: "troupe system is shut down", Method: method, Err: ErrClosed}
-}
-
 // Shutdown stops everything the System started: calls in flight fail with ELOGOFF (and
 // [ErrClosed]) and their callbacks run, channels close, socket actors close their connections,
 // timers stop, and Shutdown returns once every actor is out of the registry and every goroutine
 // troupe started has returned, done callbacks included. It is idempotent; calls made after it
 // fail at once with the same error.
 func (s *System) Shutdown() {
+	if !s.usable() {
+		return
+	}
 	s.shutdown.Do(s.stopAll)
 }
 
 func (s *System) stopAll() {
 	s.mu.Lock()
-	s.closed.Store(true)
+	s.rt.BeginShutdown()
 	close(s.quit)
 	s.mu.Unlock()
-	s.failCalls()
+	s.rt.FailCalls()
 	s.mu.Lock()
 	chans := make([]*PlainChannel, 0, len(s.channels))
 	for ch := range s.channels {
 		chans = append(chans, ch)
 	}
-	for cancel := range s.watchers {
-		(*cancel)()
-	}
-	clear(s.shown)
 	s.mu.Unlock()
 	for _, ch := range chans {
 		ch.stop()
@@ -213,40 +174,13 @@ func (s *System) stopAll() {
 	for _, sk := range s.allSockets() { // the channels' sockets are all retiring now
 		sk.stop()
 	}
-	s.goroutines.Wait()
+	s.rt.Wait()
 	s.as.EventStream.Unsubscribe(s.deadLetters)
-	s.pool.Close()
-	s.lights.Close()
+	s.rt.Pool().Close()
+	s.rt.Lights().Close()
 	if s.ownAS {
 		s.as.Shutdown()
 	}
-}
-
-// failCalls sends every live call the shutdown message until none is left. Calls that were
-// registering while the flag flipped are caught by the next sweep.
-func (s *System) failCalls() {
-	for s.inflight.Load() > 0 {
-		for _, c := range s.liveCalls() {
-			if l := c.light.Load(); l != nil {
-				l.Send(msgShutdown)
-			}
-		}
-		select {
-		case <-s.idle:
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// liveCalls returns the System's calls that have not finished stopping.
-func (s *System) liveCalls() []*Call {
-	var out []*Call
-	for _, l := range s.lights.Lights() {
-		if c, ok := l.Handler().(*Call); ok {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // eachProcess calls fn for every registry entry whose id belongs to this System.
@@ -265,7 +199,10 @@ func (s *System) eachProcess(fn func(id string, p actor.Process)) {
 // protoactor's registry, call actors in troupe's own. It is 0 after Shutdown; a test that expects
 // no call in flight can check that only channels and sockets remain.
 func (s *System) Processes() int {
-	n := s.lights.Len()
+	if !s.usable() {
+		return 0
+	}
+	n := s.rt.Lights().Len()
 	s.eachProcess(func(string, actor.Process) { n++ })
 	return n
 }
@@ -289,8 +226,8 @@ func (s *System) socketFor(ep wire.Endpoint, o *ChannelOptions) (*socket, error)
 	key := sockKey{addr: ep.String(), typ: typ, auth: opts.Authenticator}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return nil, closedError("")
+	if s.closed() {
+		return nil, callrt.ClosedError("")
 	}
 	if sk, ok := s.sockets[key]; ok {
 		sk.refs++
@@ -335,7 +272,7 @@ func (s *System) releaseSocket(sk *socket) {
 		delete(s.sockets, key)
 	}
 	s.retiring[sk] = struct{}{}
-	if s.closed.Load() {
+	if s.closed() {
 		return
 	}
 	s.goroutine(func() {

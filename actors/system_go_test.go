@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 )
 
-// System.Go's goroutines show in Inspect, Shutdown waits for them, and after Shutdown Go refuses.
+// The runtime's goroutines (those combo channels start) show in Inspect, Shutdown waits for them, and after Shutdown Go refuses.
 func TestSystemGo(t *testing.T) {
 	sys, err := actors.NewSystem(nil)
 	if err != nil {
@@ -18,7 +19,7 @@ func TestSystemGo(t *testing.T) {
 	}
 	release := make(chan struct{})
 	var returned atomic.Bool
-	if err := sys.Go(func() {
+	if err := callrt.Of(sys).Go(func() {
 		<-release
 		time.Sleep(20 * time.Millisecond) // Shutdown must still wait
 		returned.Store(true)
@@ -36,7 +37,7 @@ func TestSystemGo(t *testing.T) {
 	if n := sys.Inspect().Counters["goroutines"]; n != 0 {
 		t.Errorf("after Shutdown Inspect counts %d goroutines", n)
 	}
-	if err := sys.Go(func() { t.Error("ran after Shutdown") }); !errors.Is(err, actors.ErrClosed) {
+	if err := callrt.Of(sys).Go(func() { t.Error("ran after Shutdown") }); !errors.Is(err, actors.ErrClosed) {
 		t.Errorf("Go after Shutdown = %v, want ErrClosed", err)
 	}
 }
@@ -47,10 +48,10 @@ func (s *shownThing) Inspect() *actors.Node {
 	return &actors.Node{Kind: "partitioner", Name: "thing", Counters: map[string]int64{"n": int64(s.n)}}
 }
 
-// What is shown with System.Show lists among the channels until removed.
+// What combo channels show through the runtime lists among the channels until removed.
 func TestSystemShow(t *testing.T) {
 	sys := newSystem(t)
-	remove := sys.Show(&shownThing{n: 7})
+	remove := callrt.Of(sys).Show(&shownThing{n: 7})
 	node := sys.Inspect().Find(func(n *actors.Node) bool { return n.Name == "thing" })
 	if node == nil || node.Counters["n"] != 7 {
 		t.Fatalf("Inspect does not show the thing:\n%s", sys.Inspect())

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -209,6 +210,9 @@ func newCustomSchema(instances map[int]actors.Channel, logical func(shard int) [
 // per partition its request mapped to, in ascending partition id (nil for a partition no
 // instance serves), whose RemoteSide names the instance that answered.
 type CustomPartitioner struct {
+	nest
+
+	rt      *callrt.Runtime
 	sys     *actors.System
 	methods map[string]CustomMethod
 	opts    CustomOptions
@@ -227,8 +231,8 @@ type CustomPartitioner struct {
 // method name, as given to Call). opts.Instances maps each shard id to the logical partitions it
 // serves. It does not own the instances: Close leaves them open.
 func NewCustomPartitioner(sys *actors.System, instances map[int]actors.Channel, methods map[string]CustomMethod, opts *CustomOptions) (*CustomPartitioner, error) {
-	if sys == nil {
-		return nil, errors.New("combo: NewCustomPartitioner: nil System")
+	if _, err := runtimeOf(sys, "NewCustomPartitioner"); err != nil {
+		return nil, err
 	}
 	for m, cm := range methods {
 		if cm.Partition == nil {
@@ -244,6 +248,10 @@ func NewCustomPartitioner(sys *actors.System, instances map[int]actors.Channel, 
 // newCustomPartitioner builds a partitioner over instances; none is allowed (every partition
 // then fails with ENODATA until Reshard).
 func newCustomPartitioner(sys *actors.System, instances map[int]actors.Channel, methods map[string]CustomMethod, opts *CustomOptions) (*CustomPartitioner, error) {
+	rt, err := runtimeOf(sys, "NewCustomPartitioner")
+	if err != nil {
+		return nil, err
+	}
 	var o CustomOptions
 	if opts != nil {
 		o = *opts
@@ -261,13 +269,14 @@ func newCustomPartitioner(sys *actors.System, instances map[int]actors.Channel, 
 	if err != nil {
 		return nil, fmt.Errorf("combo: NewCustomPartitioner: %w", err)
 	}
-	p := &CustomPartitioner{sys: sys, methods: make(map[string]CustomMethod, len(methods)), opts: o,
+	p := &CustomPartitioner{rt: rt, sys: sys, methods: make(map[string]CustomMethod, len(methods)), opts: o,
 		name: fmt.Sprintf("custom-partitioner-%d", partitionerIDs.Add(1))}
 	for m, cm := range methods {
 		p.methods[m] = cm
 	}
 	p.schema.Store(s)
-	p.unshow = sys.Show(p)
+	p.unshow = rt.Show(p)
+	p.nest = nestOf(p.spec)
 	return p, nil
 }
 
@@ -414,18 +423,12 @@ func (p *CustomPartitioner) Call(ctx context.Context, method string, req, resp p
 
 // Go starts a partitioned call. See [actors.Channel].
 func (p *CustomPartitioner) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
-	return p.sys.StartCall(ctx, p.spec(method, req, resp, cntl, done, nil, 0))
+	return goCall(p.rt, "CustomPartitioner", "NewCustomPartitioner", p.spec, ctx, method, req, resp, cntl, done)
 }
 
-// StartChild starts a partitioned call as a child of parent. See [actors.Channel].
-func (p *CustomPartitioner) StartChild(parent *actors.Call, index int, method string, req, resp proto.Message, cntl *actors.Controller) *actors.Call {
-	return p.sys.StartCall(context.Background(), p.spec(method, req, resp, cntl, nil, parent, index))
-}
-
-func (p *CustomPartitioner) spec(method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller), parent *actors.Call, index int) *actors.CallSpec {
-	return &actors.CallSpec{Method: method, Request: req, Response: resp, Controller: cntl, Done: done,
-		Engine: &customCall{p: p}, Timeout: p.opts.Timeout, Target: "custom partitioner",
-		Parent: parent, Index: index}
+func (p *CustomPartitioner) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
+	return &callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Engine: &customCall{p: p}, Timeout: p.opts.Timeout, Target: "custom partitioner"}
 }
 
 // Close makes later calls fail with ErrClosed; calls in flight finish normally. The instances

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -35,12 +36,23 @@ type customCall struct {
 	endErr  *wire.Error
 }
 
-func (e *customCall) Start(c *actors.Call) {
-	p := e.p
-	if p.closed.Load() {
-		c.Finish(errClosedChannel(c))
-		return
+// Prepare refuses a call on a closed partitioner.
+func (e *customCall) Prepare(c *callrt.Call) error {
+	if e.p.closed.Load() {
+		return errClosedChannel(c)
 	}
+	return nil
+}
+
+// Release stops the Partition goroutine if it still runs.
+func (e *customCall) Release(*callrt.Call) {
+	if e.cancel != nil {
+		e.cancel()
+	}
+}
+
+func (e *customCall) Start(c *callrt.Call) {
+	p := e.p
 	p.calls.Add(1)
 	cm, ok := p.methods[c.Method()]
 	if !ok {
@@ -59,7 +71,7 @@ func (e *customCall) Start(c *actors.Call) {
 	ctx = context.WithValue(ctx, schemaKey{}, e.schema)
 	c.SetStatus("partitioning the request")
 	req := c.Request()
-	err := p.sys.Go(func() {
+	err := p.rt.Go(func() {
 		subs, err := runPartition(ctx, cm.Partition, req)
 		c.Send(&partitioned{subs: subs, err: err})
 	})
@@ -78,13 +90,13 @@ func runPartition(ctx context.Context, f func(context.Context, proto.Message) (m
 	return f(ctx, req)
 }
 
-func (e *customCall) Receive(c *actors.Call, msg any) {
+func (e *customCall) Receive(c *callrt.Call, msg any) {
 	switch m := msg.(type) {
 	case *partitioned:
 		if e.pending == -1 && e.endErr == nil {
 			e.fanOut(c, m)
 		}
-	case *actors.ChildDone:
+	case *callrt.ChildDone:
 		if m.Index < 0 || m.Index >= len(e.sub) || e.sub[m.Index].done || e.sub[m.Index].call == nil {
 			return
 		}
@@ -100,7 +112,7 @@ func (e *customCall) Receive(c *actors.Call, msg any) {
 }
 
 // fanOut starts one child per partition of a Partition result.
-func (e *customCall) fanOut(c *actors.Call, m *partitioned) {
+func (e *customCall) fanOut(c *callrt.Call, m *partitioned) {
 	p := e.p
 	if m.err != nil {
 		p.mergeFailures.Add(1)
@@ -143,7 +155,7 @@ func (e *customCall) fanOut(c *actors.Call, m *partitioned) {
 		return
 	}
 	now := time.Now().UnixNano()
-	subs := make([]*actors.Controller, len(e.sub))
+	subs := make([]*callrt.Controller, len(e.sub))
 	for k, s := range e.sub {
 		if !s.done {
 			subs[k] = inherit(main)
@@ -153,19 +165,19 @@ func (e *customCall) fanOut(c *actors.Call, m *partitioned) {
 	for k, s := range e.sub {
 		if !s.done {
 			s.inst = e.schema.parts[s.part].pick(now)
-			s.call = s.inst.ch.StartChild(c, k, c.Method(), m.subs[s.part], s.resp, subs[k])
+			s.call = childStarter(s.inst.ch)(c, k, c.Method(), m.subs[s.part], s.resp, subs[k])
 		}
 	}
 	e.status(c)
 }
 
-func (e *customCall) status(c *actors.Call) {
+func (e *customCall) status(c *callrt.Call) {
 	c.SetStatus(fmt.Sprintf("%d of %d partitions pending", e.pending, len(e.sub)))
 }
 
 // End stops Partition or the sub-calls still running; the call ends with err at once, or once
 // the sub-calls all reported.
-func (e *customCall) End(c *actors.Call, err *wire.Error) {
+func (e *customCall) End(c *callrt.Call, err *wire.Error) {
 	if e.endErr == nil {
 		e.endErr = err
 	}
@@ -176,16 +188,11 @@ func (e *customCall) End(c *actors.Call, err *wire.Error) {
 	abortSubs(c, e.sub, err)
 }
 
-// done finishes the call with err and stops the Partition goroutine if it still runs.
-func (e *customCall) done(c *actors.Call, err error) {
-	if e.cancel != nil {
-		e.cancel()
-	}
-	c.Finish(err)
-}
+// done finishes the call with err; Release stops the Partition goroutine if it still runs.
+func (e *customCall) done(c *callrt.Call, err error) { c.Finish(err) }
 
 // finish merges the answers once every sub-call reported.
-func (e *customCall) finish(c *actors.Call) {
+func (e *customCall) finish(c *callrt.Call) {
 	if e.endErr != nil {
 		e.done(c, e.endErr)
 		return

@@ -3,8 +3,8 @@
 // sub-channel chosen by a load balancer. Both satisfy [actors.Channel], so any channel — plain,
 // parallel, selective — can be a sub-channel of any combo channel, nested to any depth.
 //
-// A combo call is a call actor (an [actors.Call] whose [actors.Engine] is the combo's), and each
-// sub-call is a child actor of it. Children report their ends as messages, and the parent merges
+// A combo call is a call actor (an [actors.Call] whose engine, in the module's internal call
+// runtime, is the combo's), and each sub-call is a child actor of it. Children report their ends as messages, and the parent merges
 // them one at a time in its own mailbox, so a merger never races; a deadline or a cancel is a
 // message to the parent, which cancels its children and ends once they have all reported.
 // [actors.System.Inspect] shows a combo call with its sub-calls beneath it.
@@ -21,6 +21,13 @@
 // one client can fan one method out and route another to a single partition. Partitioners show
 // in Inspect with their counters and partitions.
 //
-// Package combo imports actors, lb, naming and wire. Channels are safe for concurrent use;
-// mappers and mergers run in the call's actor, one at a time per call, and must not block.
+// A user's own [actors.Channel] nests too: its sub-calls are made with its Go, under a context
+// that carries the combo call's deadline and is cancelled when the sub-call is no longer needed.
+//
+// The zero value of every channel here fails its calls with EINVAL (an asynchronous call's done
+// has run when Go returns); make them with their constructors.
+//
+// Package combo imports actors, lb, naming, wire and the internal call runtime. Channels are
+// safe for concurrent use; mappers and mergers run in the call's actor, one at a time per call,
+// and must not block.
 package combo

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/lb"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
@@ -21,8 +22,12 @@ import (
 // partition's total weight, so a scheme with an empty partition gets no traffic while another
 // can serve. Schemes appear and disappear with the servers that carry their tags, which lets a
 // service move from 3 partitions to 4 while calls keep flowing. It satisfies [actors.Channel];
-// a call's Sub(0) is the chosen scheme's call, whose Sub(i) are its partitions.
+// a call's Sub(0) is the chosen scheme's call, whose Sub(i) are its partitions. Make it with
+// [NewDynamicPartitionChannel]: a zero DynamicPartitionChannel fails every call with EINVAL.
 type DynamicPartitionChannel struct {
+	nest
+
+	rt      *callrt.Runtime
 	sys     *actors.System
 	parser  PartitionParser
 	opts    PartitionOptions
@@ -45,11 +50,15 @@ func NewDynamicPartitionChannel(sys *actors.System, parser PartitionParser, targ
 	if parser == nil {
 		return nil, fmt.Errorf("combo: NewDynamicPartitionChannel: nil PartitionParser")
 	}
+	rt, err := runtimeOf(sys, "NewDynamicPartitionChannel")
+	if err != nil {
+		return nil, err
+	}
 	var o PartitionOptions
 	if opts != nil {
 		o = *opts
 	}
-	svc, err := newNaming(sys, target, &o)
+	svc, err := newNaming(rt, target, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -61,9 +70,10 @@ func NewDynamicPartitionChannel(sys *actors.System, parser PartitionParser, targ
 	sel.build = capacityPicker
 	sel.publishLocked()
 	sel.mu.Unlock()
-	d := &DynamicPartitionChannel{sys: sys, parser: parser, opts: o, sel: sel, schemes: map[int]*dynScheme{}}
+	d := &DynamicPartitionChannel{rt: rt, sys: sys, parser: parser, opts: o, sel: sel, schemes: map[int]*dynScheme{}}
+	d.nest = sel.nest
 	first := firstList(d.onServers)
-	d.stop = sys.WatchNaming(svc, first.update)
+	d.stop = rt.WatchNaming(svc, first.update)
 	first.wait()
 	return d, nil
 }
@@ -75,7 +85,7 @@ func (d *DynamicPartitionChannel) onServers(nodes []naming.ServerNode) {
 	for _, node := range nodes {
 		p, ok := d.parser.ParseFromTag(node.Tag)
 		if !ok || p.NumPartitionKinds <= 0 || p.Index < 0 || p.Index >= p.NumPartitionKinds {
-			d.sys.Logger().Warn("combo: skipping a server whose tag names no partition", "addr", node.Addr, "tag", node.Tag)
+			d.rt.Logger().Warn("combo: skipping a server whose tag names no partition", "addr", node.Addr, "tag", node.Tag)
 			continue
 		}
 		parts := byKinds[p.NumPartitionKinds]
@@ -102,7 +112,7 @@ func (d *DynamicPartitionChannel) updateScheme(kinds int, parts [][]naming.Serve
 	if s == nil {
 		sch, err := newScheme(d.sys, kinds, &d.opts)
 		if err != nil {
-			d.sys.Logger().Error("combo: cannot build a partition scheme", "partitions", kinds, "err", err)
+			d.rt.Logger().Error("combo: cannot build a partition scheme", "partitions", kinds, "err", err)
 			return
 		}
 		h, err := d.sel.AddChannel(sch.pchan, OwnsChannel)
@@ -120,7 +130,7 @@ func (d *DynamicPartitionChannel) updateScheme(kinds int, parts [][]naming.Serve
 func (d *DynamicPartitionChannel) removeScheme(kinds int, s *dynScheme) {
 	delete(d.schemes, kinds)
 	if err := d.sel.RemoveAndDestroyChannel(s.handle); err != nil {
-		d.sys.Logger().Warn("combo: removing a partition scheme", "partitions", kinds, "err", err)
+		d.rt.Logger().Warn("combo: removing a partition scheme", "partitions", kinds, "err", err)
 	}
 }
 
@@ -147,17 +157,15 @@ func (d *DynamicPartitionChannel) Weight() int {
 
 // Call makes a call on one scheme and waits for it. See [actors.Channel].
 func (d *DynamicPartitionChannel) Call(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller) error {
-	return d.sel.Call(ctx, method, req, resp, cntl)
+	return d.Go(ctx, method, req, resp, cntl, nil).Wait()
 }
 
 // Go starts a call on one scheme. See [actors.Channel].
 func (d *DynamicPartitionChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
+	if d.sel == nil {
+		return goCall(nil, "DynamicPartitionChannel", "NewDynamicPartitionChannel", nil, ctx, method, req, resp, cntl, done)
+	}
 	return d.sel.Go(ctx, method, req, resp, cntl, done)
-}
-
-// StartChild starts a call as a child of parent. See [actors.Channel].
-func (d *DynamicPartitionChannel) StartChild(parent *actors.Call, index int, method string, req, resp proto.Message, cntl *actors.Controller) *actors.Call {
-	return d.sel.StartChild(parent, index, method, req, resp, cntl)
 }
 
 // Close stops following the naming service and closes every scheme's channels.

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -19,10 +20,11 @@ type MethodConfig struct {
 	// one partition), or any other channel. Required.
 	Channel actors.Channel
 	// Timeout bounds the method's calls whose context has no deadline and whose Controller no
-	// timeout, in place of the channel's own; 0 leaves the channel's.
+	// timeout, in place of the channel's own; 0 leaves the channel's, actors.NoTimeout (any
+	// negative value) means none.
 	Timeout time.Duration
 	// MaxRetry is the method's retry limit for calls whose Controller sets none, in place of
-	// the channel's own; 0 leaves the channel's, actors.NoRetry means none.
+	// the channel's own; 0 leaves the channel's, actors.NoRetry (any negative value) means none.
 	MaxRetry int
 }
 
@@ -35,7 +37,7 @@ type MethodConfig struct {
 //		Method("delivery.DeliveryService.GetBox", combo.MethodConfig{Channel: onePartition}).
 //		Build()
 type MethodBuilder struct {
-	sys     *actors.System
+	rt      *callrt.Runtime
 	methods map[string]MethodConfig
 	def     *MethodConfig
 	err     error
@@ -43,10 +45,8 @@ type MethodBuilder struct {
 
 // NewMethodBuilder starts a builder of calls made in sys.
 func NewMethodBuilder(sys *actors.System) *MethodBuilder {
-	b := &MethodBuilder{sys: sys, methods: map[string]MethodConfig{}}
-	if sys == nil {
-		b.err = errors.New("combo: NewMethodBuilder: nil System")
-	}
+	b := &MethodBuilder{methods: map[string]MethodConfig{}}
+	b.rt, b.err = runtimeOf(sys, "NewMethodBuilder")
 	return b
 }
 
@@ -57,10 +57,8 @@ func (b *MethodBuilder) Method(name string, cfg MethodConfig) *MethodBuilder {
 	case b.err != nil:
 	case name == "":
 		b.err = errors.New("combo: MethodBuilder.Method: empty method name")
-	case cfg.Channel == nil:
+	case isNil(cfg.Channel):
 		b.err = fmt.Errorf("combo: MethodBuilder.Method(%q): nil Channel", name)
-	case cfg.Timeout < 0 || cfg.MaxRetry < actors.NoRetry:
-		b.err = fmt.Errorf("combo: MethodBuilder.Method(%q): Timeout = %v, MaxRetry = %d: want >= 0 (MaxRetry may be NoRetry)", name, cfg.Timeout, cfg.MaxRetry)
 	default:
 		if _, dup := b.methods[name]; dup {
 			b.err = fmt.Errorf("combo: MethodBuilder.Method(%q): method configured twice", name)
@@ -76,10 +74,8 @@ func (b *MethodBuilder) Method(name string, cfg MethodConfig) *MethodBuilder {
 func (b *MethodBuilder) Default(cfg MethodConfig) *MethodBuilder {
 	switch {
 	case b.err != nil:
-	case cfg.Channel == nil:
+	case isNil(cfg.Channel):
 		b.err = errors.New("combo: MethodBuilder.Default: nil Channel")
-	case cfg.Timeout < 0 || cfg.MaxRetry < actors.NoRetry:
-		b.err = fmt.Errorf("combo: MethodBuilder.Default: Timeout = %v, MaxRetry = %d: want >= 0 (MaxRetry may be NoRetry)", cfg.Timeout, cfg.MaxRetry)
 	case b.def != nil:
 		b.err = errors.New("combo: MethodBuilder.Default: set twice")
 	default:
@@ -96,10 +92,11 @@ func (b *MethodBuilder) Build() (*MethodChannel, error) {
 	if len(b.methods) == 0 && b.def == nil {
 		return nil, errors.New("combo: MethodBuilder.Build: no method configured")
 	}
-	m := &MethodChannel{sys: b.sys, methods: make(map[string]*MethodConfig, len(b.methods)), def: b.def}
+	m := &MethodChannel{rt: b.rt, methods: make(map[string]*MethodConfig, len(b.methods)), def: b.def}
 	for name, cfg := range b.methods {
 		m.methods[name] = &cfg
 	}
+	m.nest = callrt.MakeNest(m.startChild)
 	return m, nil
 }
 
@@ -123,9 +120,12 @@ func (e *UnknownMethodError) Is(target error) bool { return target == ErrUnknown
 // MethodBuilder makes. The method's Timeout and MaxRetry are written into the call's Controller
 // (one is made when the call has none) unless it sets its own, so a call costs nothing over
 // calling the method's channel directly. It satisfies [actors.Channel]. It does not own the
-// channels: Close leaves them open.
+// channels: Close leaves them open. Make it with a [MethodBuilder]: a zero MethodChannel fails
+// every call with EINVAL.
 type MethodChannel struct {
-	sys     *actors.System
+	nest
+
+	rt      *callrt.Runtime
 	methods map[string]*MethodConfig
 	def     *MethodConfig
 }
@@ -140,17 +140,17 @@ func (m *MethodChannel) config(method string) *MethodConfig {
 }
 
 // apply returns the call's Controller with the method's settings where it has none.
-func (cfg *MethodConfig) apply(cntl *actors.Controller) *actors.Controller {
+func (cfg *MethodConfig) apply(cntl *callrt.Controller) *callrt.Controller {
 	if cfg.Timeout == 0 && cfg.MaxRetry == 0 {
 		return cntl
 	}
 	if cntl == nil {
-		cntl = new(actors.Controller)
+		cntl = new(callrt.Controller)
 	}
-	if _, ok := cntl.Timeout(); !ok && cfg.Timeout > 0 {
+	if _, ok := cntl.Timeout(); !ok {
 		cntl.SetTimeout(cfg.Timeout)
 	}
-	if _, ok := cntl.MaxRetry(); !ok && cfg.MaxRetry != 0 {
+	if _, ok := cntl.MaxRetry(); !ok {
 		cntl.SetMaxRetry(cfg.MaxRetry)
 	}
 	return cntl
@@ -165,33 +165,40 @@ func (m *MethodChannel) Call(ctx context.Context, method string, req, resp proto
 func (m *MethodChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
 	cfg := m.config(method)
 	if cfg == nil {
-		return m.sys.StartCall(ctx, &actors.CallSpec{Method: method, Request: req, Response: resp, Controller: cntl,
-			Done: done, Engine: unknownMethod{}, Target: "method channel"})
+		return goCall(m.rt, "MethodChannel", "a MethodBuilder", unknownMethodSpec, ctx, method, req, resp, cntl, done)
 	}
-	return cfg.Channel.Go(ctx, method, req, resp, cfg.apply(cntl), done)
+	return cfg.Channel.Go(ctx, method, req, resp, publicCntl(cfg.apply(cntlOf(cntl))), done)
 }
 
-// StartChild starts a call with its method's configuration as a child of parent. See
-// [actors.Channel].
-func (m *MethodChannel) StartChild(parent *actors.Call, index int, method string, req, resp proto.Message, cntl *actors.Controller) *actors.Call {
+// startChild starts a call with its method's configuration as a child of parent.
+func (m *MethodChannel) startChild(parent *callrt.Call, index int, method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Call {
 	cfg := m.config(method)
 	if cfg == nil {
-		return m.sys.StartCall(context.Background(), &actors.CallSpec{Method: method, Request: req, Response: resp,
-			Controller: cntl, Engine: unknownMethod{}, Target: "method channel", Parent: parent, Index: index})
+		s := unknownMethodSpec(method, req, resp, cntl)
+		s.Parent, s.Index = parent, index
+		return m.rt.Start(context.Background(), nil, s)
 	}
-	return cfg.Channel.StartChild(parent, index, method, req, resp, cfg.apply(cntl))
+	return childStarter(cfg.Channel)(parent, index, method, req, resp, cfg.apply(cntl))
 }
 
 // Close does nothing: the channels belong to their owner. It satisfies [actors.Channel].
 func (m *MethodChannel) Close() error { return nil }
 
-// unknownMethod is the engine of a call to a method the channel has no configuration for.
-type unknownMethod struct{}
-
-func (unknownMethod) Start(c *actors.Call) {
-	c.Finish(c.Errorf(wire.ENOMETHOD, &UnknownMethodError{Method: c.Method()}, "no configuration for method %s", c.Method()))
+// unknownMethodSpec describes a call to a method the channel has no configuration for.
+func unknownMethodSpec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
+	return &callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Engine: unknownMethod{}, Target: "method channel"}
 }
 
-func (unknownMethod) Receive(*actors.Call, any) {}
+// unknownMethod is the engine of a call to a method the channel has no configuration for: it
+// fails with ENOMETHOD.
+type unknownMethod struct{}
 
-func (unknownMethod) End(c *actors.Call, err *wire.Error) { c.Finish(err) }
+func (unknownMethod) Prepare(c *callrt.Call) error {
+	return c.Errorf(wire.ENOMETHOD, &UnknownMethodError{Method: c.Method()}, "no configuration for method %s", c.Method())
+}
+
+func (unknownMethod) Start(*callrt.Call)                  {}
+func (unknownMethod) Receive(*callrt.Call, any)           {}
+func (unknownMethod) End(c *callrt.Call, err *wire.Error) { c.Finish(err) }
+func (unknownMethod) Release(*callrt.Call)                {}

@@ -150,8 +150,6 @@ func TestMethodBuilderErrors(t *testing.T) {
 		"empty name":      combo.NewMethodBuilder(sys).Method("", combo.MethodConfig{Channel: ch}),
 		"nil channel":     combo.NewMethodBuilder(sys).Method("m", combo.MethodConfig{}),
 		"twice":           combo.NewMethodBuilder(sys).Method("m", combo.MethodConfig{Channel: ch}).Method("m", combo.MethodConfig{Channel: ch}),
-		"negative":        combo.NewMethodBuilder(sys).Method("m", combo.MethodConfig{Channel: ch, Timeout: -1}),
-		"bad retry":       combo.NewMethodBuilder(sys).Method("m", combo.MethodConfig{Channel: ch, MaxRetry: -2}),
 		"default nil":     combo.NewMethodBuilder(sys).Default(combo.MethodConfig{}),
 		"default twice":   combo.NewMethodBuilder(sys).Default(combo.MethodConfig{Channel: ch}).Default(combo.MethodConfig{Channel: ch}),
 		"first error won": combo.NewMethodBuilder(sys).Method("", combo.MethodConfig{}).Method("m", combo.MethodConfig{Channel: ch}),
@@ -171,5 +169,20 @@ func TestMethodBuilderErrors(t *testing.T) {
 	}
 	if d, ok := cntl.Timeout(); !ok || d != time.Second {
 		t.Errorf("Controller timeout = %v, %v; want the default's 1s", d, ok)
+	}
+
+	// Negative values mean none, as everywhere.
+	mc, err = combo.NewMethodBuilder(sys).Method(echoservice.Method,
+		combo.MethodConfig{Channel: ch, Timeout: actors.NoTimeout, MaxRetry: -2}).Build()
+	if err != nil {
+		t.Fatalf("NoTimeout and a negative MaxRetry: Build() = %v, want a channel", err)
+	}
+	cntl.Reset()
+	_ = mc.Call(context.Background(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
+	if d, ok := cntl.Timeout(); !ok || d >= 0 {
+		t.Errorf("Controller timeout = %v, %v; want none (negative)", d, ok)
+	}
+	if _, ok := cntl.Deadline(); ok || cntl.RetriedCount() != 0 {
+		t.Errorf("call with no timeout and no retry: deadline set = %v, retried %d; want none, 0", ok, cntl.RetriedCount())
 	}
 }

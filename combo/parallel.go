@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -48,6 +50,7 @@ type ParallelOptions struct {
 // subChannel is one entry of a parallel channel.
 type subChannel struct {
 	ch     actors.Channel
+	start  callrt.StartChildFunc
 	mapper CallMapper
 	merger ResponseMerger
 }
@@ -56,9 +59,12 @@ type subChannel struct {
 // possibly with a different request per sub-channel ([CallMapper]), and the answers are merged
 // into the caller's response ([ResponseMerger]) in sub-channel order. It satisfies
 // [actors.Channel]. It is safe for concurrent use; sub-channels added during a call take part
-// from the next call on.
+// from the next call on. Make it with [NewParallelChannel]: a zero ParallelChannel fails every
+// call with EINVAL.
 type ParallelChannel struct {
-	sys    *actors.System
+	nest
+
+	rt     *callrt.Runtime
 	opts   ParallelOptions
 	mu     sync.Mutex
 	subs   atomic.Pointer[[]subChannel]
@@ -70,6 +76,10 @@ type ParallelChannel struct {
 // NewParallelChannel returns an empty parallel channel of sys. It returns an error for invalid
 // options.
 func NewParallelChannel(sys *actors.System, opts *ParallelOptions) (*ParallelChannel, error) {
+	rt, err := runtimeOf(sys, "NewParallelChannel")
+	if err != nil {
+		return nil, err
+	}
 	var o ParallelOptions
 	if opts != nil {
 		o = *opts
@@ -77,11 +87,10 @@ func NewParallelChannel(sys *actors.System, opts *ParallelOptions) (*ParallelCha
 	if o.FailLimit < 0 || o.SuccessLimit < 0 {
 		return nil, fmt.Errorf("combo: ParallelOptions.FailLimit = %d, SuccessLimit = %d: want >= 0", o.FailLimit, o.SuccessLimit)
 	}
-	if o.Timeout == 0 {
-		o.Timeout = actors.DefaultTimeout
-	}
-	p := &ParallelChannel{sys: sys, opts: o, owned: map[actors.Channel]bool{}}
+	o.Timeout = timeoutOrDefault(o.Timeout)
+	p := &ParallelChannel{rt: rt, opts: o, owned: map[actors.Channel]bool{}}
 	p.subs.Store(&[]subChannel{})
+	p.nest = nestOf(p.spec)
 	return p, nil
 }
 
@@ -90,7 +99,10 @@ func NewParallelChannel(sys *actors.System, opts *ParallelOptions) (*ParallelCha
 // several times, to make several sub-calls to it. An owned channel is closed once when the
 // parallel channel is.
 func (p *ParallelChannel) AddChannel(ch actors.Channel, own Ownership, mapper CallMapper, merger ResponseMerger) error {
-	if ch == nil {
+	if p.rt == nil {
+		return errNotInitialized("ParallelChannel")
+	}
+	if isNil(ch) {
 		return errors.New("combo: AddChannel(nil)")
 	}
 	if p.closed.Load() {
@@ -99,7 +111,7 @@ func (p *ParallelChannel) AddChannel(ch actors.Channel, own Ownership, mapper Ca
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := *p.subs.Load()
-	subs := append(old[:len(old):len(old)], subChannel{ch: ch, mapper: mapper, merger: merger})
+	subs := append(old[:len(old):len(old)], subChannel{ch: ch, start: childStarter(ch), mapper: mapper, merger: merger})
 	p.subs.Store(&subs)
 	if own == OwnsChannel {
 		p.owned[ch] = true
@@ -110,12 +122,20 @@ func (p *ParallelChannel) AddChannel(ch actors.Channel, own Ownership, mapper Ca
 }
 
 // ChannelCount returns how many sub-channels were added (a channel added twice counts twice).
-func (p *ParallelChannel) ChannelCount() int { return len(*p.subs.Load()) }
+func (p *ParallelChannel) ChannelCount() int { return len(p.subList()) }
+
+// subList returns the sub-channels (none for a zero ParallelChannel).
+func (p *ParallelChannel) subList() []subChannel {
+	if s := p.subs.Load(); s != nil {
+		return *s
+	}
+	return nil
+}
 
 // Weight returns the channel's capacity: the smallest of its sub-channels' (0 when it has none
 // or a sub-channel has no weight).
 func (p *ParallelChannel) Weight() int {
-	subs := *p.subs.Load()
+	subs := p.subList()
 	if len(subs) == 0 {
 		return 0
 	}
@@ -147,18 +167,12 @@ func (p *ParallelChannel) Call(ctx context.Context, method string, req, resp pro
 
 // Go starts a parallel call. See [actors.Channel].
 func (p *ParallelChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
-	return p.sys.StartCall(ctx, p.spec(method, req, resp, cntl, done, nil, 0))
+	return goCall(p.rt, "ParallelChannel", "NewParallelChannel", p.spec, ctx, method, req, resp, cntl, done)
 }
 
-// StartChild starts a parallel call as a child of parent. See [actors.Channel].
-func (p *ParallelChannel) StartChild(parent *actors.Call, index int, method string, req, resp proto.Message, cntl *actors.Controller) *actors.Call {
-	return p.sys.StartCall(context.Background(), p.spec(method, req, resp, cntl, nil, parent, index))
-}
-
-func (p *ParallelChannel) spec(method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller), parent *actors.Call, index int) *actors.CallSpec {
-	return &actors.CallSpec{Method: method, Request: req, Response: resp, Controller: cntl, Done: done,
-		Engine: &parallelCall{ch: p, subs: *p.subs.Load()}, Timeout: p.opts.Timeout, Target: "parallel channel",
-		Parent: parent, Index: index}
+func (p *ParallelChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
+	return &callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Engine: &parallelCall{ch: p, subs: p.subList()}, Timeout: p.opts.Timeout, Target: "parallel channel"}
 }
 
 // Close closes the owned sub-channels, once each. Calls in flight finish normally; later calls
@@ -179,6 +193,24 @@ func (p *ParallelChannel) Close() error {
 }
 
 // errClosedChannel is the error of a call on a closed combo channel.
-func errClosedChannel(c *actors.Call) *wire.Error {
+func errClosedChannel(c *callrt.Call) *wire.Error {
 	return c.Errorf(wire.ELOGOFF, actors.ErrClosed, "channel is closed")
+}
+
+// timeoutOrDefault applies the rule for zero to a combo channel's Timeout: 0 is the default,
+// negative is none.
+func timeoutOrDefault(d time.Duration) time.Duration {
+	if d == 0 {
+		return actors.DefaultTimeout
+	}
+	return max(d, actors.NoTimeout)
+}
+
+// isNil reports whether ch is nil, or a nil pointer in an interface.
+func isNil(ch actors.Channel) bool {
+	if ch == nil {
+		return true
+	}
+	v := reflect.ValueOf(ch)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

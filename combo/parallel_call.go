@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -17,7 +17,7 @@ type parallelCall struct {
 	subs []subChannel // the sub-channels when the call started
 
 	started   []*started // the sub-calls made, in sub-channel order (skipped ones absent)
-	cntls     []*actors.Controller
+	cntls     []*callrt.Controller
 	pending   int
 	nfailed   int
 	nsuccess  int
@@ -31,7 +31,7 @@ type parallelCall struct {
 // started is one sub-call of a parallel call.
 type started struct {
 	index  int // the sub-channel's index
-	call   *actors.Call
+	call   *callrt.Call
 	merger ResponseMerger
 	resp   proto.Message
 	done   bool
@@ -49,13 +49,20 @@ func (s *started) failure() error {
 	return s.err
 }
 
-func (p *parallelCall) Start(c *actors.Call) {
+// Prepare refuses a call on a closed channel.
+func (p *parallelCall) Prepare(c *callrt.Call) error {
 	if p.ch.closed.Load() {
-		c.Finish(errClosedChannel(c))
-		return
+		return errClosedChannel(c)
 	}
+	return nil
+}
+
+// Release has nothing to release: the sub-calls stop with the call.
+func (*parallelCall) Release(*callrt.Call) {}
+
+func (p *parallelCall) Start(c *callrt.Call) {
 	n := len(p.subs)
-	p.cntls = make([]*actors.Controller, n)
+	p.cntls = make([]*callrt.Controller, n)
 	c.Controller().SetSubs(p.cntls)
 	if n == 0 {
 		c.Finish(c.Errorf(wire.EPERM, nil, "No channels added"))
@@ -81,7 +88,7 @@ type mapped struct {
 }
 
 // mapAll asks each sub-channel's mapper for its sub-call, in index order; Bad stops at once.
-func (p *parallelCall) mapAll(c *actors.Call) (out []mapped, err *wire.Error) {
+func (p *parallelCall) mapAll(c *callrt.Call) (out []mapped, err *wire.Error) {
 	for i, s := range p.subs {
 		sub, perr := p.mapOne(c, i, s)
 		if perr != nil {
@@ -99,7 +106,7 @@ func (p *parallelCall) mapAll(c *actors.Call) (out []mapped, err *wire.Error) {
 }
 
 // mapOne runs one mapper under recover; no mapper broadcasts the request with a fresh response.
-func (p *parallelCall) mapOne(c *actors.Call, i int, s subChannel) (sub SubCall, err *wire.Error) {
+func (p *parallelCall) mapOne(c *callrt.Call, i int, s subChannel) (sub SubCall, err *wire.Error) {
 	if s.mapper == nil {
 		return SubCall{Method: c.Method(), Request: c.Request(), Response: c.Response().ProtoReflect().New().Interface()}, nil
 	}
@@ -127,7 +134,7 @@ func (p *parallelCall) limits(ndone int) {
 }
 
 // startAll starts the sub-calls back to back, so that their frames leave together.
-func (p *parallelCall) startAll(c *actors.Call, calls []mapped) {
+func (p *parallelCall) startAll(c *callrt.Call, calls []mapped) {
 	main := c.Controller()
 	p.started = make([]*started, len(calls))
 	p.pending = len(calls)
@@ -140,46 +147,34 @@ func (p *parallelCall) startAll(c *actors.Call, calls []mapped) {
 			merger = ResponseMergerFunc(defaultMerge)
 		}
 		p.started[k] = &started{index: m.index, merger: merger, resp: m.sub.Response}
-		p.started[k].call = s.ch.StartChild(c, k, m.sub.Method, m.sub.Request, m.sub.Response, cntl)
+		p.started[k].call = s.start(c, k, m.sub.Method, m.sub.Request, m.sub.Response, cntl)
 	}
 	p.status(c)
 }
 
 // inherit gives a sub-call of a parallel call the settings of the main call that brpc passes
 // down (not its timeout: the parallel call's deadline governs).
-func inherit(main *actors.Controller) *actors.Controller {
+func inherit(main *callrt.Controller) *callrt.Controller {
 	sub := inheritAttempt(main)
-	if n, ok := main.MaxRetry(); ok {
-		sub.SetMaxRetry(n)
-	}
-	if d, ok := main.BackupRequest(); ok {
-		sub.SetBackupRequest(d)
-	}
+	sub.InheritRetries(main)
 	return sub
 }
 
 // inheritAttempt gives an attempt of a selective call the settings brpc passes down to it: not
 // the retry limit nor the backup request, which the selective call applies across its
 // sub-channels (each sub-channel keeps its own), nor the timeout.
-func inheritAttempt(main *actors.Controller) *actors.Controller {
-	var sub actors.Controller
-	if id, ok := main.LogID(); ok {
-		sub.SetLogID(id)
-	}
-	if code, ok := main.RequestCode(); ok {
-		sub.SetRequestCode(code)
-	}
-	sub.SetCompressType(main.CompressType())
-	sub.SetRequestAttachment(main.RequestAttachment())
+func inheritAttempt(main *callrt.Controller) *callrt.Controller {
+	var sub callrt.Controller
+	copySettings(&sub, main)
 	return &sub
 }
 
-func (p *parallelCall) status(c *actors.Call) {
+func (p *parallelCall) status(c *callrt.Call) {
 	c.SetStatus(fmt.Sprintf("%d of %d sub-calls pending, %d failed", p.pending, len(p.started), p.nfailed))
 }
 
-func (p *parallelCall) Receive(c *actors.Call, msg any) {
-	d, ok := msg.(*actors.ChildDone)
+func (p *parallelCall) Receive(c *callrt.Call, msg any) {
+	d, ok := msg.(*callrt.ChildDone)
 	if !ok || d.Index < 0 || d.Index >= len(p.started) || p.started[d.Index].done {
 		return
 	}
@@ -201,7 +196,7 @@ func (p *parallelCall) Receive(c *actors.Call, msg any) {
 }
 
 // failed counts a failure; reaching the fail limit cancels the sub-calls still running.
-func (p *parallelCall) failed(c *actors.Call) {
+func (p *parallelCall) failed(c *callrt.Call) {
 	p.nfailed++
 	if p.nfailed == p.failLimit && p.pending > 0 {
 		p.abortPending(c.Errorf(wire.ECANCELED, nil, "fail_limit=%d reached", p.failLimit))
@@ -217,7 +212,7 @@ func (p *parallelCall) abortPending(err *wire.Error) {
 }
 
 // mergeReady merges the answers whose predecessors have all reported, in sub-channel order.
-func (p *parallelCall) mergeReady(c *actors.Call) {
+func (p *parallelCall) mergeReady(c *callrt.Call) {
 	for p.merged < len(p.started) && p.started[p.merged].done {
 		s := p.started[p.merged]
 		p.merged++
@@ -230,7 +225,7 @@ func (p *parallelCall) mergeReady(c *actors.Call) {
 
 // mergeOne runs one merger under recover. A merger that fails the call (FailAll, or a panic)
 // stops the sub-calls still running: the call's result is decided.
-func (p *parallelCall) mergeOne(c *actors.Call, s *started) {
+func (p *parallelCall) mergeOne(c *callrt.Call, s *started) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.failAll(c, c.Errorf(wire.ERESPONSE, nil, "ResponseMerger of channel[%d] panicked: %v", s.index, r))
@@ -246,14 +241,14 @@ func (p *parallelCall) mergeOne(c *actors.Call, s *started) {
 }
 
 // failAll fails the whole call with err once its sub-calls reported, stopping those still running.
-func (p *parallelCall) failAll(c *actors.Call, err *wire.Error) {
+func (p *parallelCall) failAll(c *callrt.Call, err *wire.Error) {
 	p.mergeErr = err
 	p.nfailed = len(p.started)
 	p.abortPending(c.Errorf(wire.ECANCELED, nil, "a merge failed"))
 }
 
 // End cancels the sub-calls still running; the call ends once they all reported.
-func (p *parallelCall) End(c *actors.Call, err *wire.Error) {
+func (p *parallelCall) End(c *callrt.Call, err *wire.Error) {
 	if p.endErr == nil {
 		p.endErr = err
 	}
@@ -265,7 +260,7 @@ func (p *parallelCall) End(c *actors.Call, err *wire.Error) {
 	p.abortPending(sub)
 }
 
-func (p *parallelCall) maybeFinish(c *actors.Call) {
+func (p *parallelCall) maybeFinish(c *callrt.Call) {
 	if p.pending == 0 {
 		p.finish(c)
 	}
@@ -274,7 +269,7 @@ func (p *parallelCall) maybeFinish(c *actors.Call) {
 // finish decides the call's result once every sub-call reported: a success when fewer than
 // fail_limit failed (brpc's rule, even after a timeout or a cancel, unless Strict), else the
 // common code of the failures, ETOOMANYFAILS when they differ.
-func (p *parallelCall) finish(c *actors.Call) {
+func (p *parallelCall) finish(c *callrt.Call) {
 	switch {
 	case p.mergeErr != nil:
 		c.Finish(p.withSubs(p.mergeErr))
@@ -288,7 +283,7 @@ func (p *parallelCall) finish(c *actors.Call) {
 }
 
 // unified builds brpc's error for too many failed sub-calls.
-func (p *parallelCall) unified(c *actors.Call) *wire.Error {
+func (p *parallelCall) unified(c *callrt.Call) *wire.Error {
 	var code wire.Errno
 	mixed := false
 	var text strings.Builder

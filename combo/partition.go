@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/naming"
 )
 
@@ -130,9 +131,12 @@ func (s *scheme) update(parts [][]naming.ServerNode) {
 // into partitions by their tags, each partition is a cluster channel with its own load balancer,
 // and a call goes to every partition at once as a parallel call does (with a [CallMapper] to split
 // the request, a [ResponseMerger] to merge the answers). The partitioning follows the naming
-// service as servers come, go and change tags. It satisfies [actors.Channel].
+// service as servers come, go and change tags. It satisfies [actors.Channel]. Make it with
+// [NewPartitionChannel]: a zero PartitionChannel fails every call with EINVAL.
 type PartitionChannel struct {
-	sys    *actors.System
+	nest
+
+	rt     *callrt.Runtime
 	parser PartitionParser
 	sch    *scheme
 	stop   func()
@@ -151,11 +155,15 @@ func NewPartitionChannel(sys *actors.System, numPartitions int, parser Partition
 	if parser == nil {
 		return nil, fmt.Errorf("combo: NewPartitionChannel: nil PartitionParser")
 	}
+	rt, err := runtimeOf(sys, "NewPartitionChannel")
+	if err != nil {
+		return nil, err
+	}
 	var o PartitionOptions
 	if opts != nil {
 		o = *opts
 	}
-	svc, err := newNaming(sys, target, &o)
+	svc, err := newNaming(rt, target, &o)
 	if err != nil {
 		return nil, err
 	}
@@ -163,9 +171,10 @@ func NewPartitionChannel(sys *actors.System, numPartitions int, parser Partition
 	if err != nil {
 		return nil, err
 	}
-	pc := &PartitionChannel{sys: sys, parser: parser, sch: sch, log: sys.Logger().Warn}
+	pc := &PartitionChannel{rt: rt, parser: parser, sch: sch, log: rt.Logger().Warn}
+	pc.nest = sch.pchan.nest
 	first := firstList(pc.onServers)
-	pc.stop = sys.WatchNaming(svc, first.update)
+	pc.stop = rt.WatchNaming(svc, first.update)
 	first.wait()
 	return pc, nil
 }
@@ -200,8 +209,8 @@ func (f *firstLister) wait() {
 }
 
 // newNaming builds the naming service a partition channel watches.
-func newNaming(sys *actors.System, target string, o *PartitionOptions) (naming.Service, error) {
-	svc, err := naming.New(target, &naming.Options{Logger: sys.Logger(), Schemes: o.Channel.NamingSchemes})
+func newNaming(rt *callrt.Runtime, target string, o *PartitionOptions) (naming.Service, error) {
+	svc, err := naming.New(target, &naming.Options{Logger: rt.Logger(), Schemes: o.Channel.NamingSchemes})
 	if err != nil {
 		return nil, fmt.Errorf("combo: %w", err)
 	}
@@ -244,12 +253,10 @@ func (pc *PartitionChannel) Call(ctx context.Context, method string, req, resp p
 
 // Go starts a call to every partition. See [actors.Channel].
 func (pc *PartitionChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
+	if pc.sch == nil {
+		return goCall(nil, "PartitionChannel", "NewPartitionChannel", nil, ctx, method, req, resp, cntl, done)
+	}
 	return pc.sch.pchan.Go(ctx, method, req, resp, cntl, done)
-}
-
-// StartChild starts a call as a child of parent. See [actors.Channel].
-func (pc *PartitionChannel) StartChild(parent *actors.Call, index int, method string, req, resp proto.Message, cntl *actors.Controller) *actors.Call {
-	return pc.sch.pchan.StartChild(parent, index, method, req, resp, cntl)
 }
 
 // Close stops following the naming service and closes the partitions' channels.

@@ -3,7 +3,7 @@ package combo
 import (
 	"google.golang.org/protobuf/proto"
 
-	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -14,7 +14,7 @@ type answerMerger struct {
 }
 
 // newResponse returns a fresh message for one partition's answer.
-func (m answerMerger) newResponse(c *actors.Call) proto.Message {
+func (m answerMerger) newResponse(c *callrt.Call) proto.Message {
 	if m.newResp != nil {
 		if r := m.newResp(); r != nil {
 			return r
@@ -27,7 +27,7 @@ func (m answerMerger) newResponse(c *actors.Call) proto.Message {
 // merge function, the first failure or the successes merged with proto.Merge; with one, what it
 // decides (one of the failures it was given is passed on unchanged, as Finagle's
 // Throw(failures.head)). mergeFailed tells a failure of the merge itself from a sub-call's.
-func (m answerMerger) result(c *actors.Call, succ []proto.Message, fails []error) (err error, mergeFailed bool) {
+func (m answerMerger) result(c *callrt.Call, succ []proto.Message, fails []error) (err error, mergeFailed bool) {
 	if m.merge == nil && len(fails) > 0 {
 		return fails[0], false
 	}
@@ -53,7 +53,7 @@ func (m answerMerger) result(c *actors.Call, succ []proto.Message, fails []error
 }
 
 // run runs the merge function under recover, or the default merge.
-func (m answerMerger) run(c *actors.Call, succ []proto.Message, fails []error) (out proto.Message, werr error) {
+func (m answerMerger) run(c *callrt.Call, succ []proto.Message, fails []error) (out proto.Message, werr error) {
 	if m.merge == nil {
 		out = m.newResponse(c)
 		for _, s := range succ {
@@ -82,7 +82,7 @@ func (m answerMerger) run(c *actors.Call, succ []proto.Message, fails []error) (
 type errPassed struct{ error }
 
 // wrapErr makes err the call's error, keeping its own code if it has one.
-func wrapErr(c *actors.Call, code wire.Errno, err error, what string) *wire.Error {
+func wrapErr(c *callrt.Call, code wire.Errno, err error, what string) *wire.Error {
 	if n := wire.ErrnoOf(err); n != 0 && n != wire.EINTERNAL {
 		code = n
 	}

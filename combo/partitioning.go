@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/lb"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
@@ -135,6 +136,9 @@ type hashState struct {
 // safe for concurrent use. A call's Controller has a Sub(i) per partition it touched, in
 // ascending partition id, whose RemoteSide names the server that answered.
 type HashingPartitioner struct {
+	nest
+
+	rt      *callrt.Runtime
 	sys     *actors.System
 	methods map[string]PartitionedMethod
 	opts    HashingOptions
@@ -172,8 +176,9 @@ func NewHashingPartitioner(sys *actors.System, partitions []actors.Channel, meth
 // newHashingPartitioner builds a partitioner over partitions by id; none is allowed (calls then
 // fail with ENODATA until Reshard).
 func newHashingPartitioner(sys *actors.System, partitions map[int]actors.Channel, methods map[string]PartitionedMethod, opts *HashingOptions) (*HashingPartitioner, error) {
-	if sys == nil {
-		return nil, errors.New("combo: NewHashingPartitioner: nil System")
+	rt, err := runtimeOf(sys, "NewHashingPartitioner")
+	if err != nil {
+		return nil, err
 	}
 	for m, pm := range methods {
 		if pm.Split == nil {
@@ -205,13 +210,14 @@ func newHashingPartitioner(sys *actors.System, partitions map[int]actors.Channel
 	if err := checkPartitions(partitions); err != nil {
 		return nil, fmt.Errorf("combo: NewHashingPartitioner: %w", err)
 	}
-	h := &HashingPartitioner{sys: sys, methods: make(map[string]PartitionedMethod, len(methods)), opts: o,
+	h := &HashingPartitioner{rt: rt, sys: sys, methods: make(map[string]PartitionedMethod, len(methods)), opts: o,
 		name: fmt.Sprintf("hashing-partitioner-%d", partitionerIDs.Add(1))}
 	for m, pm := range methods {
 		h.methods[m] = pm
 	}
 	h.state.Store(h.newState(partitions, nil))
-	h.unshow = sys.Show(h)
+	h.unshow = rt.Show(h)
+	h.nest = nestOf(h.spec)
 	return h, nil
 }
 
@@ -507,18 +513,12 @@ func (h *HashingPartitioner) Call(ctx context.Context, method string, req, resp 
 
 // Go starts a partitioned call. See [actors.Channel].
 func (h *HashingPartitioner) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
-	return h.sys.StartCall(ctx, h.spec(method, req, resp, cntl, done, nil, 0))
+	return goCall(h.rt, "HashingPartitioner", "NewHashingPartitioner", h.spec, ctx, method, req, resp, cntl, done)
 }
 
-// StartChild starts a partitioned call as a child of parent. See [actors.Channel].
-func (h *HashingPartitioner) StartChild(parent *actors.Call, index int, method string, req, resp proto.Message, cntl *actors.Controller) *actors.Call {
-	return h.sys.StartCall(context.Background(), h.spec(method, req, resp, cntl, nil, parent, index))
-}
-
-func (h *HashingPartitioner) spec(method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller), parent *actors.Call, index int) *actors.CallSpec {
-	return &actors.CallSpec{Method: method, Request: req, Response: resp, Controller: cntl, Done: done,
-		Engine: &hashingCall{h: h}, Timeout: h.opts.Timeout, Target: "hashing partitioner",
-		Parent: parent, Index: index}
+func (h *HashingPartitioner) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
+	return &callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Engine: &hashingCall{h: h}, Timeout: h.opts.Timeout, Target: "hashing partitioner"}
 }
 
 // Close makes later calls fail with ErrClosed; calls in flight finish normally. The partitions

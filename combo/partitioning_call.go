@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -26,19 +26,26 @@ type hashingCall struct {
 // partSub is one partition's sub-call.
 type partSub struct {
 	part int // the partition's position in the call's hashState, or its logical id
-	call *actors.Call
+	call *callrt.Call
 	resp proto.Message
 	inst *customInstance // the instance a custom-partitioned sub-call went to
 	done bool
 	err  error
 }
 
-func (p *hashingCall) Start(c *actors.Call) {
-	h := p.h
-	if h.closed.Load() {
-		c.Finish(errClosedChannel(c))
-		return
+// Prepare refuses a call on a closed partitioner.
+func (p *hashingCall) Prepare(c *callrt.Call) error {
+	if p.h.closed.Load() {
+		return errClosedChannel(c)
 	}
+	return nil
+}
+
+// Release has nothing to release: the sub-calls stop with the call.
+func (*hashingCall) Release(*callrt.Call) {}
+
+func (p *hashingCall) Start(c *callrt.Call) {
+	h := p.h
 	h.calls.Add(1)
 	pm, ok := h.methods[c.Method()]
 	if !ok {
@@ -73,13 +80,13 @@ func (p *hashingCall) Start(c *actors.Call) {
 	for k, g := range groups {
 		p.sub[k] = &partSub{part: g.part, resp: p.merger().newResponse(c)}
 	}
-	subs := make([]*actors.Controller, len(p.sub))
+	subs := make([]*callrt.Controller, len(p.sub))
 	for k := range subs {
 		subs[k] = inherit(main)
 	}
 	main.SetSubs(subs)
 	for k, s := range p.sub {
-		s.call = p.st.chans[s.part].StartChild(c, k, c.Method(), reqs[k], s.resp, subs[k])
+		s.call = childStarter(p.st.chans[s.part])(c, k, c.Method(), reqs[k], s.resp, subs[k])
 	}
 	p.status(c)
 }
@@ -91,7 +98,7 @@ type group struct {
 }
 
 // split runs Split under recover and groups its sub-requests per partition.
-func (p *hashingCall) split(c *actors.Call) (groups []group, werr *wire.Error) {
+func (p *hashingCall) split(c *callrt.Call) (groups []group, werr *wire.Error) {
 	defer func() {
 		if r := recover(); r != nil {
 			werr = c.Errorf(wire.EREQUEST, nil, "Split of %s panicked: %v", c.Method(), r)
@@ -127,7 +134,7 @@ func (p *hashingCall) split(c *actors.Call) (groups []group, werr *wire.Error) {
 }
 
 // mergeRequests combines the sub-requests of one partition under recover.
-func (p *hashingCall) mergeRequests(c *actors.Call, part int, reqs []proto.Message) (out proto.Message, werr *wire.Error) {
+func (p *hashingCall) mergeRequests(c *callrt.Call, part int, reqs []proto.Message) (out proto.Message, werr *wire.Error) {
 	if len(reqs) == 1 {
 		return reqs[0], nil
 	}
@@ -154,12 +161,12 @@ func (p *hashingCall) merger() answerMerger {
 	return answerMerger{merge: p.pm.MergeResponses, newResp: p.pm.NewResponse}
 }
 
-func (p *hashingCall) status(c *actors.Call) {
+func (p *hashingCall) status(c *callrt.Call) {
 	c.SetStatus(fmt.Sprintf("%d of %d partitions pending", p.pending, len(p.sub)))
 }
 
-func (p *hashingCall) Receive(c *actors.Call, msg any) {
-	d, ok := msg.(*actors.ChildDone)
+func (p *hashingCall) Receive(c *callrt.Call, msg any) {
+	d, ok := msg.(*callrt.ChildDone)
 	if !ok || d.Index < 0 || d.Index >= len(p.sub) || p.sub[d.Index].done {
 		return
 	}
@@ -174,7 +181,7 @@ func (p *hashingCall) Receive(c *actors.Call, msg any) {
 }
 
 // End stops the sub-calls still running; the call ends with err once they all reported.
-func (p *hashingCall) End(c *actors.Call, err *wire.Error) {
+func (p *hashingCall) End(c *callrt.Call, err *wire.Error) {
 	if p.endErr == nil {
 		p.endErr = err
 	}
@@ -187,7 +194,7 @@ func (p *hashingCall) End(c *actors.Call, err *wire.Error) {
 
 // abortSubs stops the sub-calls of a partitioned call that have not reported; they report
 // ECANCELED.
-func abortSubs(c *actors.Call, subs []*partSub, err *wire.Error) {
+func abortSubs(c *callrt.Call, subs []*partSub, err *wire.Error) {
 	sub := c.Errorf(wire.ECANCELED, nil, "the partitioned call ended: %s", err.Text)
 	for _, s := range subs {
 		if !s.done && s.call != nil {
@@ -197,7 +204,7 @@ func abortSubs(c *actors.Call, subs []*partSub, err *wire.Error) {
 }
 
 // finish merges the answers once every sub-call reported.
-func (p *hashingCall) finish(c *actors.Call) {
+func (p *hashingCall) finish(c *callrt.Call) {
 	if p.endErr != nil {
 		c.Finish(p.endErr)
 		return
@@ -207,7 +214,7 @@ func (p *hashingCall) finish(c *actors.Call) {
 
 // mergeSubs merges the answers of a partitioned call's sub-calls, all reported, into its
 // response and returns the call's error, counting a failed merge in mergeFailures.
-func mergeSubs(c *actors.Call, subs []*partSub, m answerMerger, mergeFailures *atomic.Int64) error {
+func mergeSubs(c *callrt.Call, subs []*partSub, m answerMerger, mergeFailures *atomic.Int64) error {
 	var succ []proto.Message
 	var fails []error
 	for _, s := range subs {

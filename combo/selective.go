@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/lb"
 	"github.com/troupe-rpc/troupe/naming"
 )
@@ -23,16 +24,18 @@ type SelectiveOptions struct {
 	// "la", "c_murmurhash", …). Empty means "rr".
 	LoadBalancer string
 	// Timeout bounds the whole call, retries included; sub-channels' own timeouts do not apply.
-	// 0 means 500 ms; negative, none.
+	// 0 means 500 ms; actors.NoTimeout (any negative value), none.
 	Timeout time.Duration
 	// MaxRetry is how many more sub-channels a call may try after a failure the retry policy
-	// accepts (each sub-channel also retries inside itself). 0 means 3; actors.NoRetry, none.
+	// accepts (each sub-channel also retries inside itself). 0 means 3; actors.NoRetry (any
+	// negative value), none.
 	MaxRetry int
 	// BackupRequest, when positive, sends the call to a second sub-channel when the first has
 	// not answered after this long; the first good answer wins. It uses a retry.
 	BackupRequest time.Duration
 	// RetryPolicy decides which failures move the call to another sub-channel; nil means
-	// actors.DefaultRetryPolicy.
+	// actors.DefaultRetryPolicy. A policy that implements actors.BackoffPolicy waits its backoff
+	// before each retry.
 	RetryPolicy actors.RetryPolicy
 }
 
@@ -43,6 +46,7 @@ type ChannelHandle int64
 type selSub struct {
 	handle ChannelHandle
 	ch     actors.Channel
+	start  callrt.StartChildFunc
 	owned  bool
 	node   naming.ServerNode
 }
@@ -59,10 +63,14 @@ type selSnapshot struct {
 // retried on another sub-channel, and a backup request can go to a second one. Sub-channels may be
 // added and removed at any time; calls in flight keep the ones they picked. A sub-channel that
 // answers ENODATA or EHOSTDOWN (it has no usable server) is skipped for a second. It satisfies
-// [actors.Channel] and is safe for concurrent use.
+// [actors.Channel] and is safe for concurrent use. Make it with [NewSelectiveChannel]: a zero
+// SelectiveChannel fails every call with EINVAL.
 type SelectiveChannel struct {
-	sys    *actors.System
+	nest
+
+	rt     *callrt.Runtime
 	opts   SelectiveOptions
+	policy callrt.Policy
 	bal    lb.Balancer
 	mu     sync.Mutex
 	subs   []*selSub
@@ -82,6 +90,10 @@ const subDownFor = time.Second
 // NewSelectiveChannel returns an empty selective channel of sys. It returns an error for an
 // unknown load balancer or invalid options.
 func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*SelectiveChannel, error) {
+	rt, err := runtimeOf(sys, "NewSelectiveChannel")
+	if err != nil {
+		return nil, err
+	}
 	var o SelectiveOptions
 	if opts != nil {
 		o = *opts
@@ -99,18 +111,21 @@ func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*Selective
 	case o.MaxRetry < 0:
 		o.MaxRetry = 0
 	}
-	if o.Timeout == 0 {
-		o.Timeout = actors.DefaultTimeout
-	}
-	s := &SelectiveChannel{sys: sys, opts: o, bal: bal, down: map[ChannelHandle]time.Time{}}
+	o.Timeout = timeoutOrDefault(o.Timeout)
+	o.BackupRequest = max(o.BackupRequest, 0)
+	s := &SelectiveChannel{rt: rt, opts: o, policy: runtimePolicy(o.RetryPolicy), bal: bal, down: map[ChannelHandle]time.Time{}}
 	s.publishLocked()
+	s.nest = nestOf(s.spec)
 	return s, nil
 }
 
 // AddChannel adds a sub-channel and returns its handle. It may be called at any time; the next
 // calls can pick it. Adding the same channel twice is an error.
 func (s *SelectiveChannel) AddChannel(ch actors.Channel, own Ownership) (ChannelHandle, error) {
-	if ch == nil {
+	if s.rt == nil {
+		return 0, errNotInitialized("SelectiveChannel")
+	}
+	if isNil(ch) {
 		return 0, errors.New("combo: AddChannel(nil)")
 	}
 	if s.closed.Load() {
@@ -124,7 +139,7 @@ func (s *SelectiveChannel) AddChannel(ch actors.Channel, own Ownership) (Channel
 		}
 	}
 	s.next++
-	sub := &selSub{handle: s.next, ch: ch, owned: own == OwnsChannel,
+	sub := &selSub{handle: s.next, ch: ch, start: childStarter(ch), owned: own == OwnsChannel,
 		node: naming.ServerNode{Addr: fmt.Sprintf("sub-channel-%d", s.next), Weight: weightOf(ch)}}
 	s.subs = append(s.subs, sub)
 	s.publishLocked()
@@ -134,6 +149,9 @@ func (s *SelectiveChannel) AddChannel(ch actors.Channel, own Ownership) (Channel
 // RemoveAndDestroyChannel removes a sub-channel: later calls no longer pick it, calls in flight
 // on it finish normally, and it is closed if the selective channel owned it.
 func (s *SelectiveChannel) RemoveAndDestroyChannel(h ChannelHandle) error {
+	if s.rt == nil {
+		return errNotInitialized("SelectiveChannel")
+	}
 	s.mu.Lock()
 	var removed *selSub
 	for i, sub := range s.subs {
@@ -156,12 +174,20 @@ func (s *SelectiveChannel) RemoveAndDestroyChannel(h ChannelHandle) error {
 }
 
 // ChannelCount returns the number of sub-channels.
-func (s *SelectiveChannel) ChannelCount() int { return len(s.snap.Load().subs) }
+func (s *SelectiveChannel) ChannelCount() int { return len(s.subList()) }
+
+// subList returns the sub-channels (none for a zero SelectiveChannel).
+func (s *SelectiveChannel) subList() []*selSub {
+	if snap := s.snap.Load(); snap != nil {
+		return snap.subs
+	}
+	return nil
+}
 
 // Weight returns the channel's capacity: the sum of its sub-channels'.
 func (s *SelectiveChannel) Weight() int {
 	w := 0
-	for _, sub := range s.snap.Load().subs {
+	for _, sub := range s.subList() {
 		w += weightOf(sub.ch)
 	}
 	return w
@@ -236,17 +262,12 @@ func (s *SelectiveChannel) Call(ctx context.Context, method string, req, resp pr
 
 // Go starts a call. See [actors.Channel].
 func (s *SelectiveChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
-	return s.sys.StartCall(ctx, s.spec(method, req, resp, cntl, done, nil, 0))
+	return goCall(s.rt, "SelectiveChannel", "NewSelectiveChannel", s.spec, ctx, method, req, resp, cntl, done)
 }
 
-// StartChild starts a call as a child of parent. See [actors.Channel].
-func (s *SelectiveChannel) StartChild(parent *actors.Call, index int, method string, req, resp proto.Message, cntl *actors.Controller) *actors.Call {
-	return s.sys.StartCall(context.Background(), s.spec(method, req, resp, cntl, nil, parent, index))
-}
-
-func (s *SelectiveChannel) spec(method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller), parent *actors.Call, index int) *actors.CallSpec {
-	return &actors.CallSpec{Method: method, Request: req, Response: resp, Controller: cntl, Done: done,
-		Engine: &selectiveCall{ch: s}, Timeout: s.opts.Timeout, Target: "selective channel", Parent: parent, Index: index}
+func (s *SelectiveChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
+	return &callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Engine: &selectiveCall{ch: s}, Timeout: s.opts.Timeout, Target: "selective channel"}
 }
 
 // Close closes the owned sub-channels; later calls fail with ErrClosed. It is idempotent.

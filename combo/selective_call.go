@@ -5,67 +5,60 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/lb"
-	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
 // selectiveCall is the engine of a selective call: one attempt at a time on a sub-channel (two
-// after a backup request), each a child call. Its fields belong to the call's actor.
+// after a backup request), each a child call, retried on other sub-channels under the rules the
+// plain channel applies across servers ([callrt.Retry]). Its fields belong to the call's actor.
 type selectiveCall struct {
 	ch       *SelectiveChannel
-	maxRetry int
-	retried  int
+	retry    callrt.Retry
 	backup   bool
-	tried    []naming.ServerNode
 	attempts []*selAttempt
 	running  int
 	last     *selAttempt // the last attempt that finished
 	endErr   *wire.Error
-	timer    *time.Timer
+	timer    *time.Timer // the backup request's
+	backoff  *time.Timer // the retry's
 }
 
 // selAttempt is one attempt of a selective call.
 type selAttempt struct {
 	sub  *selSub
-	call *actors.Call
+	call *callrt.Call
 	resp proto.Message
 	done bool
 }
 
-// selBackup is the backup-request timer's message.
-type selBackup struct{}
+// Messages of a selective call's timers.
+type (
+	selBackup struct{}
+	selRetry  struct{}
+)
 
-func (s *selectiveCall) Start(c *actors.Call) {
+// Prepare refuses a call on a closed channel and takes the retry settings.
+func (s *selectiveCall) Prepare(c *callrt.Call) error {
 	if s.ch.closed.Load() {
-		c.Finish(errClosedChannel(c))
-		return
+		return errClosedChannel(c)
 	}
-	s.maxRetry = s.ch.opts.MaxRetry
-	if n, ok := c.Controller().MaxRetry(); ok {
-		s.maxRetry = n
+	s.retry.Init(c, s.ch.opts.MaxRetry, s.ch.policy)
+	return nil
+}
+
+func (s *selectiveCall) Start(c *callrt.Call) {
+	if d := callrt.BackupDelay(c, s.ch.opts.BackupRequest); d > 0 {
+		s.timer = time.AfterFunc(d, func() { c.Send(&selBackup{}) })
 	}
-	s.armBackup(c)
 	s.attempt(c)
 }
 
-// armBackup starts the backup-request timer when a backup would leave before the deadline.
-func (s *selectiveCall) armBackup(c *actors.Call) {
-	d := s.ch.opts.BackupRequest
-	if v, ok := c.Controller().BackupRequest(); ok {
-		d = v
-	}
-	if dl, ok := c.Deadline(); d <= 0 || (ok && d >= time.Until(dl)) {
-		return
-	}
-	s.timer = time.AfterFunc(d, func() { c.Send(&selBackup{}) })
-}
-
 // attempt picks a sub-channel, avoiding those tried, and starts a child call on it.
-func (s *selectiveCall) attempt(c *actors.Call) {
+func (s *selectiveCall) attempt(c *callrt.Call) {
 	snap := s.ch.snap.Load()
-	req := lb.Request{Excluded: s.tried, Begin: time.Now()}
+	req := lb.Request{Excluded: s.retry.Tried, Begin: time.Now()}
 	req.Code, req.HasCode = c.Controller().RequestCode()
 	i, err := snap.picker.Pick(&req)
 	if err != nil {
@@ -79,21 +72,23 @@ func (s *selectiveCall) attempt(c *actors.Call) {
 	a := &selAttempt{sub: sub, resp: c.Response().ProtoReflect().New().Interface()}
 	s.attempts = append(s.attempts, a)
 	s.running++
-	c.Controller().SetSubs([]*actors.Controller{cntl})
-	a.call = sub.ch.StartChild(c, len(s.attempts)-1, c.Method(), c.Request(), a.resp, cntl)
+	c.Controller().SetSubs([]*callrt.Controller{cntl})
+	a.call = sub.start(c, len(s.attempts)-1, c.Method(), c.Request(), a.resp, cntl)
 	c.SetStatus("waiting for " + sub.node.Addr)
 }
 
-func (s *selectiveCall) Receive(c *actors.Call, msg any) {
+func (s *selectiveCall) Receive(c *callrt.Call, msg any) {
 	switch m := msg.(type) {
-	case *actors.ChildDone:
+	case *callrt.ChildDone:
 		s.onChild(c, m)
 	case *selBackup:
 		s.onBackup(c)
+	case *selRetry:
+		s.attempt(c)
 	}
 }
 
-func (s *selectiveCall) onChild(c *actors.Call, d *actors.ChildDone) {
+func (s *selectiveCall) onChild(c *callrt.Call, d *callrt.ChildDone) {
 	if d.Index < 0 || d.Index >= len(s.attempts) || s.attempts[d.Index].done {
 		return
 	}
@@ -110,7 +105,7 @@ func (s *selectiveCall) onChild(c *actors.Call, d *actors.ChildDone) {
 	}
 	if s.endErr != nil {
 		if s.running == 0 {
-			s.finish(c, s.endErr)
+			c.Finish(s.endErr)
 		}
 		return
 	}
@@ -120,67 +115,55 @@ func (s *selectiveCall) onChild(c *actors.Call, d *actors.ChildDone) {
 	s.failed(c, err)
 }
 
-// failed retries on another sub-channel when the policy allows it, or ends the call with err.
-func (s *selectiveCall) failed(c *actors.Call, err error) {
-	if s.retryable(c, err) {
-		if s.last != nil {
-			s.tried = append(s.tried, s.last.sub.node)
-		}
-		s.retried++
-		s.attempt(c)
+// failed retries on another sub-channel, after the policy's backoff, when the retry rules allow
+// it, or ends the call with err.
+func (s *selectiveCall) failed(c *callrt.Call, err error) {
+	if !s.retry.Retryable(c, err) {
+		c.Finish(err)
 		return
 	}
-	s.finish(c, err)
-}
-
-func (s *selectiveCall) retryable(c *actors.Call, err error) bool {
-	if s.retried >= s.maxRetry {
-		return false
+	if s.last != nil {
+		s.retry.Remember(s.last.sub.node)
 	}
-	if dl, ok := c.Deadline(); ok && !time.Now().Before(dl) {
-		return false
+	s.retry.Done++
+	if d := s.retry.Wait(c); d > 0 {
+		c.SetStatus("backing off before a retry")
+		s.backoff = time.AfterFunc(d, func() { c.Send(&selRetry{}) })
+		return
 	}
-	code := wire.ErrnoOf(err)
-	if code == wire.ERPCTIMEDOUT || code == wire.ECANCELED || code == wire.EREJECT {
-		return false
-	}
-	if p := s.ch.opts.RetryPolicy; p != nil {
-		return p.DoRetry(c.Controller(), err)
-	}
-	return code.Temporary()
+	s.attempt(c)
 }
 
 // succeed hands the winning attempt's answer to the caller.
-func (s *selectiveCall) succeed(c *actors.Call, a *selAttempt) {
+func (s *selectiveCall) succeed(c *callrt.Call, a *selAttempt) {
 	resp := c.Response()
 	proto.Reset(resp)
 	proto.Merge(resp, a.resp)
-	main, sub := c.Controller(), a.call.Controller()
-	main.SetResponseAttachment(sub.ResponseAttachment())
-	s.finish(c, nil)
+	c.Controller().SetResponseAttachment(a.call.Controller().ResponseAttachment())
+	c.Finish(nil)
 }
 
-func (s *selectiveCall) onBackup(c *actors.Call) {
-	if s.endErr != nil || s.running != 1 || s.retried >= s.maxRetry {
+func (s *selectiveCall) onBackup(c *callrt.Call) {
+	if s.endErr != nil || s.running != 1 || !s.retry.Left(c) {
 		return
 	}
 	n := len(s.attempts)
-	s.tried = append(s.tried, s.attempts[n-1].sub.node)
+	s.retry.Remember(s.attempts[n-1].sub.node)
 	s.attempt(c)
 	if len(s.attempts) > n { // a sub-channel took the backup request
-		s.retried++
+		s.retry.Done++
 		s.backup = true
 	}
 }
 
 // End stops the attempts still running (with ERPCTIMEDOUT after a timeout, ECANCELED otherwise)
 // and ends the call once they reported.
-func (s *selectiveCall) End(c *actors.Call, err *wire.Error) {
+func (s *selectiveCall) End(c *callrt.Call, err *wire.Error) {
 	if s.endErr == nil {
 		s.endErr = err
 	}
 	if s.running == 0 {
-		s.finish(c, err)
+		c.Finish(err)
 		return
 	}
 	code := wire.ECANCELED
@@ -194,19 +177,20 @@ func (s *selectiveCall) End(c *actors.Call, err *wire.Error) {
 	}
 }
 
-// finish records what brpc's selective controller shows — Sub(0) the last finished attempt,
-// the remote side, retries — and ends the call.
-func (s *selectiveCall) finish(c *actors.Call, err error) {
-	if s.timer != nil {
-		s.timer.Stop()
+// Release stops the timers and records what brpc's selective controller shows: Sub(0) the last
+// finished attempt, the remote side, retries.
+func (s *selectiveCall) Release(c *callrt.Call) {
+	for _, t := range [...]*time.Timer{s.timer, s.backoff} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 	main := c.Controller()
 	if a := s.last; a != nil {
-		main.SetSubs([]*actors.Controller{a.call.Controller()})
+		main.SetSubs([]*callrt.Controller{a.call.Controller()})
 		main.SetRemoteSide(a.call.Controller().RemoteSide())
 	} else {
 		main.SetSubs(nil)
 	}
-	main.SetRetried(s.retried, s.backup)
-	c.Finish(err)
+	main.SetRetried(s.retry.Done, s.backup)
 }

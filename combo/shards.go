@@ -1,7 +1,6 @@
 package combo
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/naming"
 )
 
@@ -34,6 +34,7 @@ type ShardOptions struct {
 // partitioners no longer use it (its calls in flight finish); a shard whose servers come back
 // gets a new channel.
 type Shards struct {
+	rt     *callrt.Runtime
 	sys    *actors.System
 	opts   ShardOptions
 	mu     sync.Mutex // guards all below; subscribers run under it, in order
@@ -54,8 +55,9 @@ type shardChannel struct {
 // the naming service's first list (at most [FirstListWait]) so that the partitioners built on it
 // start with the shards.
 func NewShards(sys *actors.System, target string, opts *ShardOptions) (*Shards, error) {
-	if sys == nil {
-		return nil, errors.New("combo: NewShards: nil System")
+	rt, err := runtimeOf(sys, "NewShards")
+	if err != nil {
+		return nil, err
 	}
 	var o ShardOptions
 	if opts != nil {
@@ -67,14 +69,14 @@ func NewShards(sys *actors.System, target string, opts *ShardOptions) (*Shards, 
 	if o.Channel.LoadBalancer == "" {
 		o.Channel.LoadBalancer = "rr"
 	}
-	svc, err := newNaming(sys, target, &PartitionOptions{Channel: o.Channel})
+	svc, err := newNaming(rt, target, &PartitionOptions{Channel: o.Channel})
 	if err != nil {
 		return nil, err
 	}
-	s := &Shards{sys: sys, opts: o, shards: map[int]*shardChannel{}, live: map[int]actors.Channel{},
+	s := &Shards{rt: rt, sys: sys, opts: o, shards: map[int]*shardChannel{}, live: map[int]actors.Channel{},
 		subs: map[*func(map[int]actors.Channel)]struct{}{}}
 	first := firstList(s.onServers)
-	s.stop = sys.WatchNaming(svc, first.update)
+	s.stop = rt.WatchNaming(svc, first.update)
 	first.wait()
 	return s, nil
 }
@@ -93,7 +95,7 @@ func (s *Shards) onServers(nodes []naming.ServerNode) {
 	for _, node := range nodes {
 		id, ok := s.opts.Parse(node.Tag)
 		if !ok || id < 0 {
-			s.sys.Logger().Warn("combo: skipping a server whose tag names no shard", "addr", node.Addr, "tag", node.Tag)
+			s.rt.Logger().Warn("combo: skipping a server whose tag names no shard", "addr", node.Addr, "tag", node.Tag)
 			continue
 		}
 		byShard[id] = append(byShard[id], node)
@@ -117,7 +119,7 @@ func (s *Shards) update(byShard map[int][]naming.ServerNode) (gone []*shardChann
 		if sc == nil {
 			var err error
 			if sc, err = s.newShard(id); err != nil {
-				s.sys.Logger().Error("combo: cannot make a shard's channel", "shard", id, "err", err)
+				s.rt.Logger().Error("combo: cannot make a shard's channel", "shard", id, "err", err)
 				continue
 			}
 			s.shards[id] = sc
@@ -212,7 +214,7 @@ func (s *Shards) NewCustomPartitioner(methods map[string]CustomMethod, opts *Cus
 	}
 	p.unwatch = s.Subscribe(func(m map[int]actors.Channel) {
 		if err := p.reshard(m, p.opts.Instances, true); err != nil {
-			s.sys.Logger().Error("combo: cannot reshard", "partitioner", p.name, "err", err)
+			s.rt.Logger().Error("combo: cannot reshard", "partitioner", p.name, "err", err)
 		}
 	})
 	return p, nil

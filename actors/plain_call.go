@@ -1,0 +1,235 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/internal/callrt"
+	"github.com/troupe-rpc/troupe/mailbox"
+	"github.com/troupe-rpc/troupe/naming"
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// plainCall is the engine of a plain channel's call: it encodes the request once, picks a server
+// for each attempt, hands the frame to the server's socket actor, and retries or sends a backup
+// request under brpc's rules. The call lives inline in it, so a call costs one allocation. Its
+// fields belong to the call's actor.
+type plainCall struct {
+	call callrt.Call
+	ch   *PlainChannel
+
+	payload    []byte
+	payloadBuf *frameBuf // payload's pooled buffer, returned when the call completes
+	first      attempt   // storage for the first attempt, which most calls only have
+	cur        *attempt  // the attempt waited for; nil before the first
+	prev       *attempt  // the original attempt, still pending after a backup request was sent
+	backup     *time.Timer
+	backoff    *time.Timer
+	retry      callrt.Retry
+	local      *string // the local address of the connection the last answer came on
+
+	state  atomic.Int32           // for Inspect
+	server atomic.Pointer[string] // the server of the current attempt, for Inspect
+}
+
+// attempt is one try of a call on a socket; it is the message that asks the socket actor to
+// write the frame.
+type attempt struct {
+	c     *plainCall
+	light *mailbox.Light
+	id    int64
+	sock  *socket
+	node  naming.ServerNode // the server picked, for a cluster channel
+	frame *frameBuf         // handed over to the socket actor, which returns it to the pool
+	sent  time.Time
+}
+
+// Plain call states, as Inspect shows them.
+const (
+	plainStarting int32 = iota
+	plainWaiting
+	plainAwaitingServers
+	plainBackingOff
+)
+
+var plainStateNames = [...]string{"starting", "waiting for response", "waiting for the server list", "backing off before a retry"}
+
+// Messages of the plain engine that carry no data.
+type (
+	callBackup struct{}
+	callRetry  struct{}
+)
+
+var (
+	msgBackup = &callBackup{}
+	msgRetry  = &callRetry{}
+)
+
+// attemptFailed tells a call that its attempt's connection failed.
+type attemptFailed struct {
+	id  int64
+	err *wire.Error
+}
+
+// start makes a call of the channel; parent, when set, makes it a child of a combo call.
+func (ch *PlainChannel) start(ctx context.Context, method string, req, resp proto.Message, cntl *callrt.Controller, done func(*Controller), parent *callrt.Call, index int) *Call {
+	spec := callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Timeout: ch.opts.Timeout, Target: ch.target, Parent: parent, Index: index, OnEnd: ch.onEnd}
+	if done != nil {
+		spec.Done = done
+	}
+	if ch.sys == nil {
+		return (*Call)(callrt.Refuse(&spec, uninitialized("PlainChannel", "System.NewChannel"), runDone))
+	}
+	pc := &plainCall{ch: ch}
+	spec.Engine = pc
+	ch.inflight.Add(1) // the call's OnEnd takes it off
+	return (*Call)(ch.sys.rt.Start(ctx, &pc.call, &spec))
+}
+
+// startChild starts a call of the channel as a child of parent. See [callrt.StartChildFunc].
+func (ch *PlainChannel) startChild(parent *callrt.Call, index int, method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Call {
+	return (*callrt.Call)(ch.start(context.Background(), method, req, resp, cntl, nil, parent, index))
+}
+
+// uninitialized is the error of a call on a channel's zero value.
+func uninitialized(typ, maker string) *wire.Error {
+	return wire.Errorf(wire.EINVAL, typ+" is not initialized: make it with "+maker)
+}
+
+// runDone runs an asynchronous call's callback, which the runtime holds as a value.
+func runDone(done any, c *callrt.Controller) { done.(func(*Controller))((*Controller)(c)) }
+
+// Prepare encodes the request once for every attempt and takes the channel's retry settings.
+func (pc *plainCall) Prepare(c *callrt.Call) error {
+	if pc.ch.closed.Load() {
+		return callrt.ClosedError(c.Method())
+	}
+	cntl := c.Controller()
+	pb := getPayload()
+	b, err := proto.MarshalOptions{}.MarshalAppend(pb.b[:0], c.Request())
+	pb.b = b[:0]
+	if err != nil {
+		putPayload(pb)
+		return c.Errorf(wire.EREQUEST, err, "Fail to serialize request")
+	}
+	if t := cntl.CompressType(); t != wire.CompressNone {
+		b, err = wire.Compress(nil, b, t)
+		putPayload(pb)
+		if err != nil {
+			return c.Errorf(wire.EREQUEST, err, "Fail to compress request")
+		}
+		pb = nil
+	}
+	pc.payload, pc.payloadBuf = b, pb
+	pc.retry.Init(c, pc.ch.opts.MaxRetry, pc.ch.policy)
+	return nil
+}
+
+// Start arms the backup request and sends the first attempt.
+func (pc *plainCall) Start(c *callrt.Call) {
+	if d := callrt.BackupDelay(c, pc.ch.opts.BackupRequest); d > 0 {
+		l := pc.call.Light()
+		pc.backup = time.AfterFunc(d, func() { l.Send(msgBackup) })
+	}
+	pc.send()
+}
+
+// Receive handles the plain engine's messages.
+func (pc *plainCall) Receive(_ *callrt.Call, msg any) {
+	switch m := msg.(type) {
+	case *inbound:
+		pc.onResponse(m)
+	case *attemptFailed:
+		pc.onAttemptFailed(m)
+	case *callBackup:
+		pc.onBackup()
+	case *callRetry, *listReady:
+		pc.send()
+	}
+}
+
+// End ends the call at once; a timeout counts against the server that did not answer.
+func (pc *plainCall) End(c *callrt.Call, err *wire.Error) {
+	if err.Code == wire.ERPCTIMEDOUT && pc.cur != nil && pc.state.Load() == plainWaiting {
+		pc.feedback(pc.cur, true, wire.ERPCTIMEDOUT)
+	}
+	c.Finish(err)
+}
+
+// Release stops the engine's timers, forgets its pending attempts, returns the request's buffer
+// and records the server, the connection and the retries in the Controller.
+func (pc *plainCall) Release(c *callrt.Call) {
+	for _, t := range [...]*time.Timer{pc.backup, pc.backoff} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	cntl := c.Controller()
+	if pc.prev != nil {
+		pc.prev.sock.pending.remove(pc.prev.id)
+	}
+	if at := pc.cur; at != nil {
+		at.sock.pending.remove(at.id)
+		cntl.SetRemoteSide(at.sock.addr)
+		l := pc.local // the connection the last answer came on
+		if l == nil {
+			l = at.sock.local.Load() // no answer: the socket's latest connection
+		}
+		if l != nil {
+			cntl.SetLocalSide(*l)
+		}
+	}
+	cntl.SetRetried(pc.retry.Done, cntl.HasBackupRequest())
+	if pb := pc.payloadBuf; pb != nil {
+		pc.payload, pc.payloadBuf = nil, nil
+		putPayload(pb)
+	}
+}
+
+// Status says what the call waits for, for Inspect.
+func (pc *plainCall) Status() string {
+	st := pc.state.Load()
+	if st == plainWaiting {
+		if addr := pc.server.Load(); addr != nil {
+			return fmt.Sprintf("%s from %s", plainStateNames[st], *addr)
+		}
+	}
+	return plainStateNames[st]
+}
+
+// decode parses a successful response into the caller's message and keeps its attachment.
+func (pc *plainCall) decode(f *wire.Frame) error {
+	c := &pc.call
+	payload := f.Payload
+	if t := f.Meta.CompressType; t != wire.CompressNone {
+		var err error
+		if payload, err = wire.Decompress(nil, payload, t, wire.DefaultMaxBodySize); err != nil {
+			return c.Errorf(wire.ERESPONSE, err, "Fail to decompress response")
+		}
+	}
+	if err := proto.Unmarshal(payload, c.Response()); err != nil {
+		return c.Errorf(wire.ERESPONSE, err, "Fail to parse response")
+	}
+	if len(f.Attachment) > 0 {
+		c.Controller().SetResponseAttachment(append([]byte(nil), f.Attachment...))
+	}
+	return nil
+}
+
+func methodName(full string) string {
+	for i := len(full) - 1; i >= 0; i-- {
+		if full[i] == '.' {
+			return full[i+1:]
+		}
+	}
+	return full
+}
+
+// bytesOf views s as bytes without copying; the bytes are only read.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
