@@ -93,6 +93,11 @@ type Server struct {
 	watch     *inPlaceWatch
 }
 
+// errNoServer is the error of using a Server's zero value.
+func errNoServer() error {
+	return fmt.Errorf("troupe: the Server is not initialized: make it with NewServer: %w", wire.EINVAL)
+}
+
 // NewServer returns a Server with no methods. It returns an error for invalid options.
 func NewServer(opts *ServerOptions) (*Server, error) {
 	var o ServerOptions
@@ -121,6 +126,9 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 // Register adds a handler under its full method name, "package.Service.Method". A name without
 // a service, a duplicate, or registration after Serve began is an error.
 func (s *Server) Register(fullMethod string, m Method) error {
+	if s.idle == nil {
+		return errNoServer()
+	}
 	svc, name, err := splitMethod(fullMethod)
 	if err != nil {
 		return err
@@ -179,6 +187,9 @@ func splitMethod(full string) (service, method string, err error) {
 // Listen listens on addr ("127.0.0.1:0" for a free port) and serves it in a goroutine the Server
 // owns. It returns the address actually bound.
 func (s *Server) Listen(addr string) (net.Addr, error) {
+	if s.idle == nil {
+		return nil, errNoServer()
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -196,6 +207,9 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 // after Shutdown.
 func (s *Server) Serve(l net.Listener) error {
 	defer l.Close()
+	if s.idle == nil {
+		return errNoServer()
+	}
 	if err := s.track(l); err != nil {
 		return err
 	}
@@ -321,6 +335,9 @@ func (s *Server) Connections() int {
 // returns ctx's error once the server's own goroutines are gone (a handler that ignores its
 // context may outlive it). Shutdown is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.idle == nil {
+		return nil
+	}
 	s.mu.Lock()
 	s.closing.Store(true)
 	for l := range s.listeners {

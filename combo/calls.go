@@ -23,7 +23,7 @@ type nest = callrt.Nest
 func runtimeOf(sys *actors.System, ctor string) (*callrt.Runtime, error) {
 	rt := callrt.Of(sys)
 	if rt == nil {
-		return nil, fmt.Errorf("combo: %s: the System is nil or was not made by actors.NewSystem", ctor)
+		return nil, fmt.Errorf("combo: %s: the System is nil or not initialized (make it with actors.NewSystem): %w", ctor, wire.EINVAL)
 	}
 	return rt, nil
 }

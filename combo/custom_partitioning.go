@@ -292,6 +292,9 @@ func newCustomPartitioner(sys *actors.System, instances map[int]actors.Channel, 
 // partitions are decided before the call starts (as in Finagle, where the state and the schema
 // change together per request) are not affected.
 func (p *CustomPartitioner) Reshard(instances map[int]actors.Channel, logical func(shard int) []int) error {
+	if p.rt == nil {
+		return errNotInitialized("CustomPartitioner")
+	}
 	if len(instances) == 0 {
 		return errors.New("combo: Reshard: no instances")
 	}
@@ -355,6 +358,9 @@ func (p *CustomPartitioner) subResult(in *customInstance, err error) {
 
 // Ejected returns the shard ids of the instances now skipped by failure accrual, ascending.
 func (p *CustomPartitioner) Ejected() []int {
+	if p.rt == nil {
+		return nil
+	}
 	now := time.Now().UnixNano()
 	var out []int
 	for _, in := range p.schema.Load().instances {
@@ -367,6 +373,9 @@ func (p *CustomPartitioner) Ejected() []int {
 
 // Partitions returns the logical partition ids the current schema serves, ascending.
 func (p *CustomPartitioner) Partitions() []int {
+	if p.rt == nil {
+		return nil
+	}
 	return slices.Clone(p.schema.Load().view.Partitions)
 }
 
@@ -388,6 +397,9 @@ func (p *CustomPartitioner) Stats() map[string]int64 {
 // Inspect returns the partitioner as [actors.System.Inspect] shows it: its counters, and a child
 // per logical partition with the instances serving it.
 func (p *CustomPartitioner) Inspect() *actors.Node {
+	if p.rt == nil {
+		return &actors.Node{Kind: "partitioner", State: "not initialized: make it with NewCustomPartitioner"}
+	}
 	state := "open"
 	if p.closed.Load() {
 		state = "closed"
@@ -434,7 +446,7 @@ func (p *CustomPartitioner) spec(method string, req, resp proto.Message, cntl *c
 // Close makes later calls fail with ErrClosed; calls in flight finish normally. The instances
 // are not closed: their owner closes them. Close is idempotent.
 func (p *CustomPartitioner) Close() error {
-	if !p.closed.Swap(true) {
+	if !p.closed.Swap(true) && p.rt != nil {
 		p.unshow()
 		if p.unwatch != nil {
 			p.unwatch()

@@ -172,6 +172,9 @@ func (d *DynamicPartitionChannel) Go(ctx context.Context, method string, req, re
 func (d *DynamicPartitionChannel) Close() error {
 	var err error
 	d.once.Do(func() {
+		if d.sel == nil {
+			return
+		}
 		d.stop()
 		err = d.sel.Close()
 	})

@@ -55,6 +55,8 @@ func NewMethodBuilder(sys *actors.System) *MethodBuilder {
 func (b *MethodBuilder) Method(name string, cfg MethodConfig) *MethodBuilder {
 	switch {
 	case b.err != nil:
+	case b.rt == nil:
+		b.err = errNotInitialized("MethodBuilder")
 	case name == "":
 		b.err = errors.New("combo: MethodBuilder.Method: empty method name")
 	case isNil(cfg.Channel):
@@ -74,6 +76,8 @@ func (b *MethodBuilder) Method(name string, cfg MethodConfig) *MethodBuilder {
 func (b *MethodBuilder) Default(cfg MethodConfig) *MethodBuilder {
 	switch {
 	case b.err != nil:
+	case b.rt == nil:
+		b.err = errNotInitialized("MethodBuilder")
 	case isNil(cfg.Channel):
 		b.err = errors.New("combo: MethodBuilder.Default: nil Channel")
 	case b.def != nil:
@@ -86,6 +90,9 @@ func (b *MethodBuilder) Default(cfg MethodConfig) *MethodBuilder {
 
 // Build returns the channel, or the first error of the builder's calls.
 func (b *MethodBuilder) Build() (*MethodChannel, error) {
+	if b.err == nil && b.rt == nil {
+		b.err = errNotInitialized("MethodBuilder")
+	}
 	if b.err != nil {
 		return nil, b.err
 	}

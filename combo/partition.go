@@ -241,14 +241,24 @@ func (pc *PartitionChannel) onServers(nodes []naming.ServerNode) {
 }
 
 // PartitionCount returns the number of partitions.
-func (pc *PartitionChannel) PartitionCount() int { return pc.sch.kinds }
+func (pc *PartitionChannel) PartitionCount() int {
+	if pc.sch == nil {
+		return 0
+	}
+	return pc.sch.kinds
+}
 
 // Weight returns the channel's capacity: its smallest partition's total weight.
-func (pc *PartitionChannel) Weight() int { return pc.sch.pchan.Weight() }
+func (pc *PartitionChannel) Weight() int {
+	if pc.sch == nil {
+		return 0
+	}
+	return pc.sch.pchan.Weight()
+}
 
 // Call makes a call to every partition and waits for it. See [actors.Channel].
 func (pc *PartitionChannel) Call(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller) error {
-	return pc.sch.pchan.Call(ctx, method, req, resp, cntl)
+	return pc.Go(ctx, method, req, resp, cntl, nil).Wait()
 }
 
 // Go starts a call to every partition. See [actors.Channel].
@@ -263,6 +273,9 @@ func (pc *PartitionChannel) Go(ctx context.Context, method string, req, resp pro
 func (pc *PartitionChannel) Close() error {
 	var err error
 	pc.once.Do(func() {
+		if pc.sch == nil {
+			return
+		}
 		pc.stop()
 		err = pc.sch.pchan.Close()
 	})

@@ -329,6 +329,9 @@ func (h *HashingPartitioner) publishRing(st *hashState) {
 // ended. It fails, leaving the partitions alone, when partitions is empty, holds a nil channel
 // or a negative id.
 func (h *HashingPartitioner) Reshard(partitions map[int]actors.Channel) error {
+	if h.rt == nil {
+		return errNotInitialized("HashingPartitioner")
+	}
 	if len(partitions) == 0 {
 		return errors.New("combo: Reshard: no partitions")
 	}
@@ -377,6 +380,9 @@ func HashKey(hasher lb.Hasher, key string) uint32 {
 // PartitionOf returns the id of the partition that key routes to now (ejected partitions
 // excluded), or -1 when there is no partition.
 func (h *HashingPartitioner) PartitionOf(key string) int {
+	if h.rt == nil {
+		return -1
+	}
 	h.revive(time.Now())
 	st := h.state.Load()
 	pos, ok := h.lookup(st.ring.Load(), key)
@@ -396,11 +402,17 @@ func (h *HashingPartitioner) lookup(r *hashRing, key string) (int, bool) {
 
 // Partitions returns the partition ids, ascending.
 func (h *HashingPartitioner) Partitions() []int {
+	if h.rt == nil {
+		return nil
+	}
 	return slices.Clone(h.state.Load().ids)
 }
 
 // Ejected returns the ids of the partitions now off the ring, ascending.
 func (h *HashingPartitioner) Ejected() []int {
+	if h.rt == nil {
+		return nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.state.Load()
@@ -430,6 +442,9 @@ func (h *HashingPartitioner) Stats() map[string]int64 {
 // Inspect returns the partitioner as [actors.System.Inspect] shows it: its counters, and a child
 // per partition with its failure accrual.
 func (h *HashingPartitioner) Inspect() *actors.Node {
+	if h.rt == nil {
+		return &actors.Node{Kind: "partitioner", State: "not initialized: make it with NewHashingPartitioner"}
+	}
 	state := "open"
 	if h.closed.Load() {
 		state = "closed"
@@ -525,7 +540,7 @@ func (h *HashingPartitioner) spec(method string, req, resp proto.Message, cntl *
 // are not closed: their owner closes them (the [Shards] that built the partitioner, if one did).
 // Close is idempotent.
 func (h *HashingPartitioner) Close() error {
-	if !h.closed.Swap(true) {
+	if !h.closed.Swap(true) && h.rt != nil {
 		h.unshow()
 		if h.unwatch != nil {
 			h.unwatch()

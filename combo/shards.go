@@ -179,7 +179,7 @@ func (s *Shards) Subscribe(fn func(shards map[int]actors.Channel)) (cancel func(
 	key := &fn
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || s.rt == nil {
 		return func() {}
 	}
 	s.subs[key] = struct{}{}
@@ -196,6 +196,9 @@ func (s *Shards) Subscribe(fn func(shards map[int]actors.Channel)) (cancel func(
 // partitions on the ring, and a new shard takes its share of the keys from the next call on.
 // With no shard, calls fail with ENODATA. Close the partitioner before the Shards.
 func (s *Shards) NewHashingPartitioner(methods map[string]PartitionedMethod, opts *HashingOptions) (*HashingPartitioner, error) {
+	if s.rt == nil {
+		return nil, errNotInitialized("Shards")
+	}
 	h, err := newHashingPartitioner(s.sys, s.Channels(), methods, opts)
 	if err != nil {
 		return nil, err
@@ -208,6 +211,9 @@ func (s *Shards) NewHashingPartitioner(methods map[string]PartitionedMethod, opt
 // shard id = shard id, serving the logical partitions opts.Instances gives), resharded as shards
 // come and go. Close the partitioner before the Shards.
 func (s *Shards) NewCustomPartitioner(methods map[string]CustomMethod, opts *CustomOptions) (*CustomPartitioner, error) {
+	if s.rt == nil {
+		return nil, errNotInitialized("Shards")
+	}
 	p, err := newCustomPartitioner(s.sys, s.Channels(), methods, opts)
 	if err != nil {
 		return nil, err
@@ -224,6 +230,9 @@ func (s *Shards) NewCustomPartitioner(methods map[string]CustomMethod, opts *Cus
 // them fail with ErrClosed. Close is idempotent.
 func (s *Shards) Close() error {
 	s.once.Do(func() {
+		if s.rt == nil {
+			return
+		}
 		s.stop()
 		s.mu.Lock()
 		s.closed = true

@@ -85,7 +85,7 @@ func (c *Controller) Deadline() (time.Time, bool) { return c.deadline, !c.deadli
 
 // Remaining returns the time left before the deadline, and whether there is a deadline.
 func (c *Controller) Remaining() (time.Duration, bool) {
-	if c.deadline.IsZero() {
+	if c == nil || c.deadline.IsZero() {
 		return 0, false
 	}
 	return time.Until(c.deadline), true
