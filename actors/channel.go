@@ -36,7 +36,7 @@ type Channel interface {
 
 // Defaults of [ChannelOptions], brpc's.
 const (
-	DefaultTimeout        = callrt.DefaultTimeout
+	DefaultTimeout        = 500 * time.Millisecond
 	DefaultConnectTimeout = 200 * time.Millisecond
 	DefaultMaxRetry       = 3
 	// DefaultMaxConnectionPoolSize is brpc's -max_connection_pool_size.
