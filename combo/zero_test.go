@@ -71,7 +71,8 @@ func checkUnusable(t *testing.T, name string, ch actors.Channel) {
 		}
 	})
 	noPanic(t, name+".Go without done", func() {
-		wantEINVAL(t, name+".Go without done", ch.Go(nil, echoservice.Method, nil, nil, nil, nil).Wait()) //nolint:staticcheck // a nil context must not panic either
+		//lint:ignore SA1012 a nil context must not panic either
+		wantEINVAL(t, name+".Go without done", ch.Go(nil, echoservice.Method, nil, nil, nil, nil).Wait())
 	})
 	noPanic(t, name+".Close", func() { _ = ch.Close() })
 }
@@ -235,7 +236,8 @@ func TestZeroValues(t *testing.T) {
 			"nil response":       func() error { return ch.Call(t.Context(), echoservice.Method, echoReq("x"), nil, nil) },
 			"typed nil response": func() error { return ch.Call(t.Context(), echoservice.Method, echoReq("x"), typedNil, nil) },
 			"nil context": func() error {
-				return ch.Call(nil, echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil) //nolint:staticcheck // must not panic
+				//lint:ignore SA1012 a nil context must not panic
+				return ch.Call(nil, echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil)
 			},
 		} {
 			noPanic(t, name, func() {
