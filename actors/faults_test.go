@@ -105,15 +105,24 @@ func TestTenThousandCallsOverOneConnection(t *testing.T) {
 	var failures atomic.Int32
 	calls := make([]*actors.Call, n)
 	resps := make([]*echopb.EchoResponse, n)
-	for i := range calls {
-		resps[i] = &echopb.EchoResponse{}
-		calls[i] = ch.Go(t.Context(), echoservice.Method, echoReq(strings.Repeat("y", i%64)), resps[i], nil, func(c *actors.Controller) {
-			callbacks.Add(1)
-			if c.Err() != nil {
-				failures.Add(1)
+	// Eight goroutines issue the calls, so that frames meet at the socket: one goroutine alone
+	// writes each frame itself whenever the socket is idle, which it can be after every call.
+	const senders = 8
+	var wg sync.WaitGroup
+	for g := range senders {
+		wg.Go(func() {
+			for i := g; i < n; i += senders {
+				resps[i] = &echopb.EchoResponse{}
+				calls[i] = ch.Go(t.Context(), echoservice.Method, echoReq(strings.Repeat("y", i%64)), resps[i], nil, func(c *actors.Controller) {
+					callbacks.Add(1)
+					if c.Err() != nil {
+						failures.Add(1)
+					}
+				})
 			}
 		})
 	}
+	wg.Wait()
 	actors.Join(calls...)
 	if callbacks.Load() != n || failures.Load() != 0 {
 		t.Fatalf("callbacks=%d failures=%d, want %d and 0", callbacks.Load(), failures.Load(), n)
