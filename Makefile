@@ -33,10 +33,13 @@ lint: depcheck tidycheck
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
-# wire, naming and lb are plain Go: no protoactor, no actors, no combo. actors never imports combo.
+# wire, naming and lb are plain Go: no protoactor, no actors, no combo; lb does not import naming.
+# actors never imports combo.
 depcheck:
 	@bad=$$($(GO) list -deps ./wire/... ./naming/... ./lb/... 2>/dev/null | grep -E 'protoactor-go|troupe/actors|troupe/combo|troupe/mailbox' || true); \
 	  if [ -n "$$bad" ]; then echo "wire/naming/lb must stay plain Go, but import: $$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./lb/... | grep -E 'troupe/naming' || true); \
+	  if [ -n "$$bad" ]; then echo "lb must not import naming (its ServerNode is lb's own), but imports: $$bad"; exit 1; fi
 	@bad=$$($(GO) list -deps ./actors/... ./mailbox/... | grep -E 'troupe/combo|troupe/examples' || true); \
 	  if [ -n "$$bad" ]; then echo "actors/mailbox must not import: $$bad"; exit 1; fi
 	@bad=$$($(GO) list -deps ./mailbox/... | grep -E 'troupe/(actors|wire|naming|lb|combo)' || true); \

@@ -27,7 +27,7 @@
 //     same address listed with two tags is two entries and gets two shares.
 //   - random picks a usable server uniformly. With exclusions it starts at a random entry and
 //     jumps by a random stride coprime with n, so n probes visit every entry once.
-//   - wrr takes each server's weight from [naming.ServerNode.Weight], or else from its tag parsed
+//   - wrr takes each server's weight from [ServerNode.Weight], or else from its tag parsed
 //     as an unsigned 32-bit integer; a server with neither is left out ([Weight] tells). Picks
 //     walk the weight units of the usable servers by brpc's prime stride, coprime with the
 //     weight sum, so any sum consecutive picks give each server exactly its weight.
@@ -70,9 +70,10 @@
 //
 // # Imports and concurrency
 //
-// Package lb imports only the standard library, [github.com/troupe-rpc/troupe/naming],
-// [github.com/troupe-rpc/troupe/wire] and a MurmurHash3 implementation; it starts no goroutine
-// and has no package-level mutable state.
+// Package lb imports only the standard library, [github.com/troupe-rpc/troupe/wire] and a
+// MurmurHash3 implementation; it starts no goroutine and has no package-level mutable state. It
+// does not import package naming: the server list type is lb's own [ServerNode], which naming
+// uses under the name naming.ServerNode.
 //
 // [Balancer.Build] is called from one goroutine at a time. Pickers are immutable snapshots, safe
 // for concurrent use; Pick takes no lock and, except when it returns an error, allocates

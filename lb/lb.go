@@ -2,14 +2,21 @@ package lb
 
 import (
 	"time"
-
-	"github.com/troupe-rpc/troupe/naming"
 )
+
+// ServerNode is one server a naming service lists. The same address with different tags is a
+// different instance (brpc's partition channels put one server in several partitions that way).
+// Package naming calls it naming.ServerNode, an alias of this type.
+type ServerNode struct {
+	Addr   string // "127.0.0.1:8000": host:port as wire.Endpoint prints it
+	Tag    string // free text after the address; "" when none
+	Weight int    // weight for weighted balancers; 0 when the source gave none
+}
 
 // Server is one entry a balancer chooses from: a server of the naming service and whether it can
 // take calls now.
 type Server struct {
-	naming.ServerNode
+	ServerNode
 	Down bool // isolated (broken connection, circuit breaker) or logged off: never picked
 }
 
@@ -20,7 +27,7 @@ type Request struct {
 	// Excluded lists servers this call already tried, matched by address; they are avoided
 	// except by brpc's "last chance" rule: the last candidate a selection considers is taken
 	// even if excluded (see the package documentation).
-	Excluded []naming.ServerNode
+	Excluded []ServerNode
 	Begin    time.Time // when the attempt starts (la records in-flight time from it)
 }
 
@@ -36,7 +43,7 @@ type Picker interface {
 
 // Feedback reports how an attempt on a picked server ended.
 type Feedback struct {
-	Server   naming.ServerNode
+	Server   ServerNode
 	Begin    time.Time     // when the attempt started
 	Latency  time.Duration // how long it took
 	Failed   bool          // it ended with an error

@@ -10,8 +10,9 @@
 //
 // # Imports
 //
-// naming is plain Go: it imports the standard library, troupe's wire (for [wire.ParseEndpoint])
-// and the etcd v3 client, and never protoactor, actors, mailbox, lb or combo.
+// naming is plain Go: it imports the standard library, troupe's wire (for [wire.ParseEndpoint]),
+// troupe's lb (for [ServerNode], an alias of [lb.ServerNode]) and the etcd v3 client, and never
+// protoactor, actors, mailbox or combo.
 //
 // # Concurrency
 //
