@@ -89,8 +89,9 @@ type ChannelOptions struct {
 	// "random", "wrr", "la", "c_murmurhash", "c_md5", "c_ketama"), with parameters after ':'
 	// ("rr:min_working_instances=2 hold_seconds=10"). Empty: the target is one server's address.
 	LoadBalancer string
-	// NamingSchemes adds naming-service schemes to the built-in ones (list, file, http, https,
-	// etcd), by scheme name.
+	// NamingSchemes adds naming-service schemes to the built-in ones (list, file, http, https),
+	// by scheme name: etcd:// is {"etcd": etcd.Scheme(nil)} with package
+	// github.com/troupe-rpc/troupe/naming/etcd, or a scheme of the user's.
 	NamingSchemes map[string]naming.Builder
 	// NamingFilter, if set, drops the servers of the naming service it does not accept.
 	NamingFilter naming.Filter
@@ -197,9 +198,9 @@ type PlainChannel struct {
 
 // NewChannel makes a channel. Without a LoadBalancer in opts, target is one server, "host:port"
 // (brpc's Channel::Init with a single server). With one, target is a naming service URL —
-// "list://a,b", "file://servers.txt", "http://host:port", "etcd://host:port/prefix" — whose
-// servers the channel balances over; it follows the list as it changes and isolates servers whose
-// connections break until they answer again. NewChannel neither connects nor waits for the first
+// "list://a,b", "file://servers.txt", "http://host:port", or a scheme of NamingSchemes such as
+// "etcd://host:port/prefix" — whose servers the channel balances over; it follows the list as it
+// changes and isolates servers whose connections break until they answer again. NewChannel neither connects nor waits for the first
 // server list: a call made before it arrives waits for it within the call's deadline. It returns
 // an error for a malformed address, an unknown scheme or load balancer, invalid options, and
 // ErrClosed after Shutdown.
