@@ -34,7 +34,8 @@ lint: depcheck tidycheck
 	$(GO) run $(STATICCHECK) $(PKGS)
 
 # wire, naming and lb are plain Go: no protoactor, no actors, no combo; lb does not import naming.
-# actors never imports combo.
+# actors never imports combo. Only naming/etcd (not naming itself: ./naming/... would include it)
+# links the etcd client and gRPC.
 depcheck:
 	@bad=$$($(GO) list -deps ./wire/... ./naming/... ./lb/... 2>/dev/null | grep -E 'protoactor-go|troupe/actors|troupe/combo|troupe/mailbox' || true); \
 	  if [ -n "$$bad" ]; then echo "wire/naming/lb must stay plain Go, but import: $$bad"; exit 1; fi
@@ -44,6 +45,9 @@ depcheck:
 	  if [ -n "$$bad" ]; then echo "actors/mailbox must not import: $$bad"; exit 1; fi
 	@bad=$$($(GO) list -deps ./mailbox/... | grep -E 'troupe/(actors|wire|naming|lb|combo)' || true); \
 	  if [ -n "$$bad" ]; then echo "mailbox imports only protoactor: $$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./actors/... ./combo/... ./lb/... ./naming ./wire/... ./mailbox/... | \
+	  grep -E '^go\.etcd\.io/|^google\.golang\.org/grpc(/|$$)' || true); \
+	  if [ -n "$$bad" ]; then echo "only naming/etcd may link etcd and gRPC, but the runtime imports: $$bad"; exit 1; fi
 	@echo "import graph ok"
 
 tidycheck:
