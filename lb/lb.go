@@ -37,7 +37,8 @@ type Picker interface {
 	// Pick returns the index, in the slice the Picker was built from, of the server to call. Its
 	// errors are *wire.Error values: ENODATA when the list is empty, EHOSTDOWN when no server is
 	// usable, EINVAL when a consistent-hashing balancer gets no request code, EREJECT when the
-	// cluster-recovery policy turns the call away.
+	// cluster-recovery policy turns the call away. A user's Picker should answer the same way;
+	// the call that gets the error ends with its code (EINTERNAL for an error that carries none).
 	Pick(r *Request) (int, error)
 }
 
@@ -52,16 +53,21 @@ type Feedback struct {
 	MaxRetry int           // the call's retry limit
 }
 
-// Balancer is a load-balancing policy, made by [New] from its brpc name. Build is called by one
-// goroutine at a time (a channel actor) whenever the server list or a server's health changes;
-// Feedback is safe for concurrent use. State a policy keeps across snapshots (la's latencies,
-// the cluster-recovery counters) lives in the Balancer.
+// Balancer is a load-balancing policy: one made by [New] from its brpc name, or a program's own
+// given to a channel as a value (see "Writing a balancer" in the package documentation). Build
+// is called by one goroutine at a time (a channel actor) whenever the server list or a server's
+// health changes; Feedback comes from the calls, concurrently with Build and with Pick. State a
+// policy keeps across snapshots (la's latencies, the cluster-recovery counters) lives in the
+// Balancer, so a Balancer serves one channel: give each channel a value of its own.
 type Balancer interface {
-	// Build returns a Picker over servers. It may keep servers; the caller does not change it.
+	// Build returns a Picker over servers, never nil (a Picker whose Pick fails with ENODATA or
+	// EHOSTDOWN says there is nothing to pick). It may keep servers; the caller does not change
+	// it.
 	Build(servers []Server) Picker
 	// Feedback tells the balancer how an attempt on one of its servers ended. Policies that do
-	// not learn ignore it.
+	// not learn ignore it. It must not block: it runs on the call's turn.
 	Feedback(f Feedback)
-	// Name returns the policy's brpc name, "rr".
+	// Name returns the policy's name, brpc's for those of [New] ("rr"). It shows in a channel's
+	// inspection and in the errors of [Guard].
 	Name() string
 }
