@@ -33,14 +33,21 @@ lint: depcheck tidycheck
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
-# wire, naming and lb are plain Go: no protoactor, no actors, no combo. actors never imports combo.
+# wire, naming and lb are plain Go: no protoactor, no actors, no combo; lb does not import naming.
+# actors never imports combo. Only naming/etcd (not naming itself: ./naming/... would include it)
+# links the etcd client and gRPC.
 depcheck:
 	@bad=$$($(GO) list -deps ./wire/... ./naming/... ./lb/... 2>/dev/null | grep -E 'protoactor-go|troupe/actors|troupe/combo|troupe/mailbox' || true); \
 	  if [ -n "$$bad" ]; then echo "wire/naming/lb must stay plain Go, but import: $$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./lb/... | grep -E 'troupe/naming' || true); \
+	  if [ -n "$$bad" ]; then echo "lb must not import naming (its ServerNode is lb's own), but imports: $$bad"; exit 1; fi
 	@bad=$$($(GO) list -deps ./actors/... ./mailbox/... | grep -E 'troupe/combo|troupe/examples' || true); \
 	  if [ -n "$$bad" ]; then echo "actors/mailbox must not import: $$bad"; exit 1; fi
 	@bad=$$($(GO) list -deps ./mailbox/... | grep -E 'troupe/(actors|wire|naming|lb|combo)' || true); \
 	  if [ -n "$$bad" ]; then echo "mailbox imports only protoactor: $$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./actors/... ./combo/... ./lb/... ./naming ./wire/... ./mailbox/... | \
+	  grep -E '^go\.etcd\.io/|^google\.golang\.org/grpc(/|$$)' || true); \
+	  if [ -n "$$bad" ]; then echo "only naming/etcd may link etcd and gRPC, but the runtime imports: $$bad"; exit 1; fi
 	@echo "import graph ok"
 
 tidycheck:

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
+	"github.com/troupe-rpc/troupe/lb"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -96,10 +97,18 @@ type ChannelOptions struct {
 
 	// LoadBalancer names the load balancer of a channel to a cluster, by brpc's names ("rr",
 	// "random", "wrr", "la", "c_murmurhash", "c_md5", "c_ketama"), with parameters after ':'
-	// ("rr:min_working_instances=2 hold_seconds=10"). Empty: the target is one server's address.
+	// ("rr:min_working_instances=2 hold_seconds=10"). Empty, and no Balancer: the target is one
+	// server's address.
 	LoadBalancer string
-	// NamingSchemes adds naming-service schemes to the built-in ones (list, file, http, https,
-	// etcd), by scheme name.
+	// Balancer is a program's own load balancer for a channel to a cluster, in place of
+	// LoadBalancer (setting both is an error); the target is then a naming service URL, as with
+	// LoadBalancer. A Balancer keeps state, such as la's latencies, about the servers of the
+	// channel it serves: give each channel a value of its own. The channel guards it with
+	// [lb.Guard], so that its mistakes fail calls with EINTERNAL. See lb's "Writing a balancer".
+	Balancer lb.Balancer
+	// NamingSchemes adds naming-service schemes to the built-in ones (list, file, http, https),
+	// by scheme name: etcd:// is {"etcd": etcd.Scheme(nil)} with package
+	// github.com/troupe-rpc/troupe/naming/etcd, or a scheme of the user's.
 	NamingSchemes map[string]naming.Builder
 	// NamingFilter, if set, drops the servers of the naming service it does not accept.
 	NamingFilter naming.Filter
@@ -159,8 +168,15 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 		v.HealthCheckInterval = DefaultHealthCheckInterval
 	}
 	v.LoadBalancer = strings.TrimSpace(v.LoadBalancer)
+	if v.LoadBalancer != "" && v.Balancer != nil {
+		return v, fmt.Errorf("troupe: ChannelOptions.LoadBalancer = %q and ChannelOptions.Balancer = %T are both set, want one of them",
+			v.LoadBalancer, v.Balancer)
+	}
 	return v, nil
 }
+
+// clustered reports whether the options make a channel to a cluster: one with a load balancer.
+func (v *ChannelOptions) clustered() bool { return v.LoadBalancer != "" || v.Balancer != nil }
 
 // validateConnections checks the connection type, the pool's settings and the Authenticator, and
 // fills their defaults; ConnectionType becomes its canonical name.
@@ -211,11 +227,12 @@ type PlainChannel struct {
 	onEnd                       func(error) // record, made once rather than per call
 }
 
-// NewChannel makes a channel. Without a LoadBalancer in opts, target is one server, "host:port"
-// (brpc's Channel::Init with a single server). With one, target is a naming service URL —
-// "list://a,b", "file://servers.txt", "http://host:port", "etcd://host:port/prefix" — whose
-// servers the channel balances over; it follows the list as it changes and isolates servers whose
-// connections break until they answer again. NewChannel neither connects nor waits for the first
+// NewChannel makes a channel. Without a LoadBalancer or a Balancer in opts, target is one server,
+// "host:port" (brpc's Channel::Init with a single server). With one, target is a naming service
+// URL —
+// "list://a,b", "file://servers.txt", "http://host:port", or a scheme of NamingSchemes such as
+// "etcd://host:port/prefix" — whose servers the channel balances over; it follows the list as it
+// changes and isolates servers whose connections break until they answer again. NewChannel neither connects nor waits for the first
 // server list: a call made before it arrives waits for it within the call's deadline. It returns
 // an error for a malformed address, an unknown scheme or load balancer, invalid options, and
 // ErrClosed after Shutdown.
@@ -227,7 +244,7 @@ func (s *System) NewChannel(target string, opts *ChannelOptions) (*PlainChannel,
 	if err != nil {
 		return nil, err
 	}
-	if o.LoadBalancer != "" {
+	if o.clustered() {
 		return s.newClusterChannel(target, &o)
 	}
 	ep, err := wire.ParseEndpoint(target)

@@ -66,12 +66,17 @@ func (cl *cluster) post(sys *System, msg any) {
 	}
 }
 
-// newCluster builds the naming service and the balancer a cluster channel needs; both errors name
-// what is wrong.
+// newCluster builds the naming service and the balancer a cluster channel needs (the user's
+// Balancer, guarded, or the one LoadBalancer names); both errors name what is wrong.
 func newCluster(sys *System, target string, o *ChannelOptions) (*cluster, error) {
-	bal, err := lb.New(o.LoadBalancer)
-	if err != nil {
-		return nil, fmt.Errorf("troupe: ChannelOptions.LoadBalancer: %w", err)
+	bal := o.Balancer
+	if bal != nil {
+		bal = lb.Guard(bal)
+	} else {
+		var err error
+		if bal, err = lb.New(o.LoadBalancer); err != nil {
+			return nil, fmt.Errorf("troupe: ChannelOptions.LoadBalancer: %w", err)
+		}
 	}
 	svc, err := naming.New(target, &naming.Options{Logger: sys.log, Schemes: o.NamingSchemes})
 	if err != nil {

@@ -67,11 +67,12 @@
 //
 // # Channels to clusters
 //
-// With a LoadBalancer, [System.NewChannel] takes a naming service URL (list://, file://,
-// http://, https://, etcd://, or a scheme of the user's). The channel actor runs the naming
-// service's watch on a goroutine of its own and keeps the server list and each server's health;
-// it publishes an immutable snapshot — servers, their socket actors and a picker from package lb
-// — that calls read with one atomic load, never a lock or a message. A server whose connection
+// With a LoadBalancer (or a Balancer of the program's own), [System.NewChannel] takes a naming
+// service URL (list://, file://, http://, https://, or a scheme of ChannelOptions.NamingSchemes,
+// such as etcd:// from package naming/etcd). The channel actor runs the naming service's watch
+// on a goroutine of its own and keeps the server list and each server's health; it publishes
+// an immutable snapshot — servers, their socket actors and a picker from package lb — that
+// calls read with one atomic load, never a lock or a message. A server whose connection
 // breaks is isolated (the balancer skips it) and reconnected every HealthCheckInterval until it
 // answers; the circuit breaker, when enabled, isolates a server whose error rate spikes. A failed
 // attempt is retried on another server while the retry policy, the retry quota and the deadline

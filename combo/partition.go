@@ -55,7 +55,8 @@ func (SlashParser) ParseFromTag(tag string) (Partition, bool) {
 type PartitionOptions struct {
 	// Channel configures each partition's channel to its servers: load balancer ("rr" when
 	// empty), connection, retries, health checking; its naming schemes and filter apply to the
-	// naming service the servers come from.
+	// naming service the servers come from. Its Balancer must be nil: a Balancer serves one
+	// channel, and there is a channel per partition.
 	Channel actors.ChannelOptions
 	// Timeout bounds a whole call, every partition included (0: 500 ms; negative: none).
 	Timeout time.Duration
@@ -208,8 +209,13 @@ func (f *firstLister) wait() {
 	}
 }
 
-// newNaming builds the naming service a partition channel watches.
+// newNaming builds the naming service a partition channel watches. It refuses a Balancer in the
+// channel options, which every partition's channel would share.
 func newNaming(rt *callrt.Runtime, target string, o *PartitionOptions) (naming.Service, error) {
+	if o.Channel.Balancer != nil {
+		return nil, fmt.Errorf("combo: Channel.Balancer = %T is set, but a Balancer serves one channel and "+
+			"each partition has a channel of its own: use Channel.LoadBalancer", o.Channel.Balancer)
+	}
 	svc, err := naming.New(target, &naming.Options{Logger: rt.Logger(), Schemes: o.Channel.NamingSchemes})
 	if err != nil {
 		return nil, fmt.Errorf("combo: %w", err)

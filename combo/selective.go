@@ -21,8 +21,14 @@ import (
 // SelectiveChannel takes. The zero value of a field means brpc's default.
 type SelectiveOptions struct {
 	// LoadBalancer picks a sub-channel for each attempt, by brpc's names ("rr", "random", "wrr",
-	// "la", "c_murmurhash", …). Empty means "rr".
+	// "la", "c_murmurhash", …). Empty, and no Balancer, means "rr".
 	LoadBalancer string
+	// Balancer is a program's own load balancer picking the sub-channels, in place of
+	// LoadBalancer (setting both is an error). Its servers are the sub-channels, each named
+	// "sub-channel-<handle>" with the sub-channel's capacity as its weight. Selective calls do
+	// not report Feedback. Give each selective channel a value of its own; it is guarded with
+	// [lb.Guard].
+	Balancer lb.Balancer
 	// Timeout bounds the whole call, retries included; sub-channels' own timeouts do not apply.
 	// 0 means 500 ms; actors.NoTimeout (any negative value), none.
 	Timeout time.Duration
@@ -88,7 +94,7 @@ type SelectiveChannel struct {
 const subDownFor = time.Second
 
 // NewSelectiveChannel returns an empty selective channel of sys. It returns an error for an
-// unknown load balancer or invalid options.
+// unknown load balancer, both a LoadBalancer and a Balancer, or invalid options.
 func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*SelectiveChannel, error) {
 	rt, err := runtimeOf(sys, "NewSelectiveChannel")
 	if err != nil {
@@ -98,12 +104,9 @@ func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*Selective
 	if opts != nil {
 		o = *opts
 	}
-	if o.LoadBalancer == "" {
-		o.LoadBalancer = "rr"
-	}
-	bal, err := lb.New(o.LoadBalancer)
+	bal, err := o.balancer()
 	if err != nil {
-		return nil, fmt.Errorf("combo: SelectiveOptions.LoadBalancer: %w", err)
+		return nil, err
 	}
 	switch {
 	case o.MaxRetry == 0:
@@ -117,6 +120,26 @@ func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*Selective
 	s.publishLocked()
 	s.nest = nestOf(s.spec)
 	return s, nil
+}
+
+// balancer returns the user's Balancer, guarded, or the one LoadBalancer names ("rr" when
+// empty), and sets LoadBalancer to the name in use.
+func (o *SelectiveOptions) balancer() (lb.Balancer, error) {
+	if o.Balancer != nil {
+		if o.LoadBalancer != "" {
+			return nil, fmt.Errorf("combo: SelectiveOptions.LoadBalancer = %q and SelectiveOptions.Balancer = %T are both set, want one of them",
+				o.LoadBalancer, o.Balancer)
+		}
+		return lb.Guard(o.Balancer), nil
+	}
+	if o.LoadBalancer == "" {
+		o.LoadBalancer = "rr"
+	}
+	bal, err := lb.New(o.LoadBalancer)
+	if err != nil {
+		return nil, fmt.Errorf("combo: SelectiveOptions.LoadBalancer: %w", err)
+	}
+	return bal, nil
 }
 
 // AddChannel adds a sub-channel and returns its handle. It may be called at any time; the next

@@ -17,7 +17,8 @@ import (
 type ShardOptions struct {
 	// Channel configures each shard's channel to its servers: load balancer ("rr" when empty),
 	// connection, retries, health checking; its naming schemes and filter apply to the naming
-	// service the servers come from.
+	// service the servers come from. Its Balancer must be nil: a Balancer serves one channel,
+	// and there is a channel per shard.
 	Channel actors.ChannelOptions
 	// Parse reads a server's shard id from its tag. nil accepts "N" and brpc's "N/M" (shard N).
 	// Servers whose tag it refuses are skipped with a warning.

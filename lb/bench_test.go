@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/troupe-rpc/troupe/lb"
-	"github.com/troupe-rpc/troupe/naming"
 )
 
 func BenchmarkPick(b *testing.B) {
@@ -57,9 +56,9 @@ func BenchmarkLocalityAwarePickFeedback(b *testing.B) {
 
 func BenchmarkNewRing(b *testing.B) {
 	for _, n := range []int{100, 1000} {
-		nodes := make([]naming.ServerNode, n)
+		nodes := make([]lb.ServerNode, n)
 		for i := range nodes {
-			nodes[i] = naming.ServerNode{Addr: addrOf(i)}
+			nodes[i] = lb.ServerNode{Addr: addrOf(i)}
 		}
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			b.ReportAllocs()

@@ -3,7 +3,6 @@ package lb
 import (
 	"math"
 
-	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -13,7 +12,7 @@ import (
 type consistentHashing struct {
 	hasher   Hasher
 	replicas int
-	nodes    []naming.ServerNode // the list lastRing was built from; touched by Build only
+	nodes    []ServerNode // the list lastRing was built from; touched by Build only
 	lastRing *Ring
 }
 
@@ -22,16 +21,16 @@ func (b *consistentHashing) Feedback(Feedback) {}
 
 func (b *consistentHashing) Build(servers []Server) Picker {
 	if !sameNodes(b.nodes, servers) {
-		nodes := make([]naming.ServerNode, len(servers))
+		nodes := make([]ServerNode, len(servers))
 		for i := range servers {
-			nodes[i] = naming.ServerNode{Addr: servers[i].Addr, Tag: servers[i].Tag}
+			nodes[i] = ServerNode{Addr: servers[i].Addr, Tag: servers[i].Tag}
 		}
 		b.nodes, b.lastRing = nodes, NewRing(nodes, b.replicas, b.hasher)
 	}
 	return &chashPicker{ring: b.lastRing, servers: servers, usable: countUp(servers)}
 }
 
-func sameNodes(nodes []naming.ServerNode, servers []Server) bool {
+func sameNodes(nodes []ServerNode, servers []Server) bool {
 	if nodes == nil || len(nodes) != len(servers) {
 		return false
 	}

@@ -27,7 +27,7 @@
 //     same address listed with two tags is two entries and gets two shares.
 //   - random picks a usable server uniformly. With exclusions it starts at a random entry and
 //     jumps by a random stride coprime with n, so n probes visit every entry once.
-//   - wrr takes each server's weight from [naming.ServerNode.Weight], or else from its tag parsed
+//   - wrr takes each server's weight from [ServerNode.Weight], or else from its tag parsed
 //     as an unsigned 32-bit integer; a server with neither is left out ([Weight] tells). Picks
 //     walk the weight units of the usable servers by brpc's prime stride, coprime with the
 //     weight sum, so any sum consecutive picks give each server exactly its weight.
@@ -68,11 +68,36 @@
 // high QPS first keeps drawing more traffic: the formula rewards throughput, as brpc's does;
 // only the floor bounds it.
 //
+// # Writing a balancer
+//
+// A program's own policy is a value that implements [Balancer], given to a channel in place of a
+// name (actors.ChannelOptions.Balancer, combo.SelectiveOptions.Balancer):
+//
+//   - Build(servers) receives the whole list each time it or a server's health changes and
+//     returns a [Picker], an immutable snapshot that calls pick from concurrently and without
+//     locks. Work out in Build what Pick needs (say, the indices of the servers that are not
+//     [Server.Down]); never return nil.
+//   - Pick(r) returns an index into the slice Build received. It skips Down servers, avoids
+//     [Request.Excluded] (the servers the call already tried) while another is usable, and may
+//     use [Request.Code] for affinity when [Request.HasCode]. With nothing to pick it returns a
+//     [*wire.Error]: ENODATA for an empty list, EHOSTDOWN when none is usable; the call retries
+//     both while its retries and its deadline allow, and ends with any other error's code.
+//   - Feedback(f) reports how each attempt ended and how long it took, concurrently with Build
+//     and Pick; a policy that does not learn ignores it.
+//   - Name() names the policy in a channel's inspection and in errors.
+//
+// A Balancer value serves one channel: the channel calls Build from its own actor only, and what
+// the policy learns is about that channel's servers. A channel wraps a program's Balancer in
+// [Guard], so that a nil Picker, a panic or an index out of range fails the calls that meet it
+// with EINTERNAL instead of taking the program down. The package's example WritingABalancer is
+// a complete one.
+//
 // # Imports and concurrency
 //
-// Package lb imports only the standard library, [github.com/troupe-rpc/troupe/naming],
-// [github.com/troupe-rpc/troupe/wire] and a MurmurHash3 implementation; it starts no goroutine
-// and has no package-level mutable state.
+// Package lb imports only the standard library, [github.com/troupe-rpc/troupe/wire] and a
+// MurmurHash3 implementation; it starts no goroutine and has no package-level mutable state. It
+// does not import package naming: the server list type is lb's own [ServerNode], which naming
+// uses under the name naming.ServerNode.
 //
 // [Balancer.Build] is called from one goroutine at a time. Pickers are immutable snapshots, safe
 // for concurrent use; Pick takes no lock and, except when it returns an error, allocates

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/troupe-rpc/troupe/lb"
-	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -36,13 +35,13 @@ func addrOf(i int) string { return fmt.Sprintf("10.0.%d.%d:%d", i/250, i%250+1, 
 func mkServers(n int) []lb.Server {
 	s := make([]lb.Server, n)
 	for i := range s {
-		s[i] = lb.Server{ServerNode: naming.ServerNode{Addr: addrOf(i), Weight: 1}}
+		s[i] = lb.Server{ServerNode: lb.ServerNode{Addr: addrOf(i), Weight: 1}}
 	}
 	return s
 }
 
 // request returns a request fit for policy: with a random code for consistent hashing.
-func request(policy string, excluded ...naming.ServerNode) *lb.Request {
+func request(policy string, excluded ...lb.ServerNode) *lb.Request {
 	r := &lb.Request{Excluded: excluded, Begin: time.Now()}
 	if strings.HasPrefix(policy, "c_") {
 		r.Code, r.HasCode = uint64(rand.Uint32()), true

@@ -3,8 +3,6 @@ package lb
 import (
 	"fmt"
 	"testing"
-
-	"github.com/troupe-rpc/troupe/naming"
 )
 
 // A goroutine can be descheduled halfway through a weight change, leaving the tree's sums, its
@@ -38,7 +36,7 @@ func TestLocalityAwarePicksDuringAnUnfinishedWeightChange(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			servers := make([]Server, 256)
 			for i := range servers {
-				servers[i] = Server{ServerNode: naming.ServerNode{Addr: fmt.Sprintf("10.0.0.%d:80", i)}}
+				servers[i] = Server{ServerNode: ServerNode{Addr: fmt.Sprintf("10.0.0.%d:80", i)}}
 			}
 			p := newLocalityAware().Build(servers).(*laPicker)
 			p.s.tree.set(0, heavy)

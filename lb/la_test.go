@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/troupe-rpc/troupe/lb"
-	"github.com/troupe-rpc/troupe/naming"
 )
 
 // laRun drives an la balancer on a fake clock: each step picks, feeds back what outcome says
@@ -58,7 +57,7 @@ func TestLocalityAwareInflightPunishment(t *testing.T) {
 	lb.SetClock(b, clock.Now)
 	servers := mkServers(2)
 	p := b.Build(servers)
-	others := func(i int) []naming.ServerNode { return []naming.ServerNode{servers[1-i].ServerNode} }
+	others := func(i int) []lb.ServerNode { return []lb.ServerNode{servers[1-i].ServerNode} }
 	for range 200 { // both learn 1ms
 		for i := range 2 {
 			begin := clock.Now()

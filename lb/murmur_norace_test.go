@@ -8,7 +8,6 @@ import (
 	"github.com/spaolacci/murmur3"
 
 	"github.com/troupe-rpc/troupe/lb"
-	"github.com/troupe-rpc/troupe/naming"
 )
 
 // TestMurmur3Sum32 checks the ring against murmur3.Sum32, the function brpc's c_murmurhash
@@ -20,7 +19,7 @@ func TestMurmur3Sum32(t *testing.T) {
 			t.Errorf("murmur3.Sum32(%q) = %#x, want %#x", key, got, want)
 		}
 	}
-	ring := lb.NewRing([]naming.ServerNode{{Addr: "127.0.0.1:8000"}}, 3, lb.Murmur3)
+	ring := lb.NewRing([]lb.ServerNode{{Addr: "127.0.0.1:8000"}}, 3, lb.Murmur3)
 	want := map[uint32]bool{}
 	for _, key := range []string{"127.0.0.1:8000-0", "127.0.0.1:8000-1", "127.0.0.1:8000-2"} {
 		want[murmur3.Sum32([]byte(key))] = true

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/troupe-rpc/troupe/lb"
-	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -55,8 +54,8 @@ func TestHealth(t *testing.T) {
 // tried, one is reused (the last chance), and a one-server list always gives its server.
 func TestExcluded(t *testing.T) {
 	servers := mkServers(3)
-	nodes := func(idx ...int) []naming.ServerNode {
-		var out []naming.ServerNode
+	nodes := func(idx ...int) []lb.ServerNode {
+		var out []lb.ServerNode
 		for _, i := range idx {
 			out = append(out, servers[i].ServerNode)
 		}
@@ -95,7 +94,7 @@ func TestRoundRobinCycles(t *testing.T) {
 	if counts != [3]int{50, 0, 50} {
 		t.Errorf("rr over a, b (Down), c picked %v, want [50 0 50]", counts)
 	}
-	servers[1] = lb.Server{ServerNode: naming.ServerNode{Addr: servers[0].Addr, Tag: "other"}}
+	servers[1] = lb.Server{ServerNode: lb.ServerNode{Addr: servers[0].Addr, Tag: "other"}}
 	p = mustNew(t, "rr").Build(servers) // one address under two tags counts twice
 	byAddr := map[string]int{}
 	for range 300 {
@@ -112,7 +111,7 @@ func TestWeightedRoundRobin(t *testing.T) {
 	tags := []string{"3", "2", "7", "200000000", "1ab", "-1", "0", ""}
 	var servers []lb.Server
 	for i, tag := range tags {
-		servers = append(servers, lb.Server{ServerNode: naming.ServerNode{Addr: addrOf(i), Tag: tag}})
+		servers = append(servers, lb.Server{ServerNode: lb.ServerNode{Addr: addrOf(i), Tag: tag}})
 	}
 	servers[3].Down = true
 	p := mustNew(t, "wrr").Build(servers)
@@ -140,13 +139,13 @@ func TestWeightedRoundRobin(t *testing.T) {
 // one Down, one that never connects (Down too): EHOSTDOWN.
 func TestWeightedRoundRobinNoValidServer(t *testing.T) {
 	servers := []lb.Server{
-		{ServerNode: naming.ServerNode{Addr: "10.92.115.19:8831", Tag: "200000000"}},
-		{ServerNode: naming.ServerNode{Addr: "10.42.108.25:8832", Tag: "2"}, Down: true},
-		{ServerNode: naming.ServerNode{Addr: "10.36.150.32:8833", Tag: "600000"}, Down: true},
+		{ServerNode: lb.ServerNode{Addr: "10.92.115.19:8831", Tag: "200000000"}},
+		{ServerNode: lb.ServerNode{Addr: "10.42.108.25:8832", Tag: "2"}, Down: true},
+		{ServerNode: lb.ServerNode{Addr: "10.36.150.32:8833", Tag: "600000"}, Down: true},
 	}
 	p := mustNew(t, "wrr").Build(servers)
 	for range 100 {
-		i, err := p.Pick(&lb.Request{Excluded: []naming.ServerNode{servers[0].ServerNode}})
+		i, err := p.Pick(&lb.Request{Excluded: []lb.ServerNode{servers[0].ServerNode}})
 		if err == nil {
 			t.Fatalf("Pick = %d, want EHOSTDOWN", i)
 		}
@@ -156,20 +155,20 @@ func TestWeightedRoundRobinNoValidServer(t *testing.T) {
 
 func TestWeight(t *testing.T) {
 	tests := []struct {
-		node naming.ServerNode
+		node lb.ServerNode
 		want uint64
 		ok   bool
 	}{
-		{naming.ServerNode{Tag: "3"}, 3, true},
-		{naming.ServerNode{Tag: "4294967295"}, math.MaxUint32, true},
-		{naming.ServerNode{Tag: "4294967296"}, 0, false},
-		{naming.ServerNode{Tag: "1ab"}, 0, false},
-		{naming.ServerNode{Tag: "-1"}, 0, false},
-		{naming.ServerNode{Tag: "0"}, 0, false},
-		{naming.ServerNode{Tag: ""}, 0, false},
-		{naming.ServerNode{Tag: "x", Weight: 9}, 9, true},
-		{naming.ServerNode{Tag: "4", Weight: -1}, 4, true},
-		{naming.ServerNode{Weight: math.MaxInt}, math.MaxUint32, true},
+		{lb.ServerNode{Tag: "3"}, 3, true},
+		{lb.ServerNode{Tag: "4294967295"}, math.MaxUint32, true},
+		{lb.ServerNode{Tag: "4294967296"}, 0, false},
+		{lb.ServerNode{Tag: "1ab"}, 0, false},
+		{lb.ServerNode{Tag: "-1"}, 0, false},
+		{lb.ServerNode{Tag: "0"}, 0, false},
+		{lb.ServerNode{Tag: ""}, 0, false},
+		{lb.ServerNode{Tag: "x", Weight: 9}, 9, true},
+		{lb.ServerNode{Tag: "4", Weight: -1}, 4, true},
+		{lb.ServerNode{Weight: math.MaxInt}, math.MaxUint32, true},
 	}
 	for _, tt := range tests {
 		if w, ok := lb.Weight(tt.node); w != tt.want || ok != tt.ok {
@@ -197,7 +196,7 @@ func TestConsistentHashingLoad(t *testing.T) {
 	var servers []lb.Server
 	for range 5 {
 		for _, a := range chashAddrs() {
-			servers = append(servers, lb.Server{ServerNode: naming.ServerNode{Addr: a}})
+			servers = append(servers, lb.Server{ServerNode: lb.ServerNode{Addr: a}})
 		}
 	}
 	const picks = 200_000
@@ -220,8 +219,8 @@ func TestConsistentHashingLoad(t *testing.T) {
 	}
 }
 
-func nodesOf(servers []lb.Server) []naming.ServerNode {
-	out := make([]naming.ServerNode, len(servers))
+func nodesOf(servers []lb.Server) []lb.ServerNode {
+	out := make([]lb.ServerNode, len(servers))
 	for i := range servers {
 		out[i] = servers[i].ServerNode
 	}

@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/spaolacci/murmur3"
-	"github.com/troupe-rpc/troupe/naming"
 )
 
 // DefaultReplicas is the number of points a server gets on a [Ring] by default, brpc's
@@ -17,7 +16,7 @@ import (
 const DefaultReplicas = 100
 
 // Hasher chooses how a [Ring] places a server's points. Each server with address text A (its
-// [naming.ServerNode.Addr], "10.0.0.1:8000" or "[::1]:8000") gets replicas points, with the
+// [ServerNode.Addr], "10.0.0.1:8000" or "[::1]:8000") gets replicas points, with the
 // keys "A-0", "A-1", … as brpc's consistent-hashing balancers make them.
 type Hasher int
 
@@ -100,14 +99,14 @@ type Ring struct {
 // [DefaultReplicas]. A node whose address and tag repeat an earlier node's adds no point, so
 // listing a server twice is listing it once. The tag does not move a point; it only orders two
 // entries of one address that share it.
-func NewRing(nodes []naming.ServerNode, replicas int, h Hasher) *Ring {
+func NewRing(nodes []ServerNode, replicas int, h Hasher) *Ring {
 	return newRing(nodes, replicas, h.appendPoints)
 }
 
 // NewRingFunc places replicas points for each of nodes at hash("A-0"), hash("A-1"), … (A being
 // the node's address): a ring for a hash function of the caller's, such as a partitioner's
 // pluggable key hasher. replicas ≤ 0 means [DefaultReplicas]; nodes repeat as for [NewRing].
-func NewRingFunc(nodes []naming.ServerNode, replicas int, hash func(key []byte) uint32) *Ring {
+func NewRingFunc(nodes []ServerNode, replicas int, hash func(key []byte) uint32) *Ring {
 	return newRing(nodes, replicas, func(dst []uint32, key []byte, addr string, replicas int) ([]uint32, []byte) {
 		for i := range replicas {
 			key = append(append(key[:0], addr...), '-')
@@ -121,7 +120,7 @@ func NewRingFunc(nodes []naming.ServerNode, replicas int, hash func(key []byte) 
 // pointsFunc appends the points of the server at addr to dst; key is scratch space.
 type pointsFunc func(dst []uint32, key []byte, addr string, replicas int) ([]uint32, []byte)
 
-func newRing(nodes []naming.ServerNode, replicas int, appendPoints pointsFunc) *Ring {
+func newRing(nodes []ServerNode, replicas int, appendPoints pointsFunc) *Ring {
 	if replicas <= 0 {
 		replicas = DefaultReplicas
 	}
@@ -161,7 +160,7 @@ func (r *Ring) index() {
 	}
 }
 
-func comparePoints(nodes []naming.ServerNode, a, b Point) int {
+func comparePoints(nodes []ServerNode, a, b Point) int {
 	if c := cmp.Compare(a.Hash, b.Hash); c != 0 {
 		return c
 	}

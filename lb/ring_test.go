@@ -14,7 +14,6 @@ import (
 	"github.com/spaolacci/murmur3"
 
 	"github.com/troupe-rpc/troupe/lb"
-	"github.com/troupe-rpc/troupe/naming"
 )
 
 // murmur32 is MurmurHash3_x86_32 written out from Appleby's reference, to check the library and
@@ -100,7 +99,7 @@ func TestRingPoints(t *testing.T) {
 	}
 	for _, h := range []lb.Hasher{lb.Murmur3, lb.MD5, lb.Ketama} {
 		for _, addr := range []string{"127.0.0.1:8000", "[::1]:8000"} {
-			ring := lb.NewRing([]naming.ServerNode{{Addr: addr}}, 12, h)
+			ring := lb.NewRing([]lb.ServerNode{{Addr: addr}}, 12, h)
 			want := expectedPoints(h, addr, 12)
 			var got []uint32
 			for i := range ring.Len() {
@@ -111,7 +110,7 @@ func TestRingPoints(t *testing.T) {
 			}
 		}
 	}
-	ring := lb.NewRing([]naming.ServerNode{{Addr: "127.0.0.1:8000"}}, 0, lb.Murmur3)
+	ring := lb.NewRing([]lb.ServerNode{{Addr: "127.0.0.1:8000"}}, 0, lb.Murmur3)
 	if i := ring.Search(first); ring.Len() != lb.DefaultReplicas || ring.Point(i).Hash != first {
 		t.Errorf("default ring has %d points, Search(%#x) = %d, want %d points and the point %#x",
 			ring.Len(), first, i, lb.DefaultReplicas, first)
@@ -119,7 +118,7 @@ func TestRingPoints(t *testing.T) {
 }
 
 func TestRingLookupWraps(t *testing.T) {
-	ring := lb.NewRing([]naming.ServerNode{{Addr: "a:1"}, {Addr: "b:2"}}, 10, lb.Murmur3)
+	ring := lb.NewRing([]lb.ServerNode{{Addr: "a:1"}, {Addr: "b:2"}}, 10, lb.Murmur3)
 	firstP, lastP := ring.Point(0), ring.Point(ring.Len()-1)
 	tests := []struct {
 		code uint32
@@ -144,9 +143,9 @@ func TestRingLookupWraps(t *testing.T) {
 // TestRingSearch compares Search with a linear scan for rings of many sizes.
 func TestRingSearch(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 5, 17, 100} {
-		nodes := make([]naming.ServerNode, n)
+		nodes := make([]lb.ServerNode, n)
 		for i := range nodes {
-			nodes[i] = naming.ServerNode{Addr: addrOf(i)}
+			nodes[i] = lb.ServerNode{Addr: addrOf(i)}
 		}
 		ring := lb.NewRing(nodes, 7, lb.MD5)
 		for range 2000 {
@@ -171,10 +170,10 @@ func chashAddrs() []string {
 
 // TestRingDeduplicates adds each of 7 addresses 5 times: the ring holds each point once.
 func TestRingDeduplicates(t *testing.T) {
-	var nodes []naming.ServerNode
+	var nodes []lb.ServerNode
 	for range 5 {
 		for _, a := range chashAddrs() {
-			nodes = append(nodes, naming.ServerNode{Addr: a})
+			nodes = append(nodes, lb.ServerNode{Addr: a})
 		}
 	}
 	for _, h := range []lb.Hasher{lb.Murmur3, lb.MD5, lb.Ketama} {
@@ -197,9 +196,9 @@ func TestRingDeduplicates(t *testing.T) {
 }
 
 func TestRingIndependentOfOrder(t *testing.T) {
-	nodes := make([]naming.ServerNode, 50)
+	nodes := make([]lb.ServerNode, 50)
 	for i := range nodes {
-		nodes[i] = naming.ServerNode{Addr: addrOf(i)}
+		nodes[i] = lb.ServerNode{Addr: addrOf(i)}
 	}
 	shuffled := slices.Clone(nodes)
 	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
@@ -229,9 +228,9 @@ func maxOverMean(ring *lb.Ring, nodes, codes int) float64 {
 // needs about 200 replicas on average and 400 for every set tried; the test logs the exact
 // share and a sampled load for one fixed set and holds each replica count to its bound.
 func TestRingBalance(t *testing.T) {
-	nodes := make([]naming.ServerNode, 100)
+	nodes := make([]lb.ServerNode, 100)
 	for i := range nodes {
-		nodes[i] = naming.ServerNode{Addr: fmt.Sprintf("10.%d.%d.%d:8000", i/7, i%7*31, i*13%251)}
+		nodes[i] = lb.ServerNode{Addr: fmt.Sprintf("10.%d.%d.%d:8000", i/7, i%7*31, i*13%251)}
 	}
 	codes := 1_000_000
 	if testing.Short() {
@@ -256,7 +255,7 @@ func TestRingBalance(t *testing.T) {
 // NewRingFunc with MurmurHash3 builds the very ring NewRing's Murmur3 builds, and a hash of the
 // caller's places the points it computes.
 func TestNewRingFunc(t *testing.T) {
-	nodes := []naming.ServerNode{{Addr: "10.0.0.1:80"}, {Addr: "10.0.0.2:80"}, {Addr: "10.0.0.3:80"}}
+	nodes := []lb.ServerNode{{Addr: "10.0.0.1:80"}, {Addr: "10.0.0.2:80"}, {Addr: "10.0.0.3:80"}}
 	murmur := func(key []byte) uint32 {
 		m := murmur3.New32()
 		m.Write(key)

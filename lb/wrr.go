@@ -7,14 +7,12 @@ import (
 	"sort"
 	"strconv"
 	"sync/atomic"
-
-	"github.com/troupe-rpc/troupe/naming"
 )
 
 // Weight returns the weight wrr gives n: n.Weight when it is positive (at most 2^32−1), else
 // n.Tag read as an unsigned 32-bit decimal integer when that is positive. ok is false when
 // neither gives a weight; wrr then leaves n out, as brpc refuses to add it.
-func Weight(n naming.ServerNode) (w uint64, ok bool) {
+func Weight(n ServerNode) (w uint64, ok bool) {
 	if n.Weight > 0 {
 		return min(uint64(n.Weight), math.MaxUint32), true
 	}

@@ -7,14 +7,5 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(stopEtcdAfter{m})
-}
-
-// stopEtcdAfter runs the tests and then stops the etcd they shared, before goleak looks.
-type stopEtcdAfter struct{ m *testing.M }
-
-func (s stopEtcdAfter) Run() int {
-	code := s.m.Run()
-	stopSharedEtcd()
-	return code
+	goleak.VerifyTestMain(m)
 }

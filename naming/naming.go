@@ -2,15 +2,15 @@ package naming
 
 import (
 	"context"
+
+	"github.com/troupe-rpc/troupe/lb"
 )
 
-// ServerNode is one server a naming service lists. The same address with different tags is a
-// different instance (brpc's partition channels put one server in several partitions that way).
-type ServerNode struct {
-	Addr   string // "127.0.0.1:8000": host:port as wire.Endpoint prints it
-	Tag    string // free text after the address; "" when none
-	Weight int    // weight for weighted balancers; 0 when the source gave none
-}
+// ServerNode is one server a naming service lists: its address, its tag and its weight. The
+// same address with different tags is a different instance (brpc's partition channels put one
+// server in several partitions that way). It is [lb.ServerNode], so that the load balancers
+// that choose among servers need not import naming.
+type ServerNode = lb.ServerNode
 
 // Service is a source of server lists.
 type Service interface {

@@ -17,9 +17,27 @@ func TestNewUnknownScheme(t *testing.T) {
 	if !errors.Is(err, naming.ErrUnknownScheme) {
 		t.Fatalf("New(bns://…) = %v, want %v", err, naming.ErrUnknownScheme)
 	}
-	if want := "(known: etcd, file, http, https, list, zk)"; !strings.Contains(err.Error(), want) ||
+	if want := "(known: file, http, https, list, zk)"; !strings.Contains(err.Error(), want) ||
 		!strings.Contains(err.Error(), `"bns"`) {
 		t.Errorf("New(bns://…) = %q, want it to name \"bns\" and contain %q", err, want)
+	}
+}
+
+func TestNewEtcdNotPluggedIn(t *testing.T) {
+	for _, url := range []string{"etcd://127.0.0.1:2379/svc", "ETCD://127.0.0.1:2379/svc"} {
+		_, err := naming.New(url, nil)
+		if !errors.Is(err, naming.ErrUnknownScheme) {
+			t.Fatalf("New(%q) = %v, want %v", url, err, naming.ErrUnknownScheme)
+		}
+		for _, want := range []string{`import "github.com/troupe-rpc/troupe/naming/etcd"`, `"etcd": etcd.Scheme(nil)`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("New(%q) = %q, want it to contain %q", url, err, want)
+			}
+		}
+	}
+	_, err := naming.New("zk://127.0.0.1:2181/svc", nil)
+	if err == nil || strings.Contains(err.Error(), "naming/etcd") {
+		t.Errorf("New(zk://…) = %v, want an unknown-scheme error without the etcd hint", err)
 	}
 }
 
@@ -38,7 +56,6 @@ func TestNewBadOptions(t *testing.T) {
 	}{
 		{naming.Options{FileInterval: -1}, "FileInterval"},
 		{naming.Options{DNSInterval: -1}, "DNSInterval"},
-		{naming.Options{EtcdDialTimeout: -1}, "EtcdDialTimeout"},
 		{naming.Options{Schemes: map[string]naming.Builder{"x": nil}}, "Schemes"},
 	} {
 		_, err := naming.New("list://", &tt.opts)

@@ -47,7 +47,7 @@ type config struct {
 func main() {
 	var c config
 	var timeoutMs int
-	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address, or a naming URL (list://, file://, http://, etcd://) with -load_balancer")
+	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address, or a naming URL (list://, file://, http://) with -load_balancer")
 	flag.IntVar(&c.threads, "thread_num", 50, "concurrent callers")
 	flag.IntVar(&c.requestSize, "request_size", 16, "bytes of the request message")
 	flag.IntVar(&c.attachmentSize, "attachment_size", 0, "bytes of the request attachment")

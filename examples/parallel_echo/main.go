@@ -46,7 +46,7 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address, or a naming URL (list://, file://, http://, etcd://) with -load_balancer")
+	flag.StringVar(&c.server, "server", "127.0.0.1:8002", "server address, or a naming URL (list://, file://, http://) with -load_balancer")
 	flag.StringVar(&c.loadBalancer, "load_balancer", "", "load balancer of the sub-channels (rr, random, wrr, la, c_murmurhash, c_md5); -server is then a naming URL")
 	flag.IntVar(&c.channelNum, "channel_num", 3, "sub-channels of the parallel channel")
 	flag.BoolVar(&c.sameChannel, "same_channel", false, "add one channel -channel_num times instead of -channel_num channels")

@@ -4,6 +4,8 @@
 //	Received response from 127.0.0.1:8002 to 127.0.0.1:53122: hello world (attached=foo) latency=142us
 //
 // It works against troupe's examples/echo/server and against brpc's own example echo server.
+// With -load_balancer, -server is a naming URL, etcd:// included: the client plugs in the etcd
+// scheme of package naming/etcd, which a program that does not use etcd leaves out.
 // It stops after -count calls (0: until SIGINT/SIGTERM) and exits non-zero if every call failed.
 package main
 
@@ -21,6 +23,8 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/naming"
+	"github.com/troupe-rpc/troupe/naming/etcd"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
@@ -71,7 +75,8 @@ func run(c config) error {
 	}
 	defer sys.Shutdown()
 	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry, LoadBalancer: c.loadBalancer,
-		ConnectionType: c.connectionType, BackupRequest: c.backup}
+		ConnectionType: c.connectionType, BackupRequest: c.backup,
+		NamingSchemes: map[string]naming.Builder{"etcd": etcd.Scheme(nil)}}
 	if c.maxRetry == 0 {
 		opts.MaxRetry = actors.NoRetry
 	}

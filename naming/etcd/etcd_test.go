@@ -1,15 +1,18 @@
-package naming_test
+package etcd_test
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/troupe-rpc/troupe/naming"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/troupe-rpc/troupe/naming"
+	"github.com/troupe-rpc/troupe/naming/etcd"
 )
 
 // etcdURL returns the etcd:// URL of a prefix of the test's own on srv.
@@ -19,13 +22,13 @@ func etcdURL(t *testing.T, srv *etcdServer) (url, prefix string) {
 }
 
 // register registers node under prefix, closing the registration at cleanup.
-func register(t *testing.T, srv *etcdServer, prefix string, node naming.ServerNode, ttl time.Duration) *naming.Registration {
+func register(t *testing.T, srv *etcdServer, prefix string, node naming.ServerNode, ttl time.Duration) *etcd.Registration {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	reg, err := naming.RegisterEtcd(ctx, []string{srv.Endpoint}, prefix, node, ttl)
+	reg, err := etcd.Register(ctx, []string{srv.Endpoint}, prefix, node, ttl)
 	if err != nil {
-		t.Fatalf("RegisterEtcd(%v) = %v, want no error", node, err)
+		t.Fatalf("Register(%v) = %v, want no error", node, err)
 	}
 	t.Cleanup(func() { reg.Close() })
 	return reg
@@ -45,7 +48,7 @@ func etcdClient(t *testing.T, srv *etcdServer) *clientv3.Client {
 func TestEtcdRegisteredServersAppear(t *testing.T) {
 	srv := sharedEtcd(t)
 	url, prefix := etcdURL(t, srv)
-	w := watch(t, mustNew(t, url, nil))
+	w := watch(t, mustNew(t, url, nil, nil))
 	if got := w.next(t); len(got) != 0 {
 		t.Fatalf("first list of %s = %v, want []", url, got)
 	}
@@ -74,7 +77,7 @@ func TestEtcdRegisteredServersAppear(t *testing.T) {
 func TestEtcdLeaseExpiry(t *testing.T) {
 	srv := sharedEtcd(t)
 	url, prefix := etcdURL(t, srv)
-	w := watch(t, mustNew(t, url, nil))
+	w := watch(t, mustNew(t, url, nil, nil))
 	w.next(t)
 	// A registration whose process died: a lease nobody keeps alive.
 	cli := etcdClient(t, srv)
@@ -105,8 +108,8 @@ func TestEtcdValueSyntax(t *testing.T) {
 		}
 	}
 	log, buf := newLog()
-	w := watch(t, mustNew(t, url, &naming.Options{Logger: log}))
-	if got, want := w.next(t), nodes("127.0.0.1:1 tag one", "127.0.0.1:2"); !equal(got, want) {
+	w := watch(t, mustNew(t, url, nil, &naming.Options{Logger: log}))
+	if got, want := w.next(t), nodes("127.0.0.1:1 tag one", "127.0.0.1:2"); !slices.Equal(got, want) {
 		t.Errorf("list of %s = %v, want %v", url, got, want)
 	}
 	buf.waitFor(t, prefix+"/b:1")
@@ -119,7 +122,7 @@ func TestEtcdUnreachable(t *testing.T) {
 	}
 	log, buf := newLog()
 	url := fmt.Sprintf("etcd://127.0.0.1:%d/svc", port)
-	w := watch(t, mustNew(t, url, &naming.Options{Logger: log, EtcdDialTimeout: 200 * time.Millisecond}))
+	w := watch(t, mustNew(t, url, &etcd.Options{Logger: log, DialTimeout: 200 * time.Millisecond}, nil))
 	if got := w.next(t); len(got) != 0 {
 		t.Errorf("first list of unreachable %s = %v, want []", url, got)
 	}
@@ -131,7 +134,7 @@ func TestEtcdOutage(t *testing.T) {
 	srv := startEtcd(t)
 	url, prefix := etcdURL(t, srv)
 	log, buf := newLog()
-	w := watch(t, mustNew(t, url, &naming.Options{Logger: log, EtcdDialTimeout: 500 * time.Millisecond}))
+	w := watch(t, mustNew(t, url, &etcd.Options{Logger: log, DialTimeout: 500 * time.Millisecond}, nil))
 	w.next(t)
 	register(t, srv, prefix, naming.ServerNode{Addr: "127.0.0.1:7001"}, 30*time.Second)
 	w.waitFor(t, nodes("127.0.0.1:7001"))
@@ -149,13 +152,39 @@ func TestEtcdOutage(t *testing.T) {
 func TestNewEtcdErrors(t *testing.T) {
 	for _, url := range []string{"etcd://127.0.0.1:2379", "etcd://127.0.0.1:2379/", "etcd://127.0.0.1/svc",
 		"etcd:///svc", "etcd://127.0.0.1:2379,bad:host:1/svc"} {
-		if _, err := naming.New(url, nil); err == nil {
+		opts := &naming.Options{Schemes: map[string]naming.Builder{"etcd": etcd.Scheme(nil)}}
+		if _, err := naming.New(url, opts); err == nil {
 			t.Errorf("New(%q) = nil error, want an error", url)
 		}
 	}
 }
 
-func TestRegisterEtcdErrors(t *testing.T) {
+func TestSchemeBadDialTimeout(t *testing.T) {
+	opts := &naming.Options{Schemes: map[string]naming.Builder{"etcd": etcd.Scheme(&etcd.Options{DialTimeout: -time.Second})}}
+	_, err := naming.New("etcd://127.0.0.1:2379/svc", opts)
+	if err == nil || !strings.Contains(err.Error(), "DialTimeout = -1s") {
+		t.Errorf("New(etcd://…, DialTimeout: -1s) = %v, want an error naming DialTimeout and -1s", err)
+	}
+}
+
+func TestSchemeOwnLogger(t *testing.T) {
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, ownBuf := newLog()
+	channels, channelsBuf := newLog()
+	url := fmt.Sprintf("etcd://127.0.0.1:%d/svc", port)
+	w := watch(t, mustNew(t, url, &etcd.Options{Logger: own, DialTimeout: 100 * time.Millisecond},
+		&naming.Options{Logger: channels}))
+	w.next(t)
+	ownBuf.waitFor(t, "etcd unreachable")
+	if s := channelsBuf.String(); s != "" {
+		t.Errorf("naming.Options.Logger got %q, want nothing (etcd.Options.Logger is set)", s)
+	}
+}
+
+func TestRegisterErrors(t *testing.T) {
 	ctx := context.Background()
 	good := naming.ServerNode{Addr: "127.0.0.1:1"}
 	for _, tt := range []struct {
@@ -169,14 +198,14 @@ func TestRegisterEtcdErrors(t *testing.T) {
 		{"no endpoint", nil, good, time.Second},
 		{"bad endpoint", []string{"127.0.0.1"}, good, time.Second},
 	} {
-		if reg, err := naming.RegisterEtcd(ctx, tt.endpoints, "/p", tt.node, tt.ttl); err == nil {
+		if reg, err := etcd.Register(ctx, tt.endpoints, "/p", tt.node, tt.ttl); err == nil {
 			reg.Close()
-			t.Errorf("RegisterEtcd(%s) = nil error, want an error", tt.name)
+			t.Errorf("Register(%s) = nil error, want an error", tt.name)
 		}
 	}
 }
 
-func TestRegisterEtcdUnreachable(t *testing.T) {
+func TestRegisterUnreachable(t *testing.T) {
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
@@ -184,9 +213,9 @@ func TestRegisterEtcdUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	ep := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
-	if reg, err := naming.RegisterEtcd(ctx, []string{ep}, "/p", naming.ServerNode{Addr: "127.0.0.1:1"}, time.Second); err == nil {
+	if reg, err := etcd.Register(ctx, []string{ep}, "/p", naming.ServerNode{Addr: "127.0.0.1:1"}, time.Second); err == nil {
 		reg.Close()
-		t.Errorf("RegisterEtcd(unreachable %s) = nil error, want an error", ep)
+		t.Errorf("Register(unreachable %s) = nil error, want an error", ep)
 	}
 }
 
@@ -201,7 +230,7 @@ func TestEtcdComesUp(t *testing.T) {
 	}
 	srv.stop()
 	log, buf := newLog()
-	w := watch(t, mustNew(t, url, &naming.Options{Logger: log, EtcdDialTimeout: 200 * time.Millisecond}))
+	w := watch(t, mustNew(t, url, &etcd.Options{Logger: log, DialTimeout: 200 * time.Millisecond}, nil))
 	if got := w.next(t); len(got) != 0 {
 		t.Errorf("first list with etcd down = %v, want []", got)
 	}

@@ -1,4 +1,4 @@
-package naming
+package etcd
 
 import (
 	"context"
@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/troupe-rpc/troupe/wire"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/troupe-rpc/troupe/naming"
+	"github.com/troupe-rpc/troupe/wire"
 )
 
-// Registration is a server registered in etcd by [RegisterEtcd]. Its key lives as long as the
+// Registration is a server registered in etcd by [Register]. Its key lives as long as the
 // lease the etcd client keeps alive: until Close, or until the process dies and the lease expires.
 type Registration struct {
 	key     string
@@ -19,50 +21,50 @@ type Registration struct {
 	session *concurrency.Session
 }
 
-// registerTimeout bounds RegisterEtcd when ctx has no deadline.
+// registerTimeout bounds Register when ctx has no deadline.
 const registerTimeout = 5 * time.Second
 
-// RegisterEtcd puts node under prefix in the etcd cluster at endpoints ("127.0.0.1:2379"), where
+// Register puts node under prefix in the etcd cluster at endpoints ("127.0.0.1:2379"), where
 // an "etcd://host:port/prefix" naming service finds it. The key is "/prefix/<addr>" or
 // "/prefix/<addr> <tag>" and its value the entry "<addr>[ <tag>]"; it is bound to a lease of ttl
 // (rounded up to whole seconds; etcd may raise a very short one to its minimum) that the etcd
 // client renews until [Registration.Close]. ctx bounds the registration itself (5s when it has
 // no deadline), not the life of the key.
-func RegisterEtcd(ctx context.Context, endpoints []string, prefix string, node ServerNode,
+func Register(ctx context.Context, endpoints []string, prefix string, node naming.ServerNode,
 	ttl time.Duration) (*Registration, error) {
 	entry, err := registryEntry(node)
 	if err != nil {
 		return nil, err
 	}
 	if ttl <= 0 {
-		return nil, fmt.Errorf("naming: RegisterEtcd ttl = %v, want > 0", ttl)
+		return nil, fmt.Errorf("naming/etcd: Register ttl = %v, want > 0", ttl)
 	}
-	eps, err := etcdEndpoints(endpoints)
+	eps, err := parseEndpoints(endpoints)
 	if err != nil {
-		return nil, fmt.Errorf("naming: RegisterEtcd endpoints %v: %w", endpoints, err)
+		return nil, fmt.Errorf("naming/etcd: Register endpoints %v: %w", endpoints, err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, registerTimeout)
 		defer cancel()
 	}
-	cli, err := newEtcdClient(eps, DefaultEtcdDialTimeout, orDiscard(nil))
+	cli, err := newClient(eps, DefaultDialTimeout, orDiscard(nil))
 	if err != nil {
-		return nil, fmt.Errorf("naming: etcd client for %v: %w", eps, err)
+		return nil, fmt.Errorf("naming/etcd: etcd client for %v: %w", eps, err)
 	}
-	reg := &Registration{key: etcdPrefix(prefix) + "/" + entry, cli: cli}
+	reg := &Registration{key: keyPrefix(prefix) + "/" + entry, cli: cli}
 	if err := reg.start(ctx, entry, ttl); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("naming: register %q in etcd %v: %w", reg.key, eps, err)
+		return nil, fmt.Errorf("naming/etcd: register %q in etcd %v: %w", reg.key, eps, err)
 	}
 	return reg, nil
 }
 
 // registryEntry returns the entry of node, "<addr>[ <tag>]", with a canonical address.
-func registryEntry(node ServerNode) (string, error) {
+func registryEntry(node naming.ServerNode) (string, error) {
 	ep, err := wire.ParseEndpoint(node.Addr)
 	if err != nil {
-		return "", fmt.Errorf("naming: RegisterEtcd: %w", err)
+		return "", fmt.Errorf("naming/etcd: Register node.Addr: %w", err)
 	}
 	if node.Tag == "" {
 		return ep.String(), nil
@@ -99,7 +101,7 @@ func (r *Registration) Done() <-chan struct{} { return r.session.Done() }
 func (r *Registration) Close() error {
 	err := r.session.Close()
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("naming: revoke the lease of %q: %w (it expires by itself)", r.key, err)
+		err = fmt.Errorf("naming/etcd: revoke the lease of %q: %w (it expires by itself)", r.key, err)
 	}
 	return errors.Join(err, r.cli.Close())
 }

@@ -1,4 +1,4 @@
-package naming_test
+package etcd_test
 
 import (
 	"context"
