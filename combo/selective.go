@@ -25,9 +25,9 @@ type SelectiveOptions struct {
 	LoadBalancer string
 	// Balancer is a program's own load balancer picking the sub-channels, in place of
 	// LoadBalancer (setting both is an error). Its servers are the sub-channels, each named
-	// "sub-channel-<handle>" with the sub-channel's capacity as its weight. Selective calls do
-	// not report Feedback. Give each selective channel a value of its own; it is guarded with
-	// [lb.Guard].
+	// "sub-channel-<handle>" with the sub-channel's capacity as its weight; each attempt's end
+	// is reported to its Feedback, so "la" learns the sub-channels' latencies. Give each
+	// selective channel a value of its own; it is guarded with [lb.Guard].
 	Balancer lb.Balancer
 	// Timeout bounds the whole call, retries included; sub-channels' own timeouts do not apply.
 	// 0 means 500 ms; actors.NoTimeout (any negative value), none.

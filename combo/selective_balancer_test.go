@@ -14,14 +14,19 @@ import (
 )
 
 // lastSub is a Balancer of a program's own: every call goes to the sub-channel added last.
-type lastSub struct{ builds atomic.Int64 }
+type lastSub struct{ builds, feedbacks, failed atomic.Int64 }
 
 func (b *lastSub) Build(servers []lb.Server) lb.Picker {
 	b.builds.Add(1)
 	return lastPicker(len(servers))
 }
-func (*lastSub) Feedback(lb.Feedback) {}
-func (*lastSub) Name() string         { return "last_sub" }
+func (b *lastSub) Feedback(f lb.Feedback) {
+	b.feedbacks.Add(1)
+	if f.Failed {
+		b.failed.Add(1)
+	}
+}
+func (*lastSub) Name() string { return "last_sub" }
 
 type lastPicker int
 
@@ -64,6 +69,9 @@ func TestSelectiveBalancerPicksAreHonoured(t *testing.T) {
 	}
 	if bal.builds.Load() < 4 {
 		t.Errorf("Build called %d times, want at least 4 (empty, then one per AddChannel)", bal.builds.Load())
+	}
+	if bal.feedbacks.Load() != calls || bal.failed.Load() != 0 {
+		t.Errorf("Feedback got %d reports (%d failed), want %d (0 failed): one per attempt", bal.feedbacks.Load(), bal.failed.Load(), calls)
 	}
 	noCallsLeft(t, sys)
 }

@@ -27,10 +27,12 @@ type selectiveCall struct {
 
 // selAttempt is one attempt of a selective call.
 type selAttempt struct {
-	sub  *selSub
-	call *callrt.Call
-	resp proto.Message
-	done bool
+	sub   *selSub
+	node  lb.ServerNode // the sub-channel as the snapshot listed it (its weight may change since)
+	call  *callrt.Call
+	resp  proto.Message
+	begin time.Time
+	done  bool
 }
 
 // Messages of a selective call's timers.
@@ -58,7 +60,8 @@ func (s *selectiveCall) Start(c *callrt.Call) {
 // attempt picks a sub-channel, avoiding those tried, and starts a child call on it.
 func (s *selectiveCall) attempt(c *callrt.Call) {
 	snap := s.ch.snap.Load()
-	req := lb.Request{Excluded: s.retry.Tried, Begin: time.Now()}
+	now := time.Now()
+	req := lb.Request{Excluded: s.retry.Tried, Begin: now}
 	req.Code, req.HasCode = c.Controller().RequestCode()
 	i, err := snap.picker.Pick(&req)
 	if err != nil {
@@ -69,12 +72,12 @@ func (s *selectiveCall) attempt(c *callrt.Call) {
 	}
 	sub := snap.subs[i]
 	cntl := inheritAttempt(c.Controller())
-	a := &selAttempt{sub: sub, resp: c.Response().ProtoReflect().New().Interface()}
+	a := &selAttempt{sub: sub, node: snap.servers[i].ServerNode, resp: c.Response().ProtoReflect().New().Interface(), begin: now}
 	s.attempts = append(s.attempts, a)
 	s.running++
 	c.Controller().SetSubs([]*callrt.Controller{cntl})
 	a.call = sub.start(c, len(s.attempts)-1, c.Method(), c.Request(), a.resp, cntl)
-	c.SetStatus("waiting for " + sub.node.Addr)
+	c.SetStatus("waiting for " + a.node.Addr)
 }
 
 func (s *selectiveCall) Receive(c *callrt.Call, msg any) {
@@ -96,6 +99,8 @@ func (s *selectiveCall) onChild(c *callrt.Call, d *callrt.ChildDone) {
 	a.done, s.last = true, a
 	s.running--
 	err := d.Call.Err()
+	s.ch.bal.Feedback(lb.Feedback{Server: a.node, Begin: a.begin, Latency: time.Since(a.begin), Failed: err != nil,
+		Timeout: c.Timeout(), Retried: s.retry.Done, MaxRetry: s.retry.Max})
 	if err == nil {
 		s.succeed(c, a)
 		return
@@ -123,7 +128,7 @@ func (s *selectiveCall) failed(c *callrt.Call, err error) {
 		return
 	}
 	if s.last != nil {
-		s.retry.Remember(s.last.sub.node)
+		s.retry.Remember(s.last.node)
 	}
 	s.retry.Done++
 	if d := s.retry.Wait(c); d > 0 {
@@ -148,7 +153,7 @@ func (s *selectiveCall) onBackup(c *callrt.Call) {
 		return
 	}
 	n := len(s.attempts)
-	s.retry.Remember(s.attempts[n-1].sub.node)
+	s.retry.Remember(s.attempts[n-1].node)
 	s.attempt(c)
 	if len(s.attempts) > n { // a sub-channel took the backup request
 		s.retry.Done++
