@@ -35,7 +35,8 @@ lint: depcheck tidycheck
 
 # wire, naming and lb are plain Go: no protoactor, no actors, no combo; lb does not import naming.
 # actors never imports combo. Only naming/etcd (not naming itself: ./naming/... would include it)
-# links the etcd client and gRPC.
+# links the etcd client and gRPC. The internal call runtime imports neither actors nor combo, and
+# nothing below it imports the runtime.
 depcheck:
 	@bad=$$($(GO) list -deps ./wire/... ./naming/... ./lb/... 2>/dev/null | grep -E 'protoactor-go|troupe/actors|troupe/combo|troupe/mailbox' || true); \
 	  if [ -n "$$bad" ]; then echo "wire/naming/lb must stay plain Go, but import: $$bad"; exit 1; fi
@@ -45,6 +46,10 @@ depcheck:
 	  if [ -n "$$bad" ]; then echo "actors/mailbox must not import: $$bad"; exit 1; fi
 	@bad=$$($(GO) list -deps ./mailbox/... | grep -E 'troupe/(actors|wire|naming|lb|combo)' || true); \
 	  if [ -n "$$bad" ]; then echo "mailbox imports only protoactor: $$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./internal/... | grep -E 'troupe/(actors|combo|examples)' || true); \
+	  if [ -n "$$bad" ]; then echo "the internal call runtime must not import its users: $$bad"; exit 1; fi
+	@bad=$$($(GO) list -deps ./wire/... ./naming/... ./lb/... ./mailbox/... | grep -E 'troupe/internal' || true); \
+	  if [ -n "$$bad" ]; then echo "wire/naming/lb/mailbox must not import the call runtime: $$bad"; exit 1; fi
 	@bad=$$($(GO) list -deps ./actors/... ./combo/... ./lb/... ./naming ./wire/... ./mailbox/... | \
 	  grep -E '^go\.etcd\.io/|^google\.golang\.org/grpc(/|$$)' || true); \
 	  if [ -n "$$bad" ]; then echo "only naming/etcd may link etcd and gRPC, but the runtime imports: $$bad"; exit 1; fi
