@@ -91,7 +91,8 @@ func TestDynamicPartitionWalkthrough(t *testing.T) {
 	stage1 := []string{a + " 0/3", a + " 1/3", a + " 2/3", b + " 0/4", b + " 1/4", b + " 2/4", b + " 3/4"}
 	writeList(t, path, stage1...)
 	sys := newSystem(t)
-	d, err := combo.NewDynamicPartitionChannel(sys, combo.SlashParser{}, "file://"+path, &combo.PartitionOptions{FailLimit: 1})
+	// A call fails only by the migration, not by a 500ms default deadline on a loaded machine.
+	d, err := combo.NewDynamicPartitionChannel(sys, combo.SlashParser{}, "file://"+path, &combo.PartitionOptions{FailLimit: 1, Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
