@@ -26,13 +26,13 @@ import (
 func TestSelectiveBackupRequest(t *testing.T) {
 	for _, via := range []string{"options", "controller"} {
 		t.Run(via, func(t *testing.T) {
-			// The slow server answers 80 ms after the backup request leaves, so that the fast
-			// one wins even on a loaded machine.
-			slow := &echoservice.Service{Index: 1, Sleep: 100 * time.Millisecond, EchoAttachment: true}
+			// The slow server holds every request for a minute (or until it shuts down), so
+			// that the fast one wins however late the backup request leaves.
+			slow := &echoservice.Service{Index: 1, Sleep: time.Minute, EchoAttachment: true}
 			fast := &echoservice.Service{Index: 2, EchoAttachment: true}
 			slowAddr, fastAddr := startEcho(t, slow), startEcho(t, fast)
 			sys := newSystem(t)
-			opts := &combo.SelectiveOptions{Timeout: 300 * time.Millisecond}
+			opts := &combo.SelectiveOptions{Timeout: testTimeout}
 			if via == "options" {
 				opts.BackupRequest = 20 * time.Millisecond
 			}
