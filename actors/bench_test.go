@@ -33,9 +33,19 @@ func BenchmarkUnaryEcho(b *testing.B) {
 			}
 		}
 	})
+	// frames/write is how many requests the socket put in one write on average: the combining
+	// of frames that concurrent callers queue together.
+	counters := func() (frames, writes int64) {
+		n := socketNode(sys, addr)
+		if n == nil {
+			return 0, 0
+		}
+		return n.Counters["frames"], n.Counters["writes"]
+	}
 	b.Run("callers=64", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetParallelism(64 / max(1, testingGOMAXPROCS()))
+		frames0, writes0 := counters()
 		b.RunParallel(func(pb *testing.PB) {
 			req, resp := echoReq(msg), &echopb.EchoResponse{}
 			for pb.Next() {
@@ -45,6 +55,9 @@ func BenchmarkUnaryEcho(b *testing.B) {
 				}
 			}
 		})
+		if frames, writes := counters(); writes > writes0 {
+			b.ReportMetric(float64(frames-frames0)/float64(writes-writes0), "frames/write")
+		}
 	})
 }
 

@@ -97,43 +97,77 @@ func TestEarlyFailureRunsDoneOnAnotherGoroutine(t *testing.T) {
 	_, ch := newChannel(t, nil, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	var ran atomic.Bool
+	release := make(chan struct{})
+	var released, ran atomic.Bool
+	// done waits until the caller, after Go returned, releases it: run on the caller's goroutine
+	// it would wait in vain, and say so.
 	call := ch.Go(ctx, echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil, func(*actors.Controller) {
-		time.Sleep(10 * time.Millisecond) // the caller must not be the one running this
+		select {
+		case <-release:
+			released.Store(true)
+		case <-time.After(testTimeout):
+		}
 		ran.Store(true)
 	})
-	if ran.Load() {
-		t.Fatal("done ran on the caller's goroutine before Go returned")
-	}
+	close(release)
 	if err := waitDone(t, call); !errors.Is(err, wire.ECANCELED) {
 		t.Fatalf("Go(cancelled ctx) = %v, want ECANCELED", err)
 	}
 	if !ran.Load() {
 		t.Fatal("Done closed before the callback returned")
 	}
+	if !released.Load() {
+		t.Fatal("done ran on the caller's goroutine before Go returned")
+	}
 }
 
 func TestJoinWaitsForCallbacks(t *testing.T) {
 	_, ch := newChannel(t, nil, nil)
-	var done atomic.Int32
-	calls := make([]*actors.Call, 20)
+	const n = 20
+	var entered, done atomic.Int32
+	release := make(chan struct{})
+	calls := make([]*actors.Call, n)
 	for i := range calls {
 		calls[i] = ch.Go(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil, func(*actors.Controller) {
-			time.Sleep(time.Millisecond)
+			entered.Add(1)
+			<-release
 			done.Add(1)
 		})
 	}
-	actors.Join(calls...)
-	if n := done.Load(); n != 20 {
-		t.Fatalf("after Join, %d callbacks finished, want 20", n)
+	joined := make(chan struct{})
+	go func() {
+		actors.Join(calls...)
+		close(joined)
+	}()
+	eventually(t, "every callback to start", func() bool { return entered.Load() == n })
+	select {
+	case <-joined:
+		t.Error("Join returned while the callbacks ran")
+	default:
+	}
+	close(release)
+	select {
+	case <-joined:
+	case <-time.After(testTimeout):
+		t.Fatal("Join did not return after the callbacks did")
+	}
+	if got := done.Load(); got != n {
+		t.Fatalf("after Join, %d callbacks finished, want %d", got, n)
 	}
 	actors.Join() // no calls: returns at once
 	actors.Join(nil)
 }
 
 func TestCancel(t *testing.T) {
-	slow := &echoservice.Service{Sleep: 2 * time.Second}
-	sys, ch := newChannel(t, slow, &actors.ChannelOptions{Timeout: 5 * time.Second})
+	// The server holds every request for a minute (or until it shuts down), and so would the
+	// channel: a call ends early only when its cancel ends it.
+	slow := &echoservice.Service{Sleep: time.Minute}
+	sys, ch := newChannel(t, slow, &actors.ChannelOptions{Timeout: time.Minute})
+	// reached waits until the server got its next request after before.
+	reached := func(t *testing.T, before int64) {
+		t.Helper()
+		eventually(t, "the request to reach the server", func() bool { return slow.Requests() > before })
+	}
 	t.Run("ctx cancelled before the call", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
@@ -151,15 +185,17 @@ func TestCancel(t *testing.T) {
 		}
 	})
 	t.Run("Cancel in flight from another goroutine", func(t *testing.T) {
+		before := slow.Requests()
 		call := ch.Go(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil, nil)
+		reached(t, before)
 		start := time.Now()
-		go func() { time.Sleep(10 * time.Millisecond); call.Cancel() }()
+		go call.Cancel()
 		err := waitDone(t, call)
 		if !errors.Is(err, wire.ECANCELED) {
 			t.Fatalf("cancelled call = %v, want ECANCELED", err)
 		}
-		if el := time.Since(start); el > time.Second {
-			t.Errorf("cancel took %v, want about 10ms", el)
+		if el := time.Since(start); el > testTimeout/2 {
+			t.Errorf("cancel took %v, want it at once, well before the minute the server holds the request", el)
 		}
 		call.Cancel() // a second cancel does nothing
 		if call.Err() != err {
@@ -168,16 +204,27 @@ func TestCancel(t *testing.T) {
 	})
 	t.Run("ctx cancelled in flight", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
-		time.AfterFunc(10*time.Millisecond, cancel)
+		defer cancel()
 		var cntl actors.Controller
-		err := ch.Call(ctx, echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
-		if !errors.Is(err, context.Canceled) || cntl.ErrorCode() != wire.ECANCELED {
-			t.Fatalf("Call = %v (code %v), want ECANCELED", err, cntl.ErrorCode())
+		before := slow.Requests()
+		result := make(chan error, 1)
+		go func() { result <- ch.Call(ctx, echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl) }()
+		reached(t, before)
+		cancel()
+		select {
+		case err := <-result:
+			if !errors.Is(err, context.Canceled) || cntl.ErrorCode() != wire.ECANCELED {
+				t.Fatalf("Call = %v (code %v), want ECANCELED", err, cntl.ErrorCode())
+			}
+		case <-time.After(testTimeout):
+			t.Fatal("Call did not end after its ctx was cancelled")
 		}
 	})
 	t.Run("StartCancel in flight", func(t *testing.T) {
 		var cntl actors.Controller
+		before := slow.Requests()
 		call := ch.Go(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl, nil)
+		reached(t, before)
 		cntl.StartCancel()
 		if err := waitDone(t, call); !errors.Is(err, wire.ECANCELED) {
 			t.Fatalf("call = %v, want ECANCELED", err)
@@ -207,9 +254,13 @@ func startEchoAddr(t *testing.T) string {
 }
 
 func TestTimeout(t *testing.T) {
-	slow := &echoservice.Service{Sleep: 300 * time.Millisecond}
-	_, ch := newChannel(t, slow, &actors.ChannelOptions{Timeout: 30 * time.Millisecond})
-	check := func(t *testing.T, err error, cntl *actors.Controller, min, max time.Duration) {
+	// The server holds a request for a minute (or until it shuts down): a call that ends sooner
+	// was ended by its deadline. Timers never fire early, so the lower bounds are exact; the
+	// upper bound only has to tell a deadline from that minute.
+	hold := slowReq(time.Minute)
+	_, ch := newChannel(t, nil, &actors.ChannelOptions{Timeout: 30 * time.Millisecond})
+	const atMost = testTimeout / 2
+	check := func(t *testing.T, err error, cntl *actors.Controller, min time.Duration) {
 		t.Helper()
 		if !errors.Is(err, wire.ERPCTIMEDOUT) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Call() = %v, want ERPCTIMEDOUT", err)
@@ -217,33 +268,33 @@ func TestTimeout(t *testing.T) {
 		if cntl.ErrorCode() != wire.ERPCTIMEDOUT || cntl.RetriedCount() != 0 {
 			t.Errorf("ErrorCode, RetriedCount = %v, %d, want ERPCTIMEDOUT, 0 (a timeout is never retried)", cntl.ErrorCode(), cntl.RetriedCount())
 		}
-		if l := cntl.Latency(); l < min || l > max {
-			t.Errorf("Latency() = %v, want in [%v, %v]", l, min, max)
+		if l := cntl.Latency(); l < min || l > atMost {
+			t.Errorf("Latency() = %v, want in [%v, %v]", l, min, atMost)
 		}
 	}
 	t.Run("channel timeout", func(t *testing.T) {
 		var cntl actors.Controller
-		err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
-		check(t, err, &cntl, 30*time.Millisecond, 250*time.Millisecond)
+		err := ch.Call(t.Context(), echoservice.Method, hold, &echopb.EchoResponse{}, &cntl)
+		check(t, err, &cntl, 30*time.Millisecond)
 	})
 	t.Run("controller timeout overrides the channel's", func(t *testing.T) {
 		var cntl actors.Controller
 		cntl.SetTimeout(60 * time.Millisecond)
-		err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
-		check(t, err, &cntl, 60*time.Millisecond, 280*time.Millisecond)
+		err := ch.Call(t.Context(), echoservice.Method, hold, &echopb.EchoResponse{}, &cntl)
+		check(t, err, &cntl, 60*time.Millisecond)
 	})
 	t.Run("earlier ctx deadline wins", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
 		defer cancel()
 		var cntl actors.Controller
-		cntl.SetTimeout(time.Second)
-		err := ch.Call(ctx, echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
-		check(t, err, &cntl, 5*time.Millisecond, 250*time.Millisecond) // the deadline was set before the call began
+		cntl.SetTimeout(time.Minute)
+		err := ch.Call(ctx, echoservice.Method, hold, &echopb.EchoResponse{}, &cntl)
+		check(t, err, &cntl, 5*time.Millisecond) // the deadline was set before the call began
 	})
 	t.Run("no deadline waits for the answer", func(t *testing.T) {
 		var cntl actors.Controller
 		cntl.SetTimeout(-1)
-		if err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
+		if err := ch.Call(t.Context(), echoservice.Method, slowReq(100*time.Millisecond), &echopb.EchoResponse{}, &cntl); err != nil {
 			t.Fatalf("Call(no deadline) = %v", err)
 		}
 	})

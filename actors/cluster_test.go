@@ -122,9 +122,11 @@ func TestFileChannelFollowsEditsUnderLoad(t *testing.T) {
 	writeFile(t, path, addrs[0], addrs[1], addrs[2])
 	eventually(t, "the added server to take calls", func() bool { return svcs[2].Requests() > 20 })
 	writeFile(t, path, addrs[1], "garbage line that is not an address", addrs[2])
-	time.Sleep(300 * time.Millisecond) // the file is polled every 100ms; calls in flight finish
-	before := svcs[0].Requests()
-	time.Sleep(300 * time.Millisecond)
+	// The socket of a server that left retires once the calls it carries have their answers:
+	// from then on server 0 has counted every request it will ever get from this channel.
+	eventually(t, "removed server 0's socket to retire", func() bool { return socketNode(sys, addrs[0]) == nil })
+	before, okBefore := svcs[0].Requests(), l.ok.Load()
+	eventually(t, "200 more calls to succeed", func() bool { return l.ok.Load() >= okBefore+200 })
 	if after := svcs[0].Requests(); after != before {
 		t.Errorf("removed server 0 still gets calls: %d then %d", before, after)
 	}

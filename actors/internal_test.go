@@ -25,8 +25,8 @@ func registrySize(as *actor.ActorSystem) int {
 
 const echoMethod = "example.EchoService.Echo"
 
-// startEchoServer serves an echo that answers after delay.
-func startEchoServer(t *testing.T, delay time.Duration) string {
+// startEchoServer serves an echo that answers once release is closed.
+func startEchoServer(t *testing.T, release <-chan struct{}) string {
 	t.Helper()
 	srv, err := NewServer(nil)
 	if err != nil {
@@ -34,7 +34,7 @@ func startEchoServer(t *testing.T, delay time.Duration) string {
 	}
 	err = Handle(srv, echoMethod, func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
 		select {
-		case <-time.After(delay):
+		case <-release:
 		case <-ctx.Done():
 		}
 		return &echopb.EchoResponse{Message: req.Message}, nil
@@ -69,7 +69,8 @@ func TestRegistryBackToBaselineAndNoDeadLetters(t *testing.T) {
 		}
 	})
 	baseline := registrySize(as)
-	addr := startEchoServer(t, 20*time.Millisecond)
+	release := make(chan struct{})
+	addr := startEchoServer(t, release)
 	sys, err := NewSystem(&SystemOptions{ActorSystem: as})
 	if err != nil {
 		t.Fatal(err)
@@ -89,12 +90,11 @@ func TestRegistryBackToBaselineAndNoDeadLetters(t *testing.T) {
 			t.Fatalf("call = %v, want ERPCTIMEDOUT", c.Err())
 		}
 	}
-	// Wait for the late answers to arrive and be dropped.
+	// The server answers now, after every call timed out: the late answers arrive and are
+	// dropped.
+	close(release)
 	sk := ch.sock
-	deadline := time.Now().Add(10 * time.Second)
-	for sk.pending.len() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, "the late answers to arrive", func() bool { return sk.pending.len() == 0 })
 	var cntl Controller
 	cntl.SetTimeout(time.Second)
 	if err := ch.Call(t.Context(), echoMethod, req, &echopb.EchoResponse{}, &cntl); err != nil {
@@ -102,12 +102,7 @@ func TestRegistryBackToBaselineAndNoDeadLetters(t *testing.T) {
 	}
 	// With no call in flight only the channel and the socket remain (a call's actor leaves right
 	// after the call finished).
-	for deadline := time.Now().Add(10 * time.Second); sys.Processes() != 2; {
-		if time.Now().After(deadline) {
-			t.Fatalf("with no call in flight, %d troupe processes are registered, want 2", sys.Processes())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "only the channel and the socket to remain registered", func() bool { return sys.Processes() == 2 })
 	sys.Shutdown()
 	if got := registrySize(as); got != baseline {
 		t.Errorf("registry holds %d processes after Shutdown, want the baseline %d", got, baseline)

@@ -15,9 +15,11 @@ import (
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
-// brpc's backup_request test: one server that answers in 50ms, a backup after 10ms, one retry.
+// brpc's backup_request test: one server that answers in 300ms (brpc's takes 50ms; the margin
+// keeps the 10ms backup timer ahead of the answer on a loaded machine), a backup after 10ms, one
+// retry.
 func TestBackupRequestToTheSameServer(t *testing.T) {
-	_, ch := newChannel(t, &echoservice.Service{Sleep: 50 * time.Millisecond}, &actors.ChannelOptions{
+	_, ch := newChannel(t, &echoservice.Service{Sleep: 300 * time.Millisecond}, &actors.ChannelOptions{
 		MaxRetry: 1, BackupRequest: 10 * time.Millisecond, Timeout: time.Second})
 	var cntl actors.Controller
 	if err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
@@ -29,13 +31,15 @@ func TestBackupRequestToTheSameServer(t *testing.T) {
 }
 
 func TestBackupRequestWinsOnAnotherServer(t *testing.T) {
-	slow := &echoservice.Service{Index: 0, Sleep: 300 * time.Millisecond}
+	// The slow server holds a request for a minute (or until it shuts down): a call it answered
+	// would take that long.
+	slow := &echoservice.Service{Index: 0, Sleep: time.Minute}
 	fast := &echoservice.Service{Index: 1}
 	_, slowAddr := startEcho(t, slow)
 	_, fastAddr := startEcho(t, fast)
 	sys := newSystem(t)
 	ch, err := sys.NewChannel("list://"+slowAddr+","+fastAddr, &actors.ChannelOptions{LoadBalancer: "rr",
-		BackupRequest: 20 * time.Millisecond, Timeout: 2 * time.Second, MaxRetry: 1})
+		BackupRequest: 20 * time.Millisecond, Timeout: testTimeout, MaxRetry: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +54,8 @@ func TestBackupRequestWinsOnAnotherServer(t *testing.T) {
 			continue
 		}
 		backups++
-		if resp.GetServerIndex() != 1 || cntl.Latency() >= 300*time.Millisecond || cntl.RemoteSide() != fastAddr {
-			t.Fatalf("backup call answered by server %d (%s) after %v; want the fast one, sooner", resp.GetServerIndex(), cntl.RemoteSide(), cntl.Latency())
+		if resp.GetServerIndex() != 1 || cntl.Latency() >= testTimeout/2 || cntl.RemoteSide() != fastAddr {
+			t.Fatalf("backup call answered by server %d (%s) after %v; want the fast one, long before the slow one's minute", resp.GetServerIndex(), cntl.RemoteSide(), cntl.Latency())
 		}
 	}
 	if backups == 0 {
@@ -60,15 +64,17 @@ func TestBackupRequestWinsOnAnotherServer(t *testing.T) {
 }
 
 // With no retry left, a backup request is not sent and the call waits for its first attempt
-// within its deadline (brpc would fail it with EBACKUPREQUEST at the backup time).
+// within its deadline (brpc would fail it with EBACKUPREQUEST at the backup time). The server
+// answers in 300ms, well after the 20ms deadline of the second call even on a loaded machine.
 func TestBackupWithoutRetryQuotaWaitsForTheFirstAttempt(t *testing.T) {
-	_, ch := newChannel(t, &echoservice.Service{Sleep: 50 * time.Millisecond}, &actors.ChannelOptions{
+	const answer = 300 * time.Millisecond
+	_, ch := newChannel(t, &echoservice.Service{Sleep: answer}, &actors.ChannelOptions{
 		MaxRetry: actors.NoRetry, BackupRequest: 5 * time.Millisecond, Timeout: time.Second})
 	var cntl actors.Controller
 	if err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
 		t.Fatalf("Call() = %v", err)
 	}
-	if cntl.HasBackupRequest() || cntl.RetriedCount() != 0 || cntl.Latency() < 50*time.Millisecond {
+	if cntl.HasBackupRequest() || cntl.RetriedCount() != 0 || cntl.Latency() < answer {
 		t.Fatalf("HasBackupRequest=%v RetriedCount=%d Latency=%v", cntl.HasBackupRequest(), cntl.RetriedCount(), cntl.Latency())
 	}
 	// A backup delay beyond the deadline is never sent, and the deadline holds.
@@ -146,7 +152,7 @@ func TestRetryBackoff(t *testing.T) {
 }
 
 func TestTimeoutIsNeverRetried(t *testing.T) {
-	_, ch := newChannel(t, &echoservice.Service{Sleep: 200 * time.Millisecond}, &actors.ChannelOptions{
+	_, ch := newChannel(t, &echoservice.Service{Sleep: time.Minute}, &actors.ChannelOptions{
 		Timeout: 20 * time.Millisecond, RetryPolicy: actors.DefaultRetryPolicy{}})
 	var cntl actors.Controller
 	err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)

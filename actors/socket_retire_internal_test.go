@@ -17,7 +17,8 @@ import (
 // just replaced) fails at once with EFAILEDSOCKET, which the call retries: while the socket
 // finishes its last call, and after it stopped.
 func TestAttemptToRetiredSocketFailsAtOnce(t *testing.T) {
-	addr := startEchoServer(t, 300*time.Millisecond)
+	release := make(chan struct{})
+	addr := startEchoServer(t, release)
 	sys, err := NewSystem(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +32,7 @@ func TestAttemptToRetiredSocketFailsAtOnce(t *testing.T) {
 	req := &echopb.EchoRequest{Message: proto.String("x")}
 	last := ch.Go(context.Background(), echoMethod, req, &echopb.EchoResponse{}, nil, nil)
 	sk := ch.sock
+	waitUntil(t, "the last call to reach the socket", func() bool { return sk.pending.len() == 1 })
 	sys.releaseSocket(sk) // as a cluster does when the server leaves its list
 	waitUntil(t, "the socket to close its door", sk.retiring.Load)
 	refused := func(when string) {
@@ -46,6 +48,7 @@ func TestAttemptToRetiredSocketFailsAtOnce(t *testing.T) {
 		}
 	}
 	refused("while the last call runs")
+	close(release)
 	if err := last.Wait(); err != nil {
 		t.Errorf("the call in flight when the socket retired: %v", err)
 	}

@@ -21,7 +21,6 @@ func TestSystemGo(t *testing.T) {
 	var returned atomic.Bool
 	if err := callrt.Of(sys).Go(func() {
 		<-release
-		time.Sleep(20 * time.Millisecond) // Shutdown must still wait
 		returned.Store(true)
 	}); err != nil {
 		t.Fatal(err)
@@ -29,10 +28,27 @@ func TestSystemGo(t *testing.T) {
 	if n := sys.Inspect().Counters["goroutines"]; n != 1 {
 		t.Errorf("Inspect counts %d goroutines, want 1", n)
 	}
+	shutDown := make(chan struct{})
+	go func() {
+		sys.Shutdown()
+		if !returned.Load() {
+			t.Error("Shutdown returned before the System's goroutine")
+		}
+		close(shutDown)
+	}()
+	eventually(t, "Shutdown to begin", func() bool { return sys.Inspect().State == "shut down" })
+	// Shutdown waits for as long as the goroutine runs; a Shutdown that does not wait returns
+	// within this window, long before the goroutine is released.
+	select {
+	case <-shutDown:
+		t.Error("Shutdown returned while the System's goroutine still ran")
+	case <-time.After(50 * time.Millisecond):
+	}
 	close(release)
-	sys.Shutdown()
-	if !returned.Load() {
-		t.Error("Shutdown returned before the System's goroutine")
+	select {
+	case <-shutDown:
+	case <-time.After(testTimeout):
+		t.Fatal("Shutdown did not return after the System's goroutine did")
 	}
 	if n := sys.Inspect().Counters["goroutines"]; n != 0 {
 		t.Errorf("after Shutdown Inspect counts %d goroutines", n)

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/actors/actorstest"
 	"github.com/troupe-rpc/troupe/combo"
 	"github.com/troupe-rpc/troupe/wire"
 	"github.com/troupe-rpc/troupe/wire/echopb"
@@ -95,16 +96,10 @@ func wantSub(t testing.TB, cntl *actors.Controller, i int, want wire.Errno) {
 	}
 }
 
-// eventually waits until cond holds, failing the test after testTimeout.
+// eventually waits until cond holds, failing the test after actorstest.Timeout.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	actorstest.Eventually(t, what, cond)
 }
 
 // closeCounter is a channel that counts how often it was closed.

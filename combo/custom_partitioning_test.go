@@ -338,12 +338,16 @@ func TestCustomPartitionerFailureAccrual(t *testing.T) {
 	dead := plain(t, sys, actorstest.DeadAddr(t), &actors.ChannelOptions{MaxRetry: actors.NoRetry})
 	t.Cleanup(func() { dead.Close() })
 	inst[1] = dead
+	const revive = 500 * time.Millisecond
 	p := newCustom(t, sys, inst, nil, &combo.CustomOptions{
 		Instances:           func(int) []int { return []int{0} },
-		EjectFailedInstance: true, FailureAccrual: 2, Revive: 300 * time.Millisecond,
+		EjectFailedInstance: true, FailureAccrual: 2, Revive: revive,
 	})
 	failures := 0
-	for i := range 4 { // round robin: instance 0, 1, 0, 1 — the second failure ejects 1
+	// The ejection happens during these calls: it holds at least until Revive after this.
+	beforeEjection := time.Now()
+	// Round robin: instance 0, 1, 0, 1 — the second failure ejects 1.
+	for i := range 4 {
 		got, err := customCall(p, fmt.Sprintf("0:k%d", i))
 		if err != nil {
 			t.Fatal(err)
@@ -358,22 +362,23 @@ func TestCustomPartitionerFailureAccrual(t *testing.T) {
 	if got := p.Ejected(); !slices.Equal(got, []int{1}) {
 		t.Fatalf("Ejected = %v, want [1]", got)
 	}
-	ejectedAt := time.Now()
-	for i := range 6 {
-		got, err := customCall(p, fmt.Sprintf("0:e%d", i))
-		if err != nil || got != fmt.Sprintf("0:e%d", i) {
-			if time.Since(ejectedAt) < 250*time.Millisecond {
-				t.Fatalf("call %d with instance 1 ejected: %q, %v", i, got, err)
-			}
-		}
-	}
 	node := sys.Inspect().Find(func(n *actors.Node) bool { return n.Kind == "partitioner" })
 	if node == nil || node.Counters["ejections"] != 1 || !strings.Contains(node.String(), "1 (ejected)") {
 		t.Errorf("Inspect shows:\n%s", node)
 	}
-	time.Sleep(350 * time.Millisecond)
-	if got := p.Ejected(); len(got) != 0 {
-		t.Fatalf("after Revive Ejected = %v", got)
+	// While instance 1 is surely ejected (until half of Revive has passed, on a slow machine
+	// perhaps no call at all), every call goes to instance 0 and succeeds.
+	for i := range 6 {
+		if time.Since(beforeEjection) > revive/2 {
+			break
+		}
+		if got, err := customCall(p, fmt.Sprintf("0:e%d", i)); err != nil || got != fmt.Sprintf("0:e%d", i) {
+			t.Fatalf("call %d with instance 1 ejected: %q, %v", i, got, err)
+		}
+	}
+	waitFor(t, "the ejected instance to revive", func() bool { return len(p.Ejected()) == 0 })
+	if d := time.Since(beforeEjection); d < revive {
+		t.Fatalf("instance 1 revived %v after the calls that ejected it began, before Revive (%v) passed", d, revive)
 	}
 	// The revived instance gets its turn again; one failure ejects it at once.
 	for i := range 2 {
@@ -394,12 +399,13 @@ func TestCustomPartitionerFailureAccrual(t *testing.T) {
 // fails with ELOGOFF, and Shutdown returns only after Partition did.
 func TestCustomPartitionerShutdownDuringPartition(t *testing.T) {
 	sys := newSystem(t)
-	entered := make(chan struct{})
+	entered, stopped, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var returned atomic.Bool
 	p := newCustom(t, sys, customInstances(t, sys, 1), func(ctx context.Context) error {
 		close(entered)
-		<-ctx.Done()
-		time.Sleep(10 * time.Millisecond)
+		<-ctx.Done() // Shutdown has begun
+		close(stopped)
+		<-release
 		returned.Store(true)
 		return ctx.Err()
 	}, &combo.CustomOptions{Timeout: -1})
@@ -408,9 +414,27 @@ func TestCustomPartitionerShutdownDuringPartition(t *testing.T) {
 	if n := sys.Inspect().Counters["goroutines"]; n != 1 {
 		t.Errorf("Inspect counts %d goroutines during Partition, want 1", n)
 	}
-	sys.Shutdown()
-	if !returned.Load() {
-		t.Error("Shutdown returned before Partition")
+	shutDown := make(chan struct{})
+	go func() {
+		sys.Shutdown()
+		if !returned.Load() {
+			t.Error("Shutdown returned before Partition")
+		}
+		close(shutDown)
+	}()
+	<-stopped
+	// Shutdown waits for as long as Partition runs; one that does not wait returns within this
+	// window, long before Partition is released.
+	select {
+	case <-shutDown:
+		t.Error("Shutdown returned while Partition still ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-shutDown:
+	case <-time.After(testTimeout):
+		t.Fatal("Shutdown did not return after Partition did")
 	}
 	if err := call.Wait(); wire.ErrnoOf(err) != wire.ELOGOFF {
 		t.Errorf("call = %v, want ELOGOFF", err)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/actorstest"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
@@ -64,7 +66,9 @@ func TestMethodChannel(t *testing.T) {
 	}
 	defer one.Close()
 	const slowMethod = "example.EchoService.Slow"
-	slowCh := plain(t, sys, startEchoAs(t, &echoservice.Service{Sleep: 300 * time.Millisecond}, slowMethod), nil)
+	// The server answers Slow after the request's sleep_us; the channel's own deadline is a
+	// minute, so only the method's timeout ends a call early.
+	slowCh := plain(t, sys, startEchoAs(t, &echoservice.Service{}, slowMethod), &actors.ChannelOptions{Timeout: time.Minute})
 	defer slowCh.Close()
 	deadCh := plain(t, sys, actorstest.DeadAddr(t), &actors.ChannelOptions{MaxRetry: actors.NoRetry})
 	defer deadCh.Close()
@@ -99,14 +103,19 @@ func TestMethodChannel(t *testing.T) {
 		t.Errorf("custom Stats = %v", s)
 	}
 
+	slowReq := func(d time.Duration) *echopb.EchoRequest {
+		req := echoReq("s")
+		req.SleepUs = proto.Int32(int32(d.Microseconds()))
+		return req
+	}
 	begin := time.Now()
-	err = mc.Call(ctx, slowMethod, echoReq("s"), &resp, nil)
-	if wire.ErrnoOf(err) != wire.ERPCTIMEDOUT || time.Since(begin) > 250*time.Millisecond {
-		t.Errorf("Slow with the method's 50 ms timeout: %v after %v, want ERPCTIMEDOUT at once", err, time.Since(begin))
+	err = mc.Call(ctx, slowMethod, slowReq(time.Minute), &resp, nil)
+	if took := time.Since(begin); wire.ErrnoOf(err) != wire.ERPCTIMEDOUT || took > testTimeout/2 {
+		t.Errorf("Slow with the method's 50 ms timeout: %v after %v, want ERPCTIMEDOUT at once, not after the server's minute", err, took)
 	}
 	var cntl actors.Controller
 	cntl.SetTimeout(2 * time.Second) // the call's own setting wins over the method's
-	if err := mc.Call(ctx, slowMethod, echoReq("s"), &resp, &cntl); err != nil {
+	if err := mc.Call(ctx, slowMethod, slowReq(300*time.Millisecond), &resp, &cntl); err != nil {
 		t.Errorf("Slow with the Controller's 2 s timeout: %v", err)
 	}
 

@@ -89,9 +89,10 @@ func TestParallelInsideSelective(t *testing.T) {
 }
 
 // The outer call's deadline or cancel ends every sub-call of every level, and the call ends at
-// once.
+// once. The server holds every request for a minute (or until it shuts down); the deadline of
+// 200ms leaves the sub-calls of every level time to start even on a loaded machine.
 func TestNestedTimeoutAndCancelPropagate(t *testing.T) {
-	svc := &echoservice.Service{Sleep: 5 * time.Second}
+	svc := &echoservice.Service{Sleep: time.Minute}
 	addr := startEcho(t, svc)
 	sys := newSystem(t)
 	for _, how := range []string{"timeout", "cancel"} {
@@ -99,7 +100,7 @@ func TestNestedTimeoutAndCancelPropagate(t *testing.T) {
 			opts := &combo.ParallelOptions{Timeout: 10 * time.Second}
 			want := wire.ECANCELED
 			if how == "timeout" {
-				opts.Timeout, want = 30*time.Millisecond, wire.ERPCTIMEDOUT
+				opts.Timeout, want = 200*time.Millisecond, wire.ERPCTIMEDOUT
 			}
 			outer := nest(t, sys, opts, addr)
 			ctx, cancel := context.WithCancel(t.Context())
@@ -114,8 +115,8 @@ func TestNestedTimeoutAndCancelPropagate(t *testing.T) {
 				cancel()
 			}
 			wantErrno(t, "Call", call.Wait(), want)
-			if took := time.Since(start); took > 300*time.Millisecond {
-				t.Errorf("Call ended %v after the %s, want at once", took, how)
+			if took := time.Since(start); took > testTimeout/2 {
+				t.Errorf("Call ended %v after the %s, want at once, not when the server answers a minute later", took, how)
 			}
 			for i := range 3 {
 				wantSub(t, &cntl, i, wire.ECANCELED)
@@ -129,17 +130,18 @@ func TestNestedTimeoutAndCancelPropagate(t *testing.T) {
 	}
 }
 
-// A selective channel's deadline reaches the sub-calls of a parallel channel inside it.
+// A selective channel's deadline reaches the sub-calls of a parallel channel inside it. The
+// server holds every request for a minute (or until it shuts down).
 func TestSelectiveTimeoutReachesNestedParallel(t *testing.T) {
-	addr := startEcho(t, &echoservice.Service{Sleep: 5 * time.Second})
+	addr := startEcho(t, &echoservice.Service{Sleep: time.Minute})
 	sys := newSystem(t)
-	s := newSChan(t, sys, &combo.SelectiveOptions{Timeout: 30 * time.Millisecond}, newPChan(t, sys, nil, addr, 3, nil, nil))
+	s := newSChan(t, sys, &combo.SelectiveOptions{Timeout: 200 * time.Millisecond}, newPChan(t, sys, nil, addr, 3, nil, nil))
 	var cntl actors.Controller
 	start := time.Now()
 	err := s.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
 	wantErrno(t, "Call", err, wire.ERPCTIMEDOUT)
-	if took := time.Since(start); took > 250*time.Millisecond {
-		t.Errorf("Call took %v, want about 30ms", took)
+	if took := time.Since(start); took > testTimeout/2 {
+		t.Errorf("Call took %v, want about 200ms, not the server's minute", took)
 	}
 	wantSub(t, &cntl, 0, wire.ERPCTIMEDOUT)
 	for j := range 3 {

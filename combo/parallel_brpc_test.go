@@ -200,7 +200,8 @@ func TestParallelSkipOdd(t *testing.T) {
 	noCallsLeft(t, sys)
 }
 
-// fail_limit: with FailLimit 1 the first failure ends the call and cancels the slow sub-calls.
+// fail_limit: with FailLimit 1 the first failure ends the call and cancels the slow sub-calls,
+// which the server would hold for a minute (or until it shuts down).
 func TestParallelFailLimitFastFail(t *testing.T) {
 	addr := startEcho(t, nil)
 	sys := newSystem(t)
@@ -209,16 +210,16 @@ func TestParallelFailLimitFastFail(t *testing.T) {
 			r.FailCode = proto.Int32(int32(wire.EINTERNAL))
 			return
 		}
-		r.SleepUs = proto.Int32(500000)
+		r.SleepUs = proto.Int32(int32(time.Minute.Microseconds()))
 	})
-	p := newPChan(t, sys, &combo.ParallelOptions{FailLimit: 1, Timeout: 5 * time.Second}, addr, nsub, mapper, nil)
+	p := newPChan(t, sys, &combo.ParallelOptions{FailLimit: 1, Timeout: testTimeout}, addr, nsub, mapper, nil)
 	var cntl actors.Controller
 	start := time.Now()
 	err := p.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
 	took := time.Since(start)
 	wantErrno(t, "Call with FailLimit 1 and a failing sub-call", err, wire.EINTERNAL)
-	if took > 250*time.Millisecond {
-		t.Errorf("Call took %v, want it to end at the first failure, long before the 500ms sleeps", took)
+	if took > testTimeout/2 {
+		t.Errorf("Call took %v, want it to end at the first failure, long before the slow sub-calls' minute", took)
 	}
 	wantSub(t, &cntl, 0, wire.EINTERNAL)
 	for i := 1; i < nsub; i++ {
@@ -227,21 +228,22 @@ func TestParallelFailLimitFastFail(t *testing.T) {
 	noCallsLeft(t, sys)
 }
 
-// success_limit_parallel
+// success_limit_parallel: the first success ends the call; the server would hold the other
+// sub-calls for a minute (or until it shuts down).
 func TestParallelSuccessLimit(t *testing.T) {
 	svc := &echoservice.Service{}
 	addr := startEcho(t, svc)
 	sys := newSystem(t)
-	mapper := mapEach(sleepUs(300*time.Millisecond, func(i int) bool { return i > 0 }))
-	p := newPChan(t, sys, &combo.ParallelOptions{SuccessLimit: 1, Timeout: 5 * time.Second}, addr, nsub, mapper, nil)
+	mapper := mapEach(sleepUs(time.Minute, func(i int) bool { return i > 0 }))
+	p := newPChan(t, sys, &combo.ParallelOptions{SuccessLimit: 1, Timeout: testTimeout}, addr, nsub, mapper, nil)
 	var cntl actors.Controller
 	resp := &echopb.EchoResponse{}
 	start := time.Now()
 	if err := p.Call(t.Context(), echoservice.Method, echoReq("x"), resp, &cntl); err != nil {
 		t.Fatalf("Call() = %v, want success", err)
 	}
-	if took := time.Since(start); took > 250*time.Millisecond {
-		t.Errorf("Call took %v, want it to end at the first success", took)
+	if took := time.Since(start); took > testTimeout/2 {
+		t.Errorf("Call took %v, want it to end at the first success, not after the others' minute", took)
 	}
 	wantSub(t, &cntl, 0, 0)
 	for i := 1; i < nsub; i++ {

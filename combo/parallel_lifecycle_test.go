@@ -24,17 +24,20 @@ import (
 // use.
 
 // timeout_parallel: the deadline comes from the options, the Controller or the context; the
-// sub-calls' own channels' timeouts do not apply.
+// sub-calls' own channels' timeouts do not apply. The server holds every request for a minute
+// (or until it shuts down); the deadline of 200ms leaves the sub-calls time to start even on a
+// loaded machine.
 func TestParallelTimeout(t *testing.T) {
 	addr := startEcho(t, nil)
 	sys := newSystem(t)
-	mapper := mapEach(sleepUs(300*time.Millisecond, func(int) bool { return true }))
+	mapper := mapEach(sleepUs(time.Minute, func(int) bool { return true }))
+	const deadline = 200 * time.Millisecond
 	for _, via := range []string{"options", "controller", "context"} {
 		t.Run(via, func(t *testing.T) {
-			opts := &combo.ParallelOptions{Timeout: 30 * time.Millisecond}
+			opts := &combo.ParallelOptions{Timeout: deadline}
 			switch via {
 			case "controller":
-				opts.Timeout = 5 * time.Second
+				opts.Timeout = testTimeout
 			case "context":
 				opts.Timeout = -1
 			}
@@ -44,10 +47,10 @@ func TestParallelTimeout(t *testing.T) {
 			start := time.Now()
 			switch via {
 			case "controller":
-				cntl.SetTimeout(30 * time.Millisecond)
+				cntl.SetTimeout(deadline)
 			case "context":
 				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, 30*time.Millisecond)
+				ctx, cancel = context.WithTimeout(ctx, deadline)
 				defer cancel()
 			}
 			err := p.Call(ctx, echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
@@ -56,8 +59,8 @@ func TestParallelTimeout(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("errors.Is(%v, context.DeadlineExceeded) = false, want true", err)
 			}
-			if took < 25*time.Millisecond || took > time.Second {
-				t.Errorf("Call took %v, want about 30ms", took)
+			if took < deadline || took > testTimeout/2 {
+				t.Errorf("Call took %v, want about %v", took, deadline)
 			}
 			for i := range nsub {
 				wantSub(t, &cntl, i, wire.ECANCELED)
@@ -68,20 +71,22 @@ func TestParallelTimeout(t *testing.T) {
 }
 
 // timeout_still_checks_sub_channels_parallel (brpc's Q12): the odd sub-calls time out, but fewer
-// than fail_limit failed, so the call succeeds; Strict makes it fail.
+// than fail_limit failed, so the call succeeds; Strict makes it fail. The odd sub-calls' server
+// holds them for a minute (or until it shuts down); the deadline of 500ms leaves the even ones
+// time to answer even on a loaded machine.
 func TestParallelTimeoutStillChecksSubChannels(t *testing.T) {
 	addr := startEcho(t, nil)
 	sys := newSystem(t)
-	mapper := mapEach(sleepUs(300*time.Millisecond, func(i int) bool { return i%2 == 1 }))
+	mapper := mapEach(sleepUs(time.Minute, func(i int) bool { return i%2 == 1 }))
 	for _, strict := range []bool{false, true} {
 		t.Run(fmt.Sprint("strict=", strict), func(t *testing.T) {
-			opts := &combo.ParallelOptions{Timeout: 30 * time.Millisecond, Strict: strict}
+			opts := &combo.ParallelOptions{Timeout: 500 * time.Millisecond, Strict: strict}
 			p := newPChan(t, sys, opts, addr, nsub, mapper, nil)
 			var cntl actors.Controller
 			start := time.Now()
 			err := p.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
-			if took := time.Since(start); took > 250*time.Millisecond {
-				t.Errorf("Call took %v, want about 30ms", took)
+			if took := time.Since(start); took > testTimeout/2 {
+				t.Errorf("Call took %v, want about 500ms, not the odd sub-calls' minute", took)
 			}
 			want := wire.Errno(0)
 			if strict {
@@ -133,8 +138,9 @@ func TestParallelCancelDuring(t *testing.T) {
 	svc := &echoservice.Service{}
 	addr := startEcho(t, svc)
 	sys := newSystem(t)
-	mapper := mapEach(sleepUs(time.Second, func(int) bool { return true }))
-	p := newPChan(t, sys, &combo.ParallelOptions{Timeout: 5 * time.Second}, addr, nsub, mapper, nil)
+	// The server holds every request for a minute (or until it shuts down).
+	mapper := mapEach(sleepUs(time.Minute, func(int) bool { return true }))
+	p := newPChan(t, sys, &combo.ParallelOptions{Timeout: testTimeout}, addr, nsub, mapper, nil)
 	for _, how := range []string{"StartCancel", "context"} {
 		t.Run(how, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -151,7 +157,7 @@ func TestParallelCancelDuring(t *testing.T) {
 			}
 			err := call.Wait()
 			wantErrno(t, "Call cancelled in flight", err, wire.ECANCELED)
-			if took := time.Since(start); took > 250*time.Millisecond {
+			if took := time.Since(start); took > testTimeout/2 {
 				t.Errorf("Call ended %v after the cancel, want at once", took)
 			}
 			for i := range nsub {
@@ -301,7 +307,9 @@ func TestParallelMergerAndMapperFailures(t *testing.T) {
 func TestParallelFailedMergeStopsTheOthers(t *testing.T) {
 	addr := startEcho(t, nil)
 	sys := newSystem(t)
-	mapper := mapEach(sleepUs(time.Second, func(i int) bool { return i > 0 }))
+	// The server holds the requests of the sub-calls after the first for a minute (or until it
+	// shuts down).
+	mapper := mapEach(sleepUs(time.Minute, func(i int) bool { return i > 0 }))
 	for _, res := range []combo.MergeResult{combo.FailAll, -1} {
 		merger := combo.ResponseMergerFunc(func(resp, sub proto.Message) combo.MergeResult {
 			if res < 0 {
@@ -309,12 +317,12 @@ func TestParallelFailedMergeStopsTheOthers(t *testing.T) {
 			}
 			return res
 		})
-		p := newPChan(t, sys, &combo.ParallelOptions{Timeout: 5 * time.Second}, addr, nsub, mapper, merger)
+		p := newPChan(t, sys, &combo.ParallelOptions{Timeout: testTimeout}, addr, nsub, mapper, merger)
 		var cntl actors.Controller
 		start := time.Now()
 		err := p.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
 		wantErrno(t, "Call whose first merge fails", err, wire.ERESPONSE)
-		if took := time.Since(start); took > 250*time.Millisecond {
+		if took := time.Since(start); took > testTimeout/2 {
 			t.Errorf("merge result %d: Call took %v, want it to end at the failed merge", res, took)
 		}
 		for i := 1; i < nsub; i++ {

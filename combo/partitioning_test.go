@@ -294,7 +294,8 @@ func TestHashingPartitionerPanics(t *testing.T) {
 func TestHashingPartitionerEjectAndRevive(t *testing.T) {
 	sys := newSystem(t)
 	_, chans := partitionCluster(t, sys, []string{"", "", actorstest.DeadAddr(t)})
-	h := newPartitioner(t, sys, chans, &combo.HashingOptions{EjectFailedHost: true, FailureAccrual: 2, Revive: 200 * time.Millisecond})
+	const revive = 500 * time.Millisecond
+	h := newPartitioner(t, sys, chans, &combo.HashingOptions{EjectFailedHost: true, FailureAccrual: 2, Revive: revive})
 	var key string
 	for i := 0; ; i++ {
 		if k := fmt.Sprintf("x%d", i); h.PartitionOf(k) == 2 {
@@ -302,18 +303,19 @@ func TestHashingPartitionerEjectAndRevive(t *testing.T) {
 			break
 		}
 	}
+	// The ejection happens during these calls: it holds at least until Revive after this.
+	beforeEjection := time.Now()
 	for i := range 2 {
 		if _, err := callKeys(t, h, key); err == nil {
 			t.Fatalf("call %d to the dead partition succeeded", i)
 		}
 	}
-	ejectedAt := time.Now()
 	if got := h.Ejected(); !slices.Equal(got, []int{2}) {
 		t.Fatalf("Ejected = %v, want [2]", got)
 	}
 	p := h.PartitionOf(key)
 	msg, err := callKeys(t, h, key)
-	if time.Since(ejectedAt) < 150*time.Millisecond { // else Revive may have passed already
+	if time.Since(beforeEjection) < revive { // else the partition may be back already
 		if p == 2 {
 			t.Fatalf("key %s still routes to the ejected partition", key)
 		}
@@ -324,9 +326,9 @@ func TestHashingPartitionerEjectAndRevive(t *testing.T) {
 	if s := h.Stats(); s["ring_changes"] < 1 {
 		t.Errorf("Stats = %v", s)
 	}
-	time.Sleep(250 * time.Millisecond)
-	if p := h.PartitionOf(key); p != 2 {
-		t.Errorf("after Revive key %s routes to %d, want 2", key, p)
+	waitFor(t, "the ejected partition to revive", func() bool { return h.PartitionOf(key) == 2 })
+	if d := time.Since(beforeEjection); d < revive {
+		t.Errorf("partition 2 revived %v after the calls that ejected it began, before Revive (%v) passed", d, revive)
 	}
 	if got := h.Ejected(); len(got) != 0 {
 		t.Errorf("after Revive Ejected = %v", got)
@@ -360,7 +362,9 @@ func TestHashingPartitionerAllEjected(t *testing.T) {
 
 func TestHashingPartitionerTimeout(t *testing.T) {
 	sys := newSystem(t)
-	slow := &echoservice.Service{Index: 1, Sleep: time.Second}
+	// The slow server holds its requests for a minute (or until it shuts down): a call that
+	// waited for its sub-calls would take that long.
+	slow := &echoservice.Service{Index: 1, Sleep: time.Minute}
 	addrs := []string{"", startEcho(t, slow)}
 	_, chans := partitionCluster(t, sys, addrs)
 	h := newPartitioner(t, sys, chans, &combo.HashingOptions{Timeout: 100 * time.Millisecond, EjectFailedHost: true, FailureAccrual: 1})
@@ -373,8 +377,8 @@ func TestHashingPartitionerTimeout(t *testing.T) {
 	if wire.ErrnoOf(err) != wire.ERPCTIMEDOUT {
 		t.Fatalf("err = %v, want ERPCTIMEDOUT", err)
 	}
-	if d := time.Since(start); d > 900*time.Millisecond {
-		t.Errorf("the call took %v: its sub-calls were not stopped", d)
+	if d := time.Since(start); d > testTimeout/2 {
+		t.Errorf("the call took %v, want about its 100ms timeout: its sub-calls were not stopped", d)
 	}
 	// A sub-call stopped by its parent is no failure of its partition.
 	if got := h.Ejected(); len(got) != 0 {

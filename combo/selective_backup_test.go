@@ -1,8 +1,10 @@
 package combo_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,18 +26,20 @@ import (
 func TestSelectiveBackupRequest(t *testing.T) {
 	for _, via := range []string{"options", "controller"} {
 		t.Run(via, func(t *testing.T) {
-			// The slow server answers 80 ms after the backup request leaves, so that the fast
-			// one wins even on a loaded machine.
-			slow := &echoservice.Service{Index: 1, Sleep: 100 * time.Millisecond, EchoAttachment: true}
+			// The slow server holds every request for a minute (or until it shuts down), so
+			// that the fast one wins however late the backup request leaves.
+			slow := &echoservice.Service{Index: 1, Sleep: time.Minute, EchoAttachment: true}
 			fast := &echoservice.Service{Index: 2, EchoAttachment: true}
 			slowAddr, fastAddr := startEcho(t, slow), startEcho(t, fast)
 			sys := newSystem(t)
-			opts := &combo.SelectiveOptions{Timeout: 300 * time.Millisecond}
+			opts := &combo.SelectiveOptions{Timeout: testTimeout}
 			if via == "options" {
 				opts.BackupRequest = 20 * time.Millisecond
 			}
 			s := newSChan(t, sys, opts, plain(t, sys, slowAddr, nil), plain(t, sys, fastAddr, nil))
 			total := func() int64 { return slow.Requests() + fast.Requests() }
+			sent := func() int64 { return framesTo(sys, slowAddr) + framesTo(sys, fastAddr) }
+			probes := []*actors.PlainChannel{plain(t, sys, slowAddr, nil), plain(t, sys, fastAddr, nil)}
 			backups := 0
 			for i := range 10 {
 				var cntl actors.Controller
@@ -44,7 +48,7 @@ func TestSelectiveBackupRequest(t *testing.T) {
 				}
 				cntl.SetRequestAttachment([]byte(fmt.Sprint("att", i)))
 				resp := &echopb.EchoResponse{}
-				before := total()
+				before, sentBefore := total(), sent()
 				if err := s.Call(t.Context(), echoservice.Method, echoReq("x"), resp, &cntl); err != nil {
 					t.Fatalf("call %d: Call() = %v, want success", i, err)
 				}
@@ -64,7 +68,13 @@ func TestSelectiveBackupRequest(t *testing.T) {
 					}
 				}
 				eventually(t, fmt.Sprintf("call %d's %d requests to reach the servers", i, want), func() bool { return total()-before >= want })
-				time.Sleep(40 * time.Millisecond) // let a stray extra request show up, if there is one
+				// Once the call's actors are gone nothing more can be sent for it, and once a probe
+				// went through each server's socket, that socket has counted whatever was queued.
+				noCallsLeft(t, sys)
+				probeSockets(t, probes...)
+				if got := sent() - sentBefore - int64(len(probes)); got != want {
+					t.Fatalf("call %d (backup request: %v) sent %d requests, want %d", i, cntl.HasBackupRequest(), got, want)
+				}
 				if got := total() - before; got != want {
 					t.Fatalf("call %d (backup request: %v) made %d server requests, want %d", i, cntl.HasBackupRequest(), got, want)
 				}
@@ -130,16 +140,17 @@ func TestSelectiveBackupResponseRace(t *testing.T) {
 }
 
 // selective_channel_ignores_late_subdone_after_timeout: after the deadline the call ends with
-// ERPCTIMEDOUT, and the sub-calls that answer later change nothing.
+// ERPCTIMEDOUT, and the sub-calls that answer later change nothing. The server holds its answers
+// until the call has ended.
 func TestSelectiveIgnoresLateSubDoneAfterTimeout(t *testing.T) {
-	addr := startEcho(t, &echoservice.Service{Sleep: 50 * time.Millisecond})
+	held, addr := startHeldEcho(t)
 	sys := newSystem(t)
 	s := newSChan(t, sys, &combo.SelectiveOptions{MaxRetry: 3, BackupRequest: time.Millisecond, Timeout: 10 * time.Millisecond},
 		plain(t, sys, addr, nil), plain(t, sys, addr, nil))
 	var cntl actors.Controller
 	resp := &echopb.EchoResponse{}
 	err := s.Call(t.Context(), echoservice.Method, echoReq("x"), resp, &cntl)
-	wantErrno(t, "Call to a server slower than the timeout", err, wire.ERPCTIMEDOUT)
+	wantErrno(t, "Call to a server that has not answered by the timeout", err, wire.ERPCTIMEDOUT)
 	if !cntl.HasBackupRequest() || cntl.RetriedCount() < 1 {
 		t.Fatalf("HasBackupRequest() = %v, RetriedCount() = %d, want true and >= 1", cntl.HasBackupRequest(), cntl.RetriedCount())
 	}
@@ -154,9 +165,17 @@ func TestSelectiveIgnoresLateSubDoneAfterTimeout(t *testing.T) {
 		return snapshot{cntl.ErrorCode(), cntl.Sub(0).ErrorCode(), cntl.RetriedCount(), cntl.HasBackupRequest(), cntl.ErrorText(), resp.GetMessage()}
 	}
 	first := take()
-	time.Sleep(120 * time.Millisecond) // the servers answer 50ms after the requests
+	// Answer the requests now; a probe on the same connection, sent once every held request
+	// was answered, comes back after their answers did.
+	noCallsLeft(t, sys)
+	close(held.release)
+	eventually(t, "the server to answer every request it held", func() bool {
+		n := held.answered.Load()
+		return n >= 2 && n == held.arrived.Load()
+	})
+	probeSockets(t, plain(t, sys, addr, nil))
 	if later := take(); later != first {
-		t.Errorf("120ms after the call ended, its controller changed from %+v to %+v", first, later)
+		t.Errorf("after the late answers arrived, the controller changed from %+v to %+v", first, later)
 	}
 	noCallsLeft(t, sys)
 }
@@ -197,4 +216,65 @@ func TestSelectiveBackupWithoutAnotherSubChannel(t *testing.T) {
 		}
 	}
 	noCallsLeft(t, sys)
+}
+
+// framesTo returns how many request frames the System's socket to addr has sent.
+func framesTo(sys *actors.System, addr string) int64 {
+	n := sys.Inspect().Find(func(n *actors.Node) bool { return n.Kind == "socket" && n.Name == addr })
+	if n == nil {
+		return 0
+	}
+	return n.Counters["frames"]
+}
+
+// probeMethod is a method the servers do not have: its call is answered at once with ENOMETHOD.
+const probeMethod = "example.EchoService.Probe"
+
+// probeSockets makes a call through each channel and waits for its answer. The request follows
+// whatever its socket had queued, and the answer whatever the server had written on that
+// connection before.
+func probeSockets(t *testing.T, chans ...*actors.PlainChannel) {
+	t.Helper()
+	for _, ch := range chans {
+		err := ch.Call(t.Context(), probeMethod, echoReq("probe"), &echopb.EchoResponse{}, nil)
+		wantErrno(t, "probe", err, wire.ENOMETHOD)
+	}
+}
+
+// heldEcho is an echo server that holds every request until release is closed.
+type heldEcho struct {
+	svc               echoservice.Service
+	release           chan struct{}
+	arrived, answered atomic.Int64
+}
+
+func startHeldEcho(t *testing.T) (*heldEcho, string) {
+	t.Helper()
+	h := &heldEcho{release: make(chan struct{})}
+	srv, err := actors.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = actors.Handle(srv, echoservice.Method, func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		h.arrived.Add(1)
+		defer h.answered.Add(1)
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+		}
+		return h.svc.Echo(ctx, req)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return h, addr.String()
 }

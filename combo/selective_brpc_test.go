@@ -69,10 +69,11 @@ func TestSelectiveSuccess(t *testing.T) {
 
 // cancel_before_callmethod_selective and cancel_during_callmethod_selective
 func TestSelectiveCancel(t *testing.T) {
-	svc := &echoservice.Service{Sleep: time.Second}
+	// The server holds every request for a minute (or until it shuts down).
+	svc := &echoservice.Service{Sleep: time.Minute}
 	addr := startEcho(t, svc)
 	sys := newSystem(t)
-	s := newSChan(t, sys, &combo.SelectiveOptions{Timeout: 5 * time.Second}, plain(t, sys, addr, nil))
+	s := newSChan(t, sys, &combo.SelectiveOptions{Timeout: testTimeout}, plain(t, sys, addr, nil))
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -88,7 +89,7 @@ func TestSelectiveCancel(t *testing.T) {
 	start := time.Now()
 	cntl.StartCancel()
 	wantErrno(t, "Call cancelled in flight", call.Wait(), wire.ECANCELED)
-	if took := time.Since(start); took > 250*time.Millisecond {
+	if took := time.Since(start); took > testTimeout/2 {
 		t.Errorf("Call ended %v after the cancel, want at once", took)
 	}
 	if cntl.SubCount() != 1 {
@@ -100,7 +101,8 @@ func TestSelectiveCancel(t *testing.T) {
 
 // timeout_selective
 func TestSelectiveTimeout(t *testing.T) {
-	addr := startEcho(t, &echoservice.Service{Sleep: 70 * time.Millisecond})
+	// The server holds every request for a minute (or until it shuts down).
+	addr := startEcho(t, &echoservice.Service{Sleep: time.Minute})
 	sys := newSystem(t)
 	s := newSChan(t, sys, &combo.SelectiveOptions{Timeout: 17 * time.Millisecond}, plain(t, sys, addr, nil))
 	var cntl actors.Controller
@@ -108,7 +110,7 @@ func TestSelectiveTimeout(t *testing.T) {
 	err := s.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
 	took := time.Since(start)
 	wantErrno(t, "Call to a server slower than the timeout", err, wire.ERPCTIMEDOUT)
-	if took < 15*time.Millisecond || took > time.Second {
+	if took < 17*time.Millisecond || took > testTimeout/2 {
 		t.Errorf("Call took %v, want about 17ms", took)
 	}
 	wantSub(t, &cntl, 0, wire.ERPCTIMEDOUT)
