@@ -95,29 +95,21 @@ func TestTenThousandCallsOverOneConnection(t *testing.T) {
 	const n = 10000
 	var callbacks atomic.Int32
 	var failures atomic.Int32
+	var firstErr atomic.Pointer[error]
 	calls := make([]*actors.Call, n)
 	resps := make([]*echopb.EchoResponse, n)
-	// Eight goroutines issue the calls, so that frames meet at the socket: one goroutine alone
-	// writes each frame itself whenever the socket is idle, which it can be after every call.
-	const senders = 8
-	var wg sync.WaitGroup
-	for g := range senders {
-		wg.Go(func() {
-			for i := g; i < n; i += senders {
-				resps[i] = &echopb.EchoResponse{}
-				calls[i] = ch.Go(t.Context(), echoservice.Method, echoReq(strings.Repeat("y", i%64)), resps[i], nil, func(c *actors.Controller) {
-					callbacks.Add(1)
-					if c.Err() != nil {
-						failures.Add(1)
-					}
-				})
+	for i := range calls {
+		resps[i] = &echopb.EchoResponse{}
+		calls[i] = ch.Go(t.Context(), echoservice.Method, echoReq(strings.Repeat("y", i%64)), resps[i], nil, func(c *actors.Controller) {
+			callbacks.Add(1)
+			if err := c.Err(); err != nil && failures.Add(1) == 1 {
+				firstErr.Store(&err)
 			}
 		})
 	}
-	wg.Wait()
 	actors.Join(calls...)
 	if callbacks.Load() != n || failures.Load() != 0 {
-		t.Fatalf("callbacks=%d failures=%d, want %d and 0", callbacks.Load(), failures.Load(), n)
+		t.Fatalf("callbacks=%d failures=%d (first: %v), want %d and 0", callbacks.Load(), failures.Load(), *firstErr.Load(), n)
 	}
 	for i, r := range resps {
 		if r.GetMessage() != strings.Repeat("y", i%64) {
