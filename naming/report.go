@@ -25,6 +25,15 @@ func (r *reporter) report(list []ServerNode) {
 	r.update(out)
 }
 
+// OnChange returns an update function for a [Service]'s Watch that passes the first list it gets
+// to update, then each list that differs from the one passed before, as a copy update may keep.
+// Services of a program's own use it to report only changes, as the built-in ones do. The
+// function it returns is for one goroutine, the watch's.
+func OnChange(update func([]ServerNode)) func([]ServerNode) {
+	r := &reporter{update: update}
+	return r.report
+}
+
 // sleep waits for d or until ctx ends, and reports whether the whole of d passed.
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

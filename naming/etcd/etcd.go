@@ -135,7 +135,7 @@ func (s *service) Watch(ctx context.Context, update func([]naming.ServerNode)) e
 		return fmt.Errorf("naming/etcd: etcd client for %v: %w", s.endpoints, err)
 	}
 	defer cli.Close()
-	w := watch{service: s, cli: cli, r: reporter{update: update}}
+	w := watch{service: s, cli: cli, report: naming.OnChange(update)}
 	backoff, failing := minBackoff, false
 	for {
 		err := w.session(ctx)
@@ -150,8 +150,8 @@ func (s *service) Watch(ctx context.Context, update func([]naming.ServerNode)) e
 				"endpoints", s.endpoints, "prefix", s.prefix, "err", err)
 			failing = true
 		}
-		if !w.r.sent {
-			w.r.report(nil)
+		if !w.reported {
+			w.publish(nil) // a first, empty list, so that a channel does not wait through the outage
 		}
 		if !sleep(ctx, backoff) {
 			return ctx.Err()
@@ -164,8 +164,15 @@ func (s *service) Watch(ctx context.Context, update func([]naming.ServerNode)) e
 type watch struct {
 	*service
 	cli        *clientv3.Client
-	r          reporter
-	progressed bool // the last session read the list before it failed
+	report     func([]naming.ServerNode) // passes on the lists that changed
+	progressed bool                      // the last session read the list before it failed
+	reported   bool                      // a list was published
+}
+
+// publish reports list if it differs from the last one.
+func (w *watch) publish(list []naming.ServerNode) {
+	w.reported = true
+	w.report(list)
 }
 
 // session reads the list, reports it, and follows the changes until the watch fails.
@@ -182,7 +189,7 @@ func (w *watch) session(ctx context.Context) error {
 	for _, kv := range resp.Kvs {
 		values[string(kv.Key)] = string(kv.Value)
 	}
-	w.r.report(w.parse(values))
+	w.publish(w.parse(values))
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	for wr := range w.cli.Watch(wctx, w.prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
@@ -196,7 +203,7 @@ func (w *watch) session(ctx context.Context) error {
 				values[string(ev.Kv.Key)] = string(ev.Kv.Value)
 			}
 		}
-		w.r.report(w.parse(values))
+		w.publish(w.parse(values))
 	}
 	return errors.New("etcd watch channel closed")
 }
@@ -215,25 +222,6 @@ func (w *watch) parse(values map[string]string) []naming.ServerNode {
 		}
 	}
 	return nodes
-}
-
-// reporter calls update with the first list it gets and then with each list that differs from
-// the one reported before.
-type reporter struct {
-	update func([]naming.ServerNode)
-	last   []naming.ServerNode
-	sent   bool
-}
-
-// report passes a copy of list to update unless it equals the last list reported.
-func (r *reporter) report(list []naming.ServerNode) {
-	if r.sent && slices.Equal(r.last, list) {
-		return
-	}
-	r.sent, r.last = true, list
-	out := make([]naming.ServerNode, len(list))
-	copy(out, list)
-	r.update(out)
 }
 
 // sleep waits for d or until ctx ends, and reports whether the whole of d passed.
