@@ -110,7 +110,8 @@ func TestFileChannelFollowsEditsUnderLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "servers.txt")
 	writeFile(t, path, "# two servers to start with", addrs[0], addrs[1])
 	sys := newSystem(t)
-	ch, err := sys.NewChannel("file://"+path, &actors.ChannelOptions{LoadBalancer: "rr"})
+	// A call may fail only by the edits, not by the 500ms default deadline on a loaded machine.
+	ch, err := sys.NewChannel("file://"+path, &actors.ChannelOptions{LoadBalancer: "rr", Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
