@@ -29,6 +29,10 @@ func (pc *plainCall) send() {
 		pc.retryOrFinish(pc.pickError(err))
 		return
 	}
+	if pc.crowded != nil && pc.crowded.Addr == sock.addr {
+		pc.crowdedAgain()
+		return
+	}
 	at := &pc.first
 	if pc.cur != nil {
 		at = new(attempt) // an earlier attempt may still be in the socket actor's hands
@@ -54,6 +58,10 @@ func (pc *plainCall) send() {
 		meta.TimeoutMs = int32(min(max(dl.Sub(now).Milliseconds(), 1), 1<<31-1))
 	}
 	at.frame.b = wire.AppendFrame(at.frame.b, &meta, pc.payload, cntl.RequestAttachment())
+	if lim := pc.ch.opts.MaxBodySize; lim >= 0 && len(at.frame.b)-wire.HeaderSize > lim {
+		pc.refuseFrame(at)
+		return
+	}
 	pc.state.Store(plainWaiting)
 	sock.send(at)
 }
@@ -136,6 +144,9 @@ func (pc *plainCall) onAttemptFailed(m *attemptFailed) {
 	}
 	err := *m.err
 	err.Method = pc.call.Method()
+	if err.Code == wire.EOVERCROWDED {
+		pc.crowded = &err
+	}
 	pc.feedback(at, true, err.Code)
 	pc.ended(at, &err)
 }
@@ -172,7 +183,7 @@ func (pc *plainCall) ended(at *attempt, err error) {
 // connection failure or an overloaded or stopping server, never a timeout or a bad request — with
 // quota and time left; it waits the policy's backoff first when the deadline leaves room for it.
 func (pc *plainCall) retryOrFinish(err error) {
-	if !pc.retry.Retryable(&pc.call, err) {
+	if !pc.retry.Retryable(&pc.call, err) || pc.crowdedAlone(err) {
 		pc.call.Finish(err)
 		return
 	}

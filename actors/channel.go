@@ -94,6 +94,21 @@ type ChannelOptions struct {
 	// attempts waiting for the connection with ERPCAUTH. Channels share connections only when
 	// they share the Authenticator, which must therefore be comparable.
 	Authenticator Authenticator
+	// MaxUnwrittenBytes bounds the bytes queued on one connection and not yet written (brpc's
+	// -socket_max_unwritten_bytes). An attempt whose frame would take a connection past it fails
+	// at once with EOVERCROWDED instead of waiting behind a server that does not read; a
+	// connection with nothing queued always takes one frame, however large. 0 means
+	// DefaultMaxUnwrittenBytes (64 MiB); NoLimit (any negative value) means no bound. Like the
+	// pool size, it belongs to the connections the channel shares: the last channel to make a
+	// call sets it.
+	MaxUnwrittenBytes int64
+	// MaxBodySize bounds the body (meta, payload and attachment) of the frames the channel sends
+	// and receives (brpc's -max_body_size). A larger request fails before it is sent with
+	// EREQUEST, and is not retried; a larger response fails the connection it came on, and a
+	// compressed response that would decompress beyond it fails its call with ERESPONSE. 0 means
+	// DefaultMaxBodySize (64 MiB); NoLimit (any negative value) means the frame format's own
+	// limit, 4 GiB - 1; a larger value is an error.
+	MaxBodySize int
 
 	// LoadBalancer names the load balancer of a channel to a cluster, by brpc's names ("rr",
 	// "random", "wrr", "la", "c_murmurhash", "c_md5", "c_ketama"), with parameters after ':'
@@ -159,6 +174,9 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 		return v, fmt.Errorf("troupe: ChannelOptions.Protocol = %q: unknown protocol (known: baidu_std)", v.Protocol)
 	}
 	if err := v.validateConnections(); err != nil {
+		return v, err
+	}
+	if err := v.validateWriteLimits(); err != nil {
 		return v, err
 	}
 	if v.HealthCheckInterval < 0 {

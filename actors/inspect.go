@@ -131,7 +131,7 @@ func (sk *socket) inspect(now time.Time) *Node {
 	n := &Node{Kind: "socket", Name: sk.addr, State: sockStateNames[sk.state.Load()], Age: now.Sub(sk.created),
 		Counters: map[string]int64{"pending": int64(sk.pending.len()), "writes": sk.writes.Load(),
 			"frames": sk.frames.Load(), "connections": sk.conns.Load(), "connections_open": sk.open.Load(),
-			"health_checks": sk.checks.Load(), "breaker_trips": sk.trips.Load()}}
+			"health_checks": sk.checks.Load(), "breaker_trips": sk.trips.Load(), "unwritten_bytes": sk.unwritten.Load()}}
 	switch {
 	case sk.auth != nil:
 		n.State += " (" + sk.typ.String() + ", with authenticator)"

@@ -31,7 +31,8 @@ type plainCall struct {
 	backup     *time.Timer
 	backoff    *time.Timer
 	retry      callrt.Retry
-	local      *string // the local address of the connection the last answer came on
+	local      *string     // the local address of the connection the last answer came on
+	crowded    *wire.Error // the last EOVERCROWDED: its server is not tried again
 
 	state  atomic.Int32           // for Inspect
 	server atomic.Pointer[string] // the server of the current attempt, for Inspect
@@ -126,6 +127,10 @@ func (pc *plainCall) Prepare(c *callrt.Call) error {
 		}
 		pb = nil
 	}
+	if n, lim := len(b)+len(cntl.RequestAttachment()), pc.ch.opts.MaxBodySize; lim >= 0 && n > lim {
+		putPayload(pb)
+		return pc.requestTooLarge(n)
+	}
 	pc.payload, pc.payloadBuf = b, pb
 	pc.retry.Init(c, pc.ch.opts.MaxRetry, pc.ch.policy)
 	return nil
@@ -209,8 +214,8 @@ func (pc *plainCall) decode(f *wire.Frame) error {
 	payload := f.Payload
 	if t := f.Meta.CompressType; t != wire.CompressNone {
 		var err error
-		if payload, err = wire.Decompress(nil, payload, t, wire.DefaultMaxBodySize); err != nil {
-			return c.Errorf(wire.ERESPONSE, err, "Fail to decompress response")
+		if payload, err = wire.Decompress(nil, payload, t, bodyLimit(pc.ch.opts.MaxBodySize)); err != nil {
+			return c.Errorf(wire.ERESPONSE, err, "Fail to decompress response within max_body_size=%d", pc.ch.opts.MaxBodySize)
 		}
 	}
 	if err := proto.Unmarshal(payload, c.Response()); err != nil {

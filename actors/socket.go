@@ -59,6 +59,8 @@ type socket struct {
 	down    atomic.Bool  // isolated by health checking
 	breaker *breaker     // fed by the calls of channels that enable circuit breaking
 
+	unwritten atomic.Int64 // bytes of the single connection not yet written, after the actor's last turn
+
 	mu     sync.Mutex
 	live   map[net.Conn]struct{} // the connections to close on stop, once dialled
 	closed bool
@@ -78,9 +80,7 @@ func startSocket(sys *System, key sockKey, o *ChannelOptions) (*socket, error) {
 	sk := &socket{sys: sys, addr: key.addr, typ: key.typ, auth: key.auth, created: time.Now(),
 		breaker: newBreaker(defaultBreakerParams()), live: map[net.Conn]struct{}{}}
 	sk.pending.m = make(map[int64]*mailbox.Light)
-	if key.typ != connSingle {
-		sk.pending.onRemove = sk.abandon
-	}
+	sk.pending.onRemove = sk.abandon
 	sk.ctx, sk.cancel = context.WithCancel(context.Background())
 	a := newSocketActor(sk, o)
 	name := sys.socketName(key)
@@ -213,9 +213,10 @@ func (sk *socket) post(self *actor.PID, msg any) {
 	}
 }
 
-// abandon tells a pooled or short socket that a call gave up an attempt before its answer came
-// (a timeout, a cancel, the other half of a backup pair): the connection carrying it cannot be
-// reused, since the answer may still arrive on it.
+// abandon tells the socket that a call gave up an attempt before its answer came (a timeout, a
+// cancel, the other half of a backup pair). A pooled or short connection carrying it cannot be
+// reused, since the answer may still arrive on it; a single connection drops its frame if it is
+// still queued.
 func (sk *socket) abandon(id int64) { sk.post(sk.pid, &abandoned{id: id}) }
 
 func (sk *socket) setErr(err error) {

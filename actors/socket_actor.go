@@ -37,6 +37,8 @@ type socketActor struct {
 	stopping bool
 	// Settings of the channels using the socket; the last attempt's channel sets them.
 	connectTimeout time.Duration
+	maxUnwritten   int64 // max_unwritten_bytes of each connection; negative: none
+	maxBody        int   // max_body_size of the responses read; negative: none
 	poolSize       int
 	idleTimeout    time.Duration
 	idleTimer      *time.Timer
@@ -50,7 +52,8 @@ type queued struct {
 
 func newSocketActor(sk *socket, o *ChannelOptions) *socketActor {
 	return &socketActor{sk: sk, conns: map[int64]*sconn{}, busy: map[int64]*sconn{},
-		connectTimeout: o.ConnectTimeout, poolSize: o.MaxConnectionPoolSize, idleTimeout: o.IdleTimeout}
+		connectTimeout: o.ConnectTimeout, poolSize: o.MaxConnectionPoolSize, idleTimeout: o.IdleTimeout,
+		maxUnwritten: o.MaxUnwrittenBytes, maxBody: o.MaxBodySize}
 }
 
 func (a *socketActor) Receive(c actor.Context) {
@@ -92,17 +95,21 @@ func (a *socketActor) onAttempt(at *attempt) {
 	frame := at.frame
 	at.frame = nil
 	a.connectTimeout = at.c.ch.opts.ConnectTimeout
+	a.maxUnwritten, a.maxBody = at.c.ch.opts.MaxUnwrittenBytes, at.c.ch.opts.MaxBodySize
 	if a.sk.typ != connSingle {
 		a.poolSize, a.idleTimeout = at.c.ch.opts.MaxConnectionPoolSize, at.c.ch.opts.IdleTimeout
 		a.take(queued{id: at.id, frame: frame})
 		return
 	}
-	a.sk.pending.put(at.id, at.light)
-	a.sk.frames.Add(1)
 	if a.single == nil {
 		a.single = a.dial(true)
 		a.single.out = make([]byte, 0, 64<<10)
 	}
+	if !a.admit(a.single, at, frame) {
+		return
+	}
+	a.sk.pending.put(at.id, at.light)
+	a.sk.frames.Add(1)
 	a.single.out = append(a.single.out, frame.b...)
 	putBuf(frame)
 }
@@ -110,8 +117,12 @@ func (a *socketActor) onAttempt(at *attempt) {
 // onDrained writes what the single connection queued while the mailbox had messages: one write
 // for all of them.
 func (a *socketActor) onDrained() {
-	if a.single != nil {
-		a.flushConn(a.single)
+	if c := a.single; c != nil {
+		if c.stale {
+			a.dropEnded(c)
+		}
+		a.flushConn(c)
+		a.publishUnwritten(c)
 	}
 }
 
@@ -200,7 +211,8 @@ func (a *socketActor) connected(c *sconn, conn net.Conn, cred []byte) {
 	a.setState()
 	a.revive()
 	id, sk, self, typ := c.id, a.sk, a.self, a.sk.typ
-	sk.sys.goroutine(func() { readLoop(sk, self, id, conn, typ) })
+	maxBody := bodyLimit(a.maxBody)
+	sk.sys.goroutine(func() { readLoop(sk, self, id, conn, typ, maxBody) })
 	if typ != connSingle && c.at == 0 {
 		a.release(c)
 		return
@@ -257,12 +269,13 @@ func (a *socketActor) closeConn(c *sconn) {
 	}
 	if c == a.single {
 		a.single = nil
+		a.sk.unwritten.Store(0)
 	}
 	if c.conn != nil {
 		a.sk.forget(c.conn)
 		a.open--
 	}
-	c.out, c.spare = nil, nil
+	c.out, c.head, c.handed = nil, 0, 0
 	a.setState()
 	a.refill()
 }
@@ -334,10 +347,10 @@ func (a *socketActor) onStopping() {
 // readLoop reads responses until the connection fails and delivers each to the call waiting for
 // its correlation id; a response nobody waits for any more is dropped. On a pooled or short
 // connection each response also tells the actor, first, that the connection is free; a short
-// one is read no further.
-func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType) {
+// one is read no further. A response whose body exceeds maxBody fails the connection.
+func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType, maxBody int) {
 	br := bufio.NewReaderSize(conn, 64<<10)
-	r := wire.NewReader(br, 0)
+	r := wire.NewReader(br, maxBody)
 	local := conn.LocalAddr().String()
 	for {
 		in := getInbound()

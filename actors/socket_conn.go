@@ -47,8 +47,11 @@ type sconn struct {
 	id      int64
 	conn    net.Conn // nil while dialling
 	local   *string
-	out     []byte // frames not yet written
-	spare   []byte
+	out     []byte // frames: out[:head] written or with the backlog goroutine, the rest queued
+	head    int    // always a frame boundary outside flushConn
+	handed  int    // the bytes before head that the backlog goroutine is writing
+	frameAt int    // a frame boundary at or before head, where a walk over the frames may start
+	stale   bool   // a call gave up an attempt: queued frames may belong to ended calls
 	writing bool   // a backlog goroutine is writing
 	cred    []byte // the credential still to put in the first frame written; nil once sent
 	nbw     *nonBlockingWriter
@@ -59,7 +62,7 @@ type sconn struct {
 // flushConn writes the connection's queued frames: directly when the socket can take them
 // without blocking, and the rest from a goroutine, so that the actor itself never blocks.
 func (a *socketActor) flushConn(c *sconn) {
-	if c.conn == nil || c.writing || len(c.out) == 0 {
+	if c.conn == nil || c.writing || len(c.out) == c.head {
 		return
 	}
 	if c.cred != nil {
@@ -68,17 +71,17 @@ func (a *socketActor) flushConn(c *sconn) {
 			return
 		}
 	}
-	n, err := c.nbw.write(c.out)
+	n, err := c.nbw.write(c.out[c.head:])
 	a.sk.writes.Add(1)
 	if err != nil {
 		a.connBroken(c, err)
 		return
 	}
-	if n == len(c.out) {
-		c.out = c.out[:0]
+	if c.head += n; c.head == len(c.out) {
+		c.emptied()
 		return
 	}
-	a.writeBacklog(c, n)
+	a.writeBacklog(c)
 }
 
 // nonBlockingWriter writes as much as the kernel accepts at once, without waiting. Its callback
@@ -127,11 +130,14 @@ func (w *nonBlockingWriter) writeFD(fd uintptr) bool {
 	return true
 }
 
-// writeBacklog hands c.out[n:] to a goroutine that writes it blocking; frames queued meanwhile
-// wait for it and leave together.
-func (a *socketActor) writeBacklog(c *sconn, n int) {
-	backlog := c.out[n:]
-	c.out, c.spare = c.spare[:0], c.out
+// writeBacklog hands a goroutine the rest of the frame the last write left unfinished and the
+// queued frames after it, up to backlogChunk, to write blocking; frames queued meanwhile wait for
+// it. Frames beyond the chunk stay queued, so that those of calls that end meanwhile can still
+// be dropped (socket_unwritten.go).
+func (a *socketActor) writeBacklog(c *sconn) {
+	cut := c.backlogCut()
+	backlog := c.out[c.head:cut]
+	c.handed, c.head, c.frameAt = cut-c.head, cut, cut
 	c.writing = true
 	id, conn, sk, self := c.id, c.conn, a.sk, a.self
 	sk.sys.goroutine(func() {
@@ -145,12 +151,14 @@ func (a *socketActor) onBacklogWritten(m *backlogWritten) {
 	if c == nil {
 		return
 	}
-	c.writing = false
+	c.writing, c.handed = false, 0
 	if m.err != nil {
 		a.connBroken(c, m.err)
 		return
 	}
+	c.compact()
 	a.flushConn(c)
+	a.publishUnwritten(c)
 }
 
 // signFirst puts the connection's credential into the first frame it writes. Callers encode

@@ -85,6 +85,10 @@ func (a *socketActor) onResponded(m *responded) {
 // dialling only drops the attempt's frame: it serves another attempt once connected. A queued
 // attempt is skipped when its turn comes.
 func (a *socketActor) onAbandoned(m *abandoned) {
+	if a.sk.typ == connSingle {
+		a.onAbandonedSingle()
+		return
+	}
 	c := a.busy[m.id]
 	if c == nil {
 		return

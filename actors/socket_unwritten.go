@@ -1,0 +1,138 @@
+package actors
+
+import (
+	"fmt"
+
+	"github.com/troupe-rpc/troupe/wire"
+)
+
+// Write limits of a connection, after brpc's -socket_max_unwritten_bytes.
+//
+// A connection's frames wait in sconn.out until written. The actor writes what the socket takes
+// without blocking and hands the rest of an unfinished frame, with the queued frames after it up
+// to backlogChunk, to a goroutine that writes them blocking. Everything else stays queued, so
+// that the frames of calls that end before their turn (a timeout, a cancel) can be dropped: a
+// call that gives up an attempt marks the connection stale, and the queue is swept of frames
+// nobody waits for before the next write and before an attempt is refused. A frame that would
+// take the unwritten bytes of a connection past the bound is refused with EOVERCROWDED; a
+// connection with nothing unwritten takes one frame whatever its size.
+
+// backlogChunk bounds what a backlog goroutine is given beyond the frame it must finish: the
+// bytes that can no longer be dropped.
+const backlogChunk = 256 << 10
+
+// maxIdleOut is the capacity beyond which an emptied write buffer is let go, so that a burst
+// does not keep its memory for the connection's lifetime.
+const maxIdleOut = 4 << 20
+
+// unwritten is the number of bytes of c not yet written: queued, or with the backlog goroutine.
+func (c *sconn) unwritten() int { return len(c.out) - c.head + c.handed }
+
+// emptied resets c's buffer once everything in it was written.
+func (c *sconn) emptied() {
+	if cap(c.out) > maxIdleOut {
+		c.out = make([]byte, 0, 64<<10)
+	} else {
+		c.out = c.out[:0]
+	}
+	c.head, c.frameAt = 0, 0
+}
+
+// compact drops the written bytes from the front of c's buffer once they are at least as many
+// as the queued ones, so that moving the queue costs no more than writing it did.
+func (c *sconn) compact() {
+	switch q := len(c.out) - c.head; {
+	case q == 0:
+		c.emptied()
+	case c.head >= q:
+		c.out = c.out[:copy(c.out, c.out[c.head:])]
+		c.head, c.frameAt = 0, 0
+	}
+}
+
+// frameEnd returns where the frame that starts at p ends.
+func (c *sconn) frameEnd(p int) int {
+	h, err := wire.ParseHeader(c.out[p:])
+	if err != nil { // not expected of frames encoded here: treat the rest as one
+		return len(c.out)
+	}
+	return min(p+wire.HeaderSize+int(h.BodySize), len(c.out))
+}
+
+// backlogCut returns the end of what the backlog goroutine writes: the end of the frame that
+// head is in, and whole frames after it while the chunk is under backlogChunk (at least one).
+func (c *sconn) backlogCut() int {
+	p := c.frameAt
+	for p < c.head {
+		p = c.frameEnd(p)
+	}
+	for p < len(c.out) && p-c.head < backlogChunk {
+		p = c.frameEnd(p)
+	}
+	return p
+}
+
+// frameID returns the correlation id of an encoded request frame.
+func frameID(b []byte) (int64, bool) {
+	h, err := wire.ParseHeader(b)
+	if err != nil || wire.HeaderSize+int(h.MetaSize) > len(b) {
+		return 0, false
+	}
+	var m wire.Meta
+	if wire.DecodeMeta(b[wire.HeaderSize:wire.HeaderSize+int(h.MetaSize)], &m) != nil {
+		return 0, false
+	}
+	return m.CorrelationID, true
+}
+
+// dropEnded removes from c's queue the frames of attempts nobody waits for any more. Only the
+// queue after head moves: the backlog goroutine reads before it.
+func (a *socketActor) dropEnded(c *sconn) {
+	c.stale = false
+	w := c.head
+	for p := c.head; p < len(c.out); {
+		end := c.frameEnd(p)
+		if id, ok := frameID(c.out[p:end]); !ok || a.sk.pending.has(id) {
+			w += copy(c.out[w:], c.out[p:end])
+		}
+		p = end
+	}
+	c.out = c.out[:w]
+	a.publishUnwritten(c)
+}
+
+// admit reports whether connection c takes a frame of n more bytes under the socket's
+// max_unwritten_bytes; when it does not, it fails the attempt with EOVERCROWDED and returns the
+// frame to its pool. The frames of ended calls are dropped before an attempt is refused.
+func (a *socketActor) admit(c *sconn, at *attempt, frame *frameBuf) bool {
+	lim, n := a.maxUnwritten, len(frame.b)
+	if lim < 0 || c.unwritten() == 0 || int64(c.unwritten()+n) <= lim {
+		return true
+	}
+	if c.stale {
+		a.dropEnded(c)
+		if c.unwritten() == 0 || int64(c.unwritten()+n) <= lim {
+			return true
+		}
+	}
+	err := &wire.Error{Code: wire.EOVERCROWDED, Addr: a.sk.addr,
+		Text: fmt.Sprintf("%d unwritten bytes exceed max_unwritten_bytes=%d on %s", c.unwritten()+n, lim, a.sk.addr)}
+	putBuf(frame)
+	at.light.Send(&attemptFailed{id: at.id, err: err})
+	return false
+}
+
+// onAbandonedSingle notes that a call gave up an attempt on the single connection: its frame,
+// if still queued, is dropped before the next write.
+func (a *socketActor) onAbandonedSingle() {
+	if a.single != nil && len(a.single.out) > a.single.head {
+		a.single.stale = true
+	}
+}
+
+// publishUnwritten shows the single connection's unwritten bytes in Inspect.
+func (a *socketActor) publishUnwritten(c *sconn) {
+	if c == a.single {
+		a.sk.unwritten.Store(int64(c.unwritten()))
+	}
+}
