@@ -111,13 +111,12 @@ func (s *System) socketName(key sockKey) string {
 	return name
 }
 
-// send hands an attempt's frame to the socket actor. A pooled or short socket registers the
-// attempt first, in the call's turn, so that a call giving it up at once (a cancel) finds it
-// and the socket learns that it was abandoned.
+// send hands an attempt's frame to the socket actor. It registers the attempt first, in the
+// call's turn, so that a call giving it up before the actor took it (a timeout, a cancel) finds
+// it and the socket learns that it was abandoned: a pooled or short connection is not reused,
+// a frame still queued on a single connection is dropped.
 func (sk *socket) send(a *attempt) {
-	if sk.typ != connSingle {
-		sk.pending.put(a.id, a.light)
-	}
+	sk.pending.put(a.id, a.light)
 	sk.sys.as.Root.Send(sk.pid, a)
 }
 

@@ -35,6 +35,7 @@ type socketActor struct {
 	health   healthState
 	open     int // connections open
 	stopping bool
+	recheck  bool // single: attempts failed since the mailbox last drained; skip those met later
 	// Settings of the channels using the socket; the last attempt's channel sets them.
 	connectTimeout time.Duration
 	maxUnwritten   int64 // max_unwritten_bytes of each connection; negative: none
@@ -101,22 +102,28 @@ func (a *socketActor) onAttempt(at *attempt) {
 		a.take(queued{id: at.id, frame: frame})
 		return
 	}
+	if a.recheck && !a.sk.pending.has(at.id) { // failed with the connection it was meant for
+		putBuf(frame)
+		return
+	}
 	if a.single == nil {
 		a.single = a.dial(true)
 		a.single.out = make([]byte, 0, 64<<10)
 	}
 	if !a.admit(a.single, at, frame) {
+		putBuf(frame)
 		return
 	}
-	a.sk.pending.put(at.id, at.light)
 	a.sk.frames.Add(1)
 	a.single.out = append(a.single.out, frame.b...)
+	a.publishUnwritten(a.single)
 	putBuf(frame)
 }
 
 // onDrained writes what the single connection queued while the mailbox had messages: one write
 // for all of them.
 func (a *socketActor) onDrained() {
+	a.recheck = false
 	if c := a.single; c != nil {
 		if c.stale {
 			a.dropEnded(c)
@@ -319,6 +326,7 @@ func (a *socketActor) fail(id int64, err *wire.Error) {
 
 // failAll fails every pending attempt, those waiting for a connection included.
 func (a *socketActor) failAll(err *wire.Error) {
+	a.recheck = true
 	for _, p := range a.sk.pending.drain() {
 		p.call.Send(&attemptFailed{id: p.id, err: err})
 	}

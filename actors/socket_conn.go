@@ -52,6 +52,7 @@ type sconn struct {
 	handed  int    // the bytes before head that the backlog goroutine is writing
 	frameAt int    // a frame boundary at or before head, where a walk over the frames may start
 	stale   bool   // a call gave up an attempt: queued frames may belong to ended calls
+	spare   []byte // the backlog goroutine's copy of what it writes
 	writing bool   // a backlog goroutine is writing
 	cred    []byte // the credential still to put in the first frame written; nil once sent
 	nbw     *nonBlockingWriter
@@ -137,6 +138,10 @@ func (w *nonBlockingWriter) writeFD(fd uintptr) bool {
 func (a *socketActor) writeBacklog(c *sconn) {
 	cut := c.backlogCut()
 	backlog := c.out[c.head:cut]
+	if len(backlog) <= maxCopiedBacklog { // out may grow meanwhile: the goroutine keeps no old copy of it alive
+		c.spare = append(c.spare[:0], backlog...)
+		backlog = c.spare
+	}
 	c.handed, c.head, c.frameAt = cut-c.head, cut, cut
 	c.writing = true
 	id, conn, sk, self := c.id, c.conn, a.sk, a.self

@@ -21,6 +21,10 @@ import (
 // bytes that can no longer be dropped.
 const backlogChunk = 256 << 10
 
+// maxCopiedBacklog bounds the backlog a goroutine is given as a copy rather than as a part of
+// the connection's buffer: a larger one is the rest of a large frame, which is not copied.
+const maxCopiedBacklog = 1 << 20
+
 // maxIdleOut is the capacity beyond which an emptied write buffer is let go, so that a burst
 // does not keep its memory for the connection's lifetime.
 const maxIdleOut = 4 << 20
@@ -98,12 +102,17 @@ func (a *socketActor) dropEnded(c *sconn) {
 		p = end
 	}
 	c.out = c.out[:w]
+	if q := len(c.out) - c.head; cap(c.out) > maxIdleOut && q < cap(c.out)/4 {
+		// Most of a large buffer was dropped: let it go. The backlog goroutine holds its own slice.
+		c.out = append(make([]byte, 0, max(2*q, 64<<10)), c.out[c.head:]...)
+		c.head, c.frameAt = 0, 0
+	}
 	a.publishUnwritten(c)
 }
 
 // admit reports whether connection c takes a frame of n more bytes under the socket's
-// max_unwritten_bytes; when it does not, it fails the attempt with EOVERCROWDED and returns the
-// frame to its pool. The frames of ended calls are dropped before an attempt is refused.
+// max_unwritten_bytes; when it does not, it fails the attempt with EOVERCROWDED, unless its call
+// gave it up already. The frames of ended calls are dropped before an attempt is refused.
 func (a *socketActor) admit(c *sconn, at *attempt, frame *frameBuf) bool {
 	lim, n := a.maxUnwritten, len(frame.b)
 	if lim < 0 || c.unwritten() == 0 || int64(c.unwritten()+n) <= lim {
@@ -117,8 +126,9 @@ func (a *socketActor) admit(c *sconn, at *attempt, frame *frameBuf) bool {
 	}
 	err := &wire.Error{Code: wire.EOVERCROWDED, Addr: a.sk.addr,
 		Text: fmt.Sprintf("%d unwritten bytes exceed max_unwritten_bytes=%d on %s", c.unwritten()+n, lim, a.sk.addr)}
-	putBuf(frame)
-	at.light.Send(&attemptFailed{id: at.id, err: err})
+	if a.sk.pending.take(at.id) != nil {
+		at.light.Send(&attemptFailed{id: at.id, err: err})
+	}
 	return false
 }
 

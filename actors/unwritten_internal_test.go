@@ -1,0 +1,252 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/mailbox"
+
+	"github.com/troupe-rpc/troupe/wire"
+	"github.com/troupe-rpc/troupe/wire/echopb"
+)
+
+// rawListener is a loopback listener that accepts connections and answers nothing: with deaf it
+// never reads them either, otherwise it reads and counts what arrives. It closes everything when
+// the test ends.
+type rawListener struct {
+	addr string
+	read atomic.Int64
+}
+
+func startRawListener(t *testing.T, deaf bool) *rawListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := &rawListener{addr: ln.Addr().String()}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			if !deaf {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					n, _ := io.Copy(io.Discard, c)
+					rl.read.Add(n)
+				}()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return rl
+}
+
+// clientHeapInuse returns the bytes of heap in use after a collection.
+func clientHeapInuse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// leftUnwritten bounds what a connection may still hold once every call on it ended: what the
+// backlog goroutine was given (a chunk, or the rest of one frame), which cannot be taken back.
+const leftUnwritten = backlogChunk + 2*(65<<10)
+
+// TestOvercrowdedConnectionRefusesAtOnce: on a server that never reads, calls with 64 KiB
+// attachments and a 20 s deadline queue up to the default max_unwritten_bytes; the calls beyond
+// it fail at once with EOVERCROWDED, unretried, while the earlier ones still wait; the client's
+// heap stays bounded; once the waiting calls are cancelled their frames leave the queue.
+func TestOvercrowdedConnectionRefusesAtOnce(t *testing.T) {
+	rl := startRawListener(t, true)
+	sys, err := NewSystem(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown()
+	ch, err := sys.NewChannel(rl.addr, &ChannelOptions{Timeout: 20 * time.Second, ConnectTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := ch.sock
+	before := clientHeapInuse()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	const n = 2000 // 125 MiB of frames: about twice the bound, beyond what the kernel buffers
+	att := make([]byte, 64<<10)
+	req := &echopb.EchoRequest{Message: proto.String("crowd")}
+	var crowded atomic.Int64
+	var pendingAtFirst atomic.Int64
+	pendingAtFirst.Store(-1)
+	calls := make([]*Call, 0, n)
+	for range n {
+		cntl := new(Controller)
+		cntl.SetRequestAttachment(att)
+		calls = append(calls, ch.Go(ctx, echoMethod, req, &echopb.EchoResponse{}, cntl, func(c *Controller) {
+			if c.ErrorCode() == wire.EOVERCROWDED && crowded.Add(1) == 1 {
+				pendingAtFirst.Store(int64(sk.pending.len()))
+			}
+		}))
+	}
+	waitUntil(t, "every attempt to be queued or refused", func() bool { return sk.frames.Load()+crowded.Load() == n })
+	if crowded.Load() == 0 {
+		t.Fatalf("no call failed with EOVERCROWDED out of %d queued on a server that does not read", n)
+	}
+	if p := pendingAtFirst.Load(); p <= 0 {
+		t.Errorf("%d calls pending when the first call failed with EOVERCROWDED, want the earlier ones still waiting", p)
+	}
+	if grew := int64(clientHeapInuse()) - int64(before); grew > DefaultMaxUnwrittenBytes+48<<20 {
+		t.Errorf("client heap grew by %d MiB with %d MiB of frames queued, want under %d MiB", grew>>20,
+			n*64>>10, (DefaultMaxUnwrittenBytes+48<<20)>>20)
+	}
+	if u := sk.unwritten.Load(); u > DefaultMaxUnwrittenBytes {
+		t.Errorf("unwritten bytes = %d, want at most max_unwritten_bytes=%d", u, DefaultMaxUnwrittenBytes)
+	}
+	for _, c := range calls {
+		select {
+		case <-c.Done():
+		default:
+			continue
+		}
+		cntl := c.Controller()
+		err := c.Err()
+		var we *wire.Error
+		if !errors.Is(err, wire.EOVERCROWDED) || !errors.As(err, &we) {
+			t.Fatalf("call = %v, want EOVERCROWDED", err)
+		}
+		if want := "max_unwritten_bytes=67108864 on " + rl.addr; !strings.Contains(err.Error(), want) {
+			t.Errorf("call = %v, want its text to name %q", err, want)
+		}
+		if cntl.RetriedCount() != 0 {
+			t.Errorf("EOVERCROWDED call retried %d times, want 0 (its one server refused it)", cntl.RetriedCount())
+		}
+	}
+	cancel()
+	Join(calls...)
+	waitUntil(t, "the frames of the cancelled calls to leave the queue", func() bool { return sk.unwritten.Load() <= leftUnwritten })
+}
+
+// TestFramesOfTimedOutCallsAreDropped: 64 callers, each making calls with 64 KiB attachments and
+// a 100 ms deadline to a server that never reads. The frames of the calls that ended leave the
+// queue: once the callers stop almost nothing is left unwritten, and the heap is back near where
+// it started.
+func TestFramesOfTimedOutCallsAreDropped(t *testing.T) {
+	rl := startRawListener(t, true)
+	sys, err := NewSystem(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown()
+	ch, err := sys.NewChannel(rl.addr, &ChannelOptions{Timeout: 100 * time.Millisecond, ConnectTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := ch.sock
+	before := clientHeapInuse()
+	att := make([]byte, 64<<10)
+	req := &echopb.EchoRequest{Message: proto.String("deaf")}
+	var wg sync.WaitGroup
+	var ended, refused atomic.Int64
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 8 {
+				cntl := new(Controller)
+				cntl.SetRequestAttachment(att)
+				err := ch.Call(t.Context(), echoMethod, req, &echopb.EchoResponse{}, cntl)
+				if !errors.Is(err, wire.ERPCTIMEDOUT) && !errors.Is(err, wire.EOVERCROWDED) {
+					errs <- err
+					return
+				}
+				ended.Add(1)
+				if errors.Is(err, wire.EOVERCROWDED) {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Call = %v, want ERPCTIMEDOUT or EOVERCROWDED", err)
+	}
+	// The socket actor may still be taking the attempts of calls that already timed out.
+	waitUntil(t, "the frames of the timed-out calls to leave the queue", func() bool {
+		return sk.frames.Load()+refused.Load() == ended.Load() && sk.unwritten.Load() <= leftUnwritten
+	})
+	if grew := int64(clientHeapInuse()) - int64(before); grew > 32<<20 {
+		t.Errorf("client heap grew by %d MiB after %d calls of 64 KiB ended, want under 32 MiB", grew>>20, ended.Load())
+	}
+}
+
+// TestDropEndedKeepsTheFramesStillWaitedFor: the queue after head keeps exactly the frames whose
+// attempts are pending, in order; what is before head is not touched.
+func TestDropEndedKeepsTheFramesStillWaitedFor(t *testing.T) {
+	sk := &socket{}
+	sk.pending.m = map[int64]*mailbox.Light{}
+	a := &socketActor{sk: sk}
+	c := &sconn{}
+	for id := int64(1); id <= 6; id++ {
+		m := wire.Meta{Service: []byte("example.EchoService"), Method: []byte("Echo"), CorrelationID: id}
+		c.out = wire.AppendFrame(c.out, &m, []byte(strings.Repeat("p", int(id)*100)), make([]byte, id*1000))
+		if id == 2 {
+			c.head = len(c.out) // frames 1 and 2 are written
+		}
+		if id%2 == 0 {
+			sk.pending.put(id, nil)
+		}
+	}
+	c.stale = true
+	a.dropEnded(c)
+	var got []int64
+	for p := 0; p < len(c.out); {
+		end := c.frameEnd(p)
+		id, ok := frameID(c.out[p:end])
+		if !ok {
+			t.Fatalf("no frame at %d of %d", p, len(c.out))
+		}
+		got = append(got, id)
+		p = end
+	}
+	if want := []int64{1, 2, 4, 6}; !slices.Equal(got, want) {
+		t.Errorf("frames after dropEnded = %v, want %v", got, want)
+	}
+	if c.stale {
+		t.Errorf("connection still stale after dropEnded")
+	}
+}
