@@ -133,4 +133,29 @@
 // Package actors imports wire, naming, lb, mailbox, the internal call runtime and protoactor-go;
 // no protoactor type appears in its API except [SystemOptions.ActorSystem]. Systems, channels, calls and servers are safe for
 // concurrent use; a Controller belongs to one call at a time.
+//
+// # Write limits
+//
+// Two limits keep a client's memory bounded when a server reads slowly or not at all, after
+// brpc's -socket_max_unwritten_bytes and -max_body_size.
+//
+// [ChannelOptions.MaxUnwrittenBytes] (64 MiB by default) bounds the bytes queued on one
+// connection and not yet written. An attempt whose frame would take the connection past it fails
+// at once with EOVERCROWDED, naming the bound and the server, instead of waiting for its
+// deadline behind frames that do not leave; a connection with nothing unwritten always takes one
+// frame, however large, so that a big request still goes out alone. brpc's default retry policy
+// retries EOVERCROWDED, and so does troupe's, but never on the server that refused it: a channel
+// to one server ends the call at once, a channel to a cluster tries another server. The frames
+// of calls that end before they are written (a timeout, a cancel) leave the queue and stop
+// counting; only what a writing goroutine already holds — the rest of a frame whose first bytes
+// left, and at most 256 KiB of whole frames after it — is written regardless. A pooled or short
+// connection carries one frame at a time, so the bound never refuses one of its attempts.
+// Inspect shows a single connection's unwritten bytes as the socket's "unwritten_bytes".
+//
+// [ChannelOptions.MaxBodySize] (64 MiB by default) bounds the body — meta, payload and
+// attachment — of every frame the channel sends or reads. A larger request fails before anything
+// is written with EREQUEST ("request of N bytes exceeds max_body_size=M") and is not retried. A
+// larger response fails the connection it arrives on, as any malformed frame does, and a
+// compressed response that would decompress beyond the limit fails its own call with ERESPONSE.
+// [NoLimit] lifts either bound; the body is then limited only by the frame format, to 4 GiB - 1.
 package actors
