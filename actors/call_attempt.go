@@ -29,10 +29,11 @@ func (pc *plainCall) send() {
 		pc.retryOrFinish(pc.pickError(err))
 		return
 	}
-	if pc.crowded != nil && pc.crowded.Addr == sock.addr {
-		pc.crowdedAgain()
+	if pc.crowded && pc.cur != nil && pc.cur.sock == sock {
+		pc.crowdedAgain(sock)
 		return
 	}
+	pc.crowded = false
 	at := &pc.first
 	if pc.cur != nil {
 		at = new(attempt) // an earlier attempt may still be in the socket actor's hands
@@ -144,9 +145,7 @@ func (pc *plainCall) onAttemptFailed(m *attemptFailed) {
 	}
 	err := *m.err
 	err.Method = pc.call.Method()
-	if err.Code == wire.EOVERCROWDED {
-		pc.crowded = &err
-	}
+	pc.crowded = err.Code == wire.EOVERCROWDED
 	pc.feedback(at, true, err.Code)
 	pc.ended(at, &err)
 }

@@ -31,11 +31,11 @@ type plainCall struct {
 	backup     *time.Timer
 	backoff    *time.Timer
 	retry      callrt.Retry
-	local      *string     // the local address of the connection the last answer came on
-	crowded    *wire.Error // the last EOVERCROWDED: its server is not tried again
+	local      *string // the local address of the connection the last answer came on
 
-	state  atomic.Int32           // for Inspect
-	server atomic.Pointer[string] // the server of the current attempt, for Inspect
+	state   atomic.Int32           // for Inspect
+	crowded bool                   // the last attempt failed with EOVERCROWDED (in state's padding)
+	server  atomic.Pointer[string] // the server of the current attempt, for Inspect
 }
 
 // attempt is one try of a call on a socket; it is the message that asks the socket actor to

@@ -73,13 +73,10 @@ func (pc *plainCall) crowdedAlone(err error) bool {
 	return pc.ch.cluster == nil && wire.ErrnoOf(err) == wire.EOVERCROWDED
 }
 
-// crowdedAgain handles a retry whose balancer picked the server that refused an earlier attempt
-// with EOVERCROWDED: a backup request is not sent (the call keeps waiting for the original),
-// and a retry ends the call with that error.
-func (pc *plainCall) crowdedAgain() {
-	if pc.prev != nil {
-		pc.cur, pc.prev = pc.prev, nil
-		return
-	}
-	pc.call.Finish(pc.crowded)
+// crowdedAgain handles a retry whose balancer picked sock again, the server that refused the
+// last attempt with EOVERCROWDED: the call ends with EOVERCROWDED.
+func (pc *plainCall) crowdedAgain(sock *socket) {
+	pc.call.Finish(&wire.Error{Code: wire.EOVERCROWDED, Method: pc.call.Method(), Addr: sock.addr,
+		Text: fmt.Sprintf("unwritten bytes exceed max_unwritten_bytes=%d on %s, which refused the last attempt",
+			pc.ch.opts.MaxUnwrittenBytes, sock.addr)})
 }
