@@ -255,3 +255,71 @@ func TestDropEndedKeepsTheFramesStillWaitedFor(t *testing.T) {
 		t.Errorf("connection still stale after dropEnded")
 	}
 }
+
+// TestEmptyConnectionTakesOneFrameOverTheBound: a frame larger than MaxUnwrittenBytes still goes
+// out when nothing else is unwritten, and is answered.
+func TestEmptyConnectionTakesOneFrameOverTheBound(t *testing.T) {
+	addr := startEchoServer(t, closedChan())
+	sys, err := NewSystem(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown()
+	ch, err := sys.NewChannel(addr, &ChannelOptions{MaxUnwrittenBytes: 1024, ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cntl Controller
+	cntl.SetRequestAttachment(make([]byte, 64<<10))
+	var resp echopb.EchoResponse
+	if err := ch.Call(t.Context(), echoMethod, &echopb.EchoRequest{Message: proto.String("big")}, &resp, &cntl); err != nil || resp.GetMessage() != "big" {
+		t.Fatalf("Call(64 KiB attachment, max_unwritten_bytes=1024, nothing queued) = %v, %q, want nil, \"big\"", err, resp.GetMessage())
+	}
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// TestOvercrowdedServerOfAClusterIsRetriedElsewhere: in a cluster of a server that never reads
+// and one that answers, the calls its connection refuses with EOVERCROWDED are retried on the
+// other server and succeed; none ends with EOVERCROWDED.
+func TestOvercrowdedServerOfAClusterIsRetriedElsewhere(t *testing.T) {
+	deaf := startRawListener(t, true)
+	echo := startEchoServer(t, closedChan())
+	sys, err := NewSystem(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown()
+	ch, err := sys.NewChannel("list://"+deaf.addr+","+echo, &ChannelOptions{LoadBalancer: "rr",
+		MaxUnwrittenBytes: 1 << 20, ConnectTimeout: 5 * time.Second, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	att := make([]byte, 64<<10)
+	req := &echopb.EchoRequest{Message: proto.String("elsewhere")}
+	var movedOn atomic.Int64
+	var calls []*Call
+	for range 800 { // about 25 MiB for the server that never reads: beyond its kernel buffers
+		cntl := new(Controller)
+		cntl.SetRequestAttachment(att)
+		calls = append(calls, ch.Go(ctx, echoMethod, req, &echopb.EchoResponse{}, cntl, func(c *Controller) {
+			if c.Err() == nil && c.RetriedCount() > 0 && c.RemoteSide() == echo {
+				movedOn.Add(1)
+			}
+		}))
+	}
+	waitUntil(t, "a call refused by the crowded server to succeed on the other", func() bool { return movedOn.Load() > 0 })
+	cancel()
+	Join(calls...)
+	for _, c := range calls {
+		if err := c.Err(); err != nil && !errors.Is(err, wire.ECANCELED) {
+			t.Fatalf("call = %v, want success or ECANCELED", err)
+		}
+	}
+}
