@@ -306,7 +306,6 @@ func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
 	return nil
 }
 
-
 // Target returns the server address or the naming service URL the channel calls ("" for a zero
 // PlainChannel).
 func (ch *PlainChannel) Target() string { return ch.target }

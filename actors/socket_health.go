@@ -73,12 +73,16 @@ func (a *socketActor) onSubscribe(m *subscribe) {
 	if a.health.watchers == nil {
 		a.health.watchers = map[*actor.PID]time.Duration{}
 	}
+	before := a.interval()
 	a.health.watchers[m.pid] = m.interval
 	if a.connectTimeout == 0 {
 		a.connectTimeout = m.connectTimeout
 	}
 	if a.health.down {
 		a.sk.sys.as.Root.Send(m.pid, &serverHealth{addr: a.sk.addr})
+		if a.health.probe == 0 && m.interval < before {
+			a.stopHealthCheck() // the new watcher asks for checks more often than the timer's
+		}
 		a.armHealthCheck()
 	}
 }
@@ -191,12 +195,17 @@ func (a *socketActor) armHealthCheck() {
 	if len(a.health.watchers) == 0 || a.health.timer != nil {
 		return
 	}
+	sk, self := a.sk, a.self
+	a.health.timer = time.AfterFunc(a.interval(), func() { sk.post(self, msgHealthCheck) })
+}
+
+// interval is the health-check interval: the shortest any watcher asked for.
+func (a *socketActor) interval() time.Duration {
 	interval := DefaultHealthCheckInterval
 	for _, d := range a.health.watchers {
 		interval = min(interval, d)
 	}
-	sk, self := a.sk, a.self
-	a.health.timer = time.AfterFunc(interval, func() { sk.post(self, msgHealthCheck) })
+	return interval
 }
 
 func (a *socketActor) stopHealthCheck() {
