@@ -112,8 +112,10 @@ type ChannelOptions struct {
 	NamingSchemes map[string]naming.Builder
 	// NamingFilter, if set, drops the servers of the naming service it does not accept.
 	NamingFilter naming.Filter
-	// HealthCheckInterval is how often a server whose connection broke is reconnected until it
-	// answers again. 0 means DefaultHealthCheckInterval (3 s).
+	// HealthCheckInterval is how often an isolated server (one whose connection broke or was
+	// refused) is reconnected until it answers again, brpc's -health_check_interval; until then
+	// a single-server channel's calls fail at once with EHOSTDOWN and a cluster channel skips
+	// the server. 0 means DefaultHealthCheckInterval (3 s).
 	HealthCheckInterval time.Duration
 
 	// RetryPolicy decides which failures are retried; nil means DefaultRetryPolicy (brpc's).

@@ -21,8 +21,9 @@ import (
 //
 // A single socket multiplexes all attempts on one connection: it queues frames while a write or
 // the dial is in progress and writes everything queued with one syscall when its mailbox drains.
-// A broken connection fails every pending attempt; the next attempt dials again. Pooled and
-// short sockets give each attempt a connection of its own (socket_pool.go).
+// A broken connection fails every pending attempt and isolates the server until health checking
+// reconnects (socket_health.go). Pooled and short sockets give each attempt a connection of its
+// own (socket_pool.go).
 type socketActor struct {
 	sk       *socket
 	self     *actor.PID
