@@ -221,11 +221,19 @@ func TestUnparsablePayloadFailsOnlyItsCall(t *testing.T) {
 }
 
 // A refused connection isolates a single server: the retries and later calls fail at once with
-// EHOSTDOWN without dialling, until health checking revives the server.
+// EHOSTDOWN without dialling, until health checking revives the server. Concurrent calls that
+// wait for a pooled connection are refused too.
 func TestRefusedServerIsIsolatedUntilHealthChecked(t *testing.T) {
+	for _, typ := range []string{"single", "pooled", "short"} {
+		t.Run(typ, func(t *testing.T) { testRefusedServerIsIsolated(t, typ) })
+	}
+}
+
+func testRefusedServerIsIsolated(t *testing.T, typ string) {
 	addr := deadAddr(t)
 	sys := newSystem(t)
-	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{MaxRetry: 3, HealthCheckInterval: time.Hour})
+	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{MaxRetry: 3, HealthCheckInterval: time.Hour,
+		ConnectionType: typ, MaxConnectionPoolSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,11 +270,13 @@ func TestRefusedServerIsIsolatedUntilHealthChecked(t *testing.T) {
 			c.Close()
 		}
 	})
-	for range 20 {
-		cntl.Reset()
-		_ = ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
-		if cntl.ErrorCode() != wire.EHOSTDOWN {
-			t.Fatalf("Call() on an isolated server = %v, want EHOSTDOWN", cntl.Err())
+	calls := make([]*actors.Call, 20)
+	for i := range calls {
+		calls[i] = ch.Go(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil, nil)
+	}
+	for _, c := range calls {
+		if err := waitDone(t, c); wire.ErrnoOf(err) != wire.EHOSTDOWN {
+			t.Fatalf("Call() on an isolated server = %v, want EHOSTDOWN", err)
 		}
 	}
 	if n := accepted.Load(); n != 0 {
@@ -531,5 +541,34 @@ func TestTenThousandCallsFromEightSenders(t *testing.T) {
 	}
 	if got := callbacks.Load(); got != n {
 		t.Fatalf("%d callbacks ran, want %d", got, n)
+	}
+}
+
+// Attempts waiting for a pooled connection when the server turns out to refuse connections
+// fail with EHOSTDOWN instead of each dialling it: one refusal in all.
+func TestQueuedPooledAttemptsAreRefusedOnIsolation(t *testing.T) {
+	addr := deadAddr(t)
+	sys := newSystem(t)
+	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{MaxRetry: actors.NoRetry, HealthCheckInterval: time.Hour,
+		ConnectionType: "pooled", MaxConnectionPoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := make([]*actors.Call, 20)
+	for i := range calls {
+		calls[i] = ch.Go(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil, nil)
+	}
+	refused := 0
+	for _, c := range calls {
+		switch err := waitDone(t, c); wire.ErrnoOf(err) {
+		case wire.ECONNREFUSED:
+			refused++
+		case wire.EHOSTDOWN:
+		default:
+			t.Fatalf("call = %v, want ECONNREFUSED or EHOSTDOWN", err)
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("%d calls refused by the server, want 1: the others must not dial", refused)
 	}
 }

@@ -93,7 +93,7 @@ func (a *socketActor) onAttempt(at *attempt) {
 	frame := at.frame
 	at.frame = nil
 	a.connectTimeout = at.c.ch.opts.ConnectTimeout
-	if a.health.down && len(a.health.watchers) > 0 {
+	if a.refusingDown() {
 		a.refuseDown(at, frame)
 		return
 	}

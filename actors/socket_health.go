@@ -144,6 +144,21 @@ func (a *socketActor) dialSucceeded(c *sconn) {
 	}
 }
 
+// refusingDown reports whether attempts are refused: the socket is down and some channel
+// watches it, so that health checking will revive it.
+func (a *socketActor) refusingDown() bool { return a.health.down && len(a.health.watchers) > 0 }
+
+// refuseQueued fails the attempts of a pooled socket that wait for a connection, once the
+// server is isolated: they get EHOSTDOWN rather than dialling it.
+func (a *socketActor) refuseQueued() {
+	for _, q := range a.queue {
+		putBuf(q.frame)
+		a.fail(q.id, a.health.downErr)
+	}
+	a.queue = a.queue[:0]
+	a.setState()
+}
+
 // refuseDown fails an attempt that reached the socket while it is down, without dialling.
 func (a *socketActor) refuseDown(at *attempt, frame *frameBuf) {
 	putBuf(frame)
