@@ -109,9 +109,10 @@ func newBreaker(p breakerParams) *breaker {
 
 // feed records an attempt's outcome. It returns true exactly when this outcome broke the circuit;
 // the caller then isolates the server for isolationTime(). ELIMIT (a server shedding load on
-// purpose) is not counted.
+// purpose) is not counted, nor is EHOSTDOWN: an attempt refused because the server is isolated
+// says nothing new about it (in brpc such attempts never reach the server's socket).
 func (b *breaker) feed(code wire.Errno, latency time.Duration) (tripped bool) {
-	if code == wire.ELIMIT {
+	if code == wire.ELIMIT || code == wire.EHOSTDOWN {
 		return false
 	}
 	b.mu.Lock()
