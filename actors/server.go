@@ -47,6 +47,38 @@ type ServerOptions struct {
 	// occasionally slow handler delays the requests behind it on its connection by 10 to 20 ms
 	// at most. Set NoInPlace when that is too much.
 	NoInPlace bool
+
+	// MaxConnections bounds the connections served at once: a connection accepted beyond it
+	// is closed at once, and a warning is logged at most once a second. 0 (the default) means
+	// no limit. brpc has no such flag; it is what a descriptor limit does less gracefully.
+	MaxConnections int
+	// IdleTimeout closes a connection on which no request has arrived for that long and no
+	// request is in progress, as brpc's -idle_timeout_s does. One goroutine per server looks
+	// at the connections every IdleTimeout/4 (at least every 10 ms), so a connection is closed
+	// between IdleTimeout and 1.25 IdleTimeout after its last request. 0 (the default) means
+	// connections are never closed for idleness.
+	IdleTimeout time.Duration
+	// MaxUnwrittenBytes bounds the bytes of answers waiting to be written to one connection,
+	// as brpc's -socket_max_unwritten_bytes does (64 MiB by default there and here). An answer
+	// that would take the connection past it is replaced by a small EOVERCROWDED error frame;
+	// and once the connection has that many bytes unwritten, its reader stops reading until
+	// they drain below half. See server_write.go for the exact rule. 0 means 64 MiB; a
+	// negative value means no limit.
+	MaxUnwrittenBytes int64
+	// MaxRequestMemory bounds the memory held, server-wide, by the requests read and not yet
+	// done: each request's frame bytes, and the bytes its payload decompressed to, count from
+	// when it is read until its handler returns. A request read while the budget is spent is
+	// answered ELIMIT at once, and a decompression that would exceed what is left stops and
+	// answers ELIMIT ("request memory budget … exceeded") instead of inflating. 0 means
+	// 256 MiB, or MaxBodySize if that is larger; a negative value means no budget; a positive
+	// value below MaxBodySize is invalid. brpc has no such flag.
+	MaxRequestMemory int64
+	// MaxConnectionRequests bounds the requests of one connection being handled at once: when
+	// a connection has that many handlers running, its reader stops reading until one
+	// returns, so a client that pipelines requests for a slow method holds at most that many
+	// goroutines. 0 means 1024; negative is invalid. brpc has no such flag (its bthreads are
+	// cheaper than goroutines).
+	MaxConnectionRequests int
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -91,6 +123,13 @@ type Server struct {
 	wg        sync.WaitGroup // accept loops, connection readers and the in-place watchdog
 	workers   workerPool     // request goroutines
 	watch     *inPlaceWatch
+	stopped   chan struct{} // closed when Shutdown begins
+
+	reqMem    atomic.Int64 // bytes held by requests read and not done (server_budget.go)
+	acceptLog serverLogLimiter
+	connLog   serverLogLimiter
+	limitLog  serverLogLimiter // overcrowded connections and the request memory budget
+	idleStart sync.Once
 }
 
 // errNoServer is the error of using a Server's zero value.
@@ -113,11 +152,14 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 	if o.MaxBodySize == 0 {
 		o.MaxBodySize = wire.DefaultMaxBodySize
 	}
+	if err := o.setLimits(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		opts: o, log: loggerOrDiscard(o.Logger),
 		methods: map[string]*method{}, short: map[string]string{}, services: map[string]map[string]*method{},
 		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
-		idle: make(chan struct{}), workers: newWorkerPool(),
+		idle: make(chan struct{}), workers: newWorkerPool(), stopped: make(chan struct{}),
 	}
 	s.watch = newInPlaceWatch(s)
 	return s, nil
@@ -203,7 +245,8 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 }
 
 // Serve accepts connections on l until Shutdown, and then returns ErrServerClosed. It returns
-// another error only when accepting fails for good. Either way it closes l, also when called
+// another error only when l is closed by someone else; other accept errors are logged and
+// retried (see server_accept.go). Either way it closes l, also when called
 // after Shutdown.
 func (s *Server) Serve(l net.Listener) error {
 	defer l.Close()
@@ -214,65 +257,6 @@ func (s *Server) Serve(l net.Listener) error {
 		return err
 	}
 	return s.acceptLoop(l)
-}
-
-func (s *Server) track(l net.Listener) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() {
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	return nil
-}
-
-func (s *Server) acceptLoop(l net.Listener) error {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.log.Warn("troupe: accept failed", "addr", l.Addr().String(), "err", err)
-			return err
-		}
-		s.startConn(c)
-	}
-}
-
-func (s *Server) startConn(c net.Conn) {
-	sc := newServerConn(s, c)
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		c.Close()
-		return
-	}
-	s.conns[sc] = struct{}{}
-	s.wg.Add(1) // under mu, so that Shutdown's Wait cannot start before it; the reader's end releases it
-	s.mu.Unlock()
-	go sc.serve()
-}
-
-func (s *Server) forget(sc *serverConn) {
-	s.mu.Lock()
-	delete(s.conns, sc)
-	s.mu.Unlock()
-}
-
-// connList returns the open connections.
-func (s *Server) connList() []*serverConn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*serverConn, 0, len(s.conns))
-	for sc := range s.conns {
-		out = append(out, sc)
-	}
-	return out
 }
 
 // lookup finds the method for a request's service and method names, answering with brpc's codes:
@@ -339,7 +323,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.mu.Lock()
-	s.closing.Store(true)
+	if !s.closing.Swap(true) {
+		close(s.stopped)
+	}
 	for l := range s.listeners {
 		l.Close()
 	}

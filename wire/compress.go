@@ -45,9 +45,22 @@ func finishStream(buf *bytes.Buffer, w io.WriteCloser, src []byte) ([]byte, erro
 	return buf.Bytes(), nil
 }
 
+// ErrBudget is matched by the error of [DecompressBudget] when its budget refuses more memory.
+var ErrBudget = errors.New("decompression budget exceeded")
+
 // Decompress appends src, compressed with t, decompressed to dst. It refuses to produce more than
 // limit bytes (no limit when limit <= 0), so that a small frame cannot expand without bound.
 func Decompress(dst, src []byte, t CompressType, limit int) ([]byte, error) {
+	return DecompressBudget(dst, src, t, limit, nil)
+}
+
+// DecompressBudget is [Decompress] that asks take for the bytes it is about to produce before
+// producing them: all at once for snappy, whose decoded size is known up front, and chunk by
+// chunk (at most 32 KiB each) for gzip and zlib. When take returns false it stops with an error
+// matching [ErrBudget], having produced no more than take granted; the caller gives back
+// whatever take granted, on success or not. A nil take grants everything. [CompressNone]
+// appends src as it is and asks take nothing.
+func DecompressBudget(dst, src []byte, t CompressType, limit int, take func(n int) bool) ([]byte, error) {
 	switch t {
 	case CompressNone:
 		return append(dst, src...), nil
@@ -59,6 +72,9 @@ func Decompress(dst, src []byte, t CompressType, limit int) ([]byte, error) {
 		if limit > 0 && n > limit {
 			return nil, fmt.Errorf("snappy: decoded size %d exceeds the limit %d", n, limit)
 		}
+		if take != nil && !take(n) {
+			return nil, fmt.Errorf("snappy: decoded size %d: %w", n, ErrBudget)
+		}
 		out, err := snappy.Decode(nil, src)
 		if err != nil {
 			return nil, fmt.Errorf("snappy: %w", err)
@@ -69,29 +85,48 @@ func Decompress(dst, src []byte, t CompressType, limit int) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		return readLimited(dst, r, limit, "gzip")
+		return readLimited(dst, r, limit, take, "gzip")
 	case CompressZlib:
 		r, err := zlib.NewReader(bytes.NewReader(src))
 		if err != nil {
 			return nil, fmt.Errorf("zlib: %w", err)
 		}
-		return readLimited(dst, r, limit, "zlib")
+		return readLimited(dst, r, limit, take, "zlib")
 	}
 	return nil, fmt.Errorf("%w: %v", ErrUnsupportedCompression, t)
 }
 
-func readLimited(dst []byte, r io.ReadCloser, limit int, name string) ([]byte, error) {
+func readLimited(dst []byte, r io.ReadCloser, limit int, take func(int) bool, name string) ([]byte, error) {
 	defer r.Close()
 	var src io.Reader = r
 	if limit > 0 {
 		src = io.LimitReader(r, int64(limit)+1)
 	}
 	buf := bytes.NewBuffer(dst)
-	if _, err := buf.ReadFrom(src); err != nil {
+	var err error
+	if take == nil {
+		_, err = buf.ReadFrom(src)
+	} else {
+		_, err = io.Copy(budgetWriter{buf: buf, take: take}, src)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if limit > 0 && buf.Len()-len(dst) > limit {
 		return nil, fmt.Errorf("%s: decompressed size exceeds the limit %d", name, limit)
 	}
 	return buf.Bytes(), nil
+}
+
+// budgetWriter appends to buf what take grants.
+type budgetWriter struct {
+	buf  *bytes.Buffer
+	take func(int) bool
+}
+
+func (w budgetWriter) Write(p []byte) (int, error) {
+	if !w.take(len(p)) {
+		return 0, ErrBudget
+	}
+	return w.buf.Write(p)
 }
