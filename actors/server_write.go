@@ -14,21 +14,35 @@ import (
 // holds) while either
 //
 //   - MaxConnectionRequests of the connection's requests are being handled, until one returns; or
-//   - the connection has MaxUnwrittenBytes of answers unwritten, until they drain below half.
+//   - the connection is overcrowded, until its unwritten answers drain below half of
+//     MaxUnwrittenBytes.
 //
 // The requests read so far still run and answer; nothing is read meanwhile, so a client that
 // pipelines without end holds at most MaxConnectionRequests goroutines, and one that never reads
-// its answers holds about MaxUnwrittenBytes of them. The exact rule for answers: an answer whose
-// payload and attachment would take the unwritten bytes past MaxUnwrittenBytes is replaced by an
-// EOVERCROWDED error frame of about a hundred bytes. Those error frames are queued until the
-// unwritten bytes reach MaxUnwrittenBytes plus overcrowdSlack; past that, answers are dropped
-// (their clients time out) and counted in the rate-limited warning. The requests that can still
-// answer once the reader stopped are at most MaxConnectionRequests, so the slack is rarely
-// reached.
+// its answers holds about MaxUnwrittenBytes of them.
+//
+// The exact rule for answers: the unwritten bytes are the answers appended to the connection's
+// write buffer and not yet accepted by the kernel (the socket's own buffer comes on top). An
+// answer whose payload and attachment would take them past MaxUnwrittenBytes is replaced by an
+// EOVERCROWDED error frame of about a hundred bytes, and the connection becomes overcrowded; so
+// it does when an appended answer brings them to MaxUnwrittenBytes. An answer larger than
+// MaxUnwrittenBytes still leaves when nothing else is unwritten, as in brpc, which refuses a
+// write only when the bytes already unwritten are over the limit. Error frames are queued until
+// the unwritten bytes reach MaxUnwrittenBytes plus a slack of 256 bytes per
+// MaxConnectionRequests (256 KiB by default); past that, answers are dropped (their clients time
+// out) and counted in the rate-limited warning. Once the connection is overcrowded, the requests
+// that can still answer before its reader stops are at most MaxConnectionRequests, each error
+// frame takes less than 256 bytes, so the slack is a safety net that a well-behaved server does
+// not reach. What a connection holds is thus bounded by MaxUnwrittenBytes, plus its largest
+// answer, plus the slack.
 
 // overcrowdSlack is how far error frames may take a connection's unwritten bytes past
-// MaxUnwrittenBytes before answers are dropped instead: limit/8 plus 4 KiB.
-func overcrowdSlack(limit int64) int64 { return limit/8 + 4<<10 }
+// MaxUnwrittenBytes before answers are dropped instead: errFrameRoom bytes per request that may
+// be in a handler.
+func overcrowdSlack(maxRequests int) int64 { return errFrameRoom * int64(maxRequests) }
+
+// errFrameRoom is more than an EOVERCROWDED error frame takes.
+const errFrameRoom = 256
 
 // writeCombiner appends frames to a buffer under a lock; whoever finds no write in progress
 // becomes the writer and keeps writing until the buffer is empty, so frames that pile up during a
@@ -45,13 +59,15 @@ type writeCombiner struct {
 	// write if the writer yields first; nil means always yield.
 	others func() bool
 
-	// limit is MaxUnwrittenBytes (<= 0: none). unwritten is len(buf) plus the bytes being
-	// written, stored under mu and read without it by the reader. written, if set, is called
-	// after each write, without mu; overcrowded, if set, after an answer was replaced or
-	// dropped (dropped true), with mu held.
+	// limit is MaxUnwrittenBytes (<= 0: none); outLen is the length of the write in progress.
+	// crowded is set when the unwritten bytes reach limit or an answer was replaced, and
+	// cleared once they drain below limit/2; the reader reads it without mu. written, if set,
+	// is called after each write, without mu; overcrowded, if set, after an answer was replaced
+	// or dropped (dropped true), with mu held.
 	limit       int64
+	slack       int64 // overcrowdSlack
 	outLen      int
-	unwritten   atomic.Int64
+	crowded     atomic.Bool
 	written     func()
 	overcrowded func(unwritten int64, dropped bool)
 }
@@ -80,8 +96,9 @@ func (wc *writeCombiner) hold(meta *wire.Meta, payload, attachment []byte) {
 func (wc *writeCombiner) add(meta *wire.Meta, payload, attachment []byte) {
 	if wc.limit > 0 {
 		n := int64(len(wc.buf) + wc.outLen)
-		if n+int64(len(payload)+len(attachment)) > wc.limit {
-			if n >= wc.limit+overcrowdSlack(wc.limit) {
+		if n > 0 && n+int64(len(payload)+len(attachment)) > wc.limit {
+			wc.crowded.Store(true)
+			if n >= wc.limit+wc.slack {
 				if wc.overcrowded != nil {
 					wc.overcrowded(n, true)
 				}
@@ -96,7 +113,9 @@ func (wc *writeCombiner) add(meta *wire.Meta, payload, attachment []byte) {
 		}
 	}
 	wc.buf = wire.AppendFrame(wc.buf, meta, payload, attachment)
-	wc.unwritten.Store(int64(len(wc.buf) + wc.outLen))
+	if wc.limit > 0 && int64(len(wc.buf)+wc.outLen) >= wc.limit {
+		wc.crowded.Store(true)
+	}
 }
 
 // flush writes the frames that hold left in the buffer, unless a write is in progress, which
@@ -139,7 +158,9 @@ func (wc *writeCombiner) writeOut(yield bool) {
 		if wc.failed {
 			wc.buf = nil // a failed connection writes no more: let its answers go
 		}
-		wc.unwritten.Store(int64(len(wc.buf)))
+		if wc.limit > 0 && int64(len(wc.buf)) < wc.limit/2 && wc.crowded.Load() {
+			wc.crowded.Store(false)
+		}
 		if wc.written != nil {
 			wc.mu.Unlock()
 			wc.written()
@@ -168,6 +189,7 @@ func (sc *serverConn) initLimits() {
 	sc.resume = make(chan struct{}, 1)
 	if s.opts.MaxUnwrittenBytes > 0 {
 		sc.out.limit = s.opts.MaxUnwrittenBytes
+		sc.out.slack = overcrowdSlack(s.opts.MaxConnectionRequests)
 		sc.out.written = sc.wakeReader
 		sc.out.overcrowded = sc.overcrowded
 	}
@@ -185,14 +207,12 @@ func (sc *serverConn) overcrowded(unwritten int64, dropped bool) {
 
 // mustPause reports whether the reader stops reading for now; a comparison or two per request.
 func (sc *serverConn) mustPause() bool {
-	return sc.busy.Load() >= int64(sc.srv.opts.MaxConnectionRequests) ||
-		(sc.out.limit > 0 && sc.out.unwritten.Load() >= sc.out.limit)
+	return sc.busy.Load() >= int64(sc.srv.opts.MaxConnectionRequests) || sc.out.crowded.Load()
 }
 
 // canResume reports whether a paused reader reads on.
 func (sc *serverConn) canResume() bool {
-	return sc.busy.Load() < int64(sc.srv.opts.MaxConnectionRequests) &&
-		(sc.out.limit <= 0 || sc.out.unwritten.Load() < sc.out.limit/2)
+	return sc.busy.Load() < int64(sc.srv.opts.MaxConnectionRequests) && !sc.out.crowded.Load()
 }
 
 // pause waits until the reader may read on; it reports false when the connection closed
