@@ -9,9 +9,9 @@ import (
 
 // The request memory budget: a server counts the bytes held by the requests it has read and not
 // done with, in Server.reqMem. A request's frame bytes count from when it is read (a request that
-// finds the budget spent is answered ELIMIT at once and its frame dropped), and the bytes its
-// payload decompresses to count as they are produced, in chunks of at most 32 KiB; both are
-// given back when its handler returns. The parsed request message and whatever its handler
+// finds the budget spent is answered ELIMIT at once and its frame dropped), and the buffer its
+// payload decompresses into counts as it grows (by doubling, see wire.DecompressBudget), before
+// it is allocated; both are given back when its handler returns. The parsed request message and whatever its handler
 // allocates are not counted. So what requests hold is bounded by MaxRequestMemory plus the
 // frames that the connections' readers are reading at the moment (each at most MaxBodySize).
 

@@ -192,17 +192,20 @@ func gzipRequest(t testing.TB, n int) []byte {
 }
 
 // Decompressions that would take the memory held by requests past MaxRequestMemory answer
-// ELIMIT instead of inflating; the budget is given back when the handlers return.
+// ELIMIT instead of inflating; the budget is given back when the handlers return. Each request
+// inflates to 900 KiB into a buffer that doubles up to MaxBodySize (1 MiB): two of them and their
+// frames fit in 3 MiB, a third does not.
 func TestServerRequestMemoryBudget(t *testing.T) {
 	const body = 1 << 20
-	srv := newServer(t, &actors.ServerOptions{MaxBodySize: body, MaxRequestMemory: 2 * body})
+	srv := newServer(t, &actors.ServerOptions{MaxBodySize: body, MaxRequestMemory: 3 * body})
 	g := newGate(t)
 	handle(t, srv, "test.Svc.Block", g.handle)
 	c := dialRaw(t, listen(t, srv))
+	payload := gzipRequest(t, 900<<10)
 	send := func(id int64) {
 		m := methodMeta("test.Svc", "Block", id)
 		m.CompressType = wire.CompressGzip
-		c.send(m, gzipRequest(t, 900<<10), nil)
+		c.send(m, payload, nil)
 	}
 	send(1)
 	send(2)

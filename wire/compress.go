@@ -54,12 +54,13 @@ func Decompress(dst, src []byte, t CompressType, limit int) ([]byte, error) {
 	return DecompressBudget(dst, src, t, limit, nil)
 }
 
-// DecompressBudget is [Decompress] that asks take for the bytes it is about to produce before
-// producing them: all at once for snappy, whose decoded size is known up front, and chunk by
-// chunk (at most 32 KiB each) for gzip and zlib. When take returns false it stops with an error
-// matching [ErrBudget], having produced no more than take granted; the caller gives back
-// whatever take granted, on success or not. A nil take grants everything. [CompressNone]
-// appends src as it is and asks take nothing.
+// DecompressBudget is [Decompress] that asks take for the memory it is about to allocate for its
+// output before allocating it: the decoded size at once for snappy, whose size is known up
+// front; for gzip and zlib, each growth of the output buffer (which doubles, up to limit), so
+// that what take granted is the capacity of the output, not counting dst's own. When take
+// returns false it stops with an error matching [ErrBudget], having allocated no more than take
+// granted; the caller gives back whatever take granted, on success or not. A nil take grants
+// everything. [CompressNone] appends src as it is and asks take nothing.
 func DecompressBudget(dst, src []byte, t CompressType, limit int, take func(n int) bool) ([]byte, error) {
 	switch t {
 	case CompressNone:
@@ -102,31 +103,49 @@ func readLimited(dst []byte, r io.ReadCloser, limit int, take func(int) bool, na
 	if limit > 0 {
 		src = io.LimitReader(r, int64(limit)+1)
 	}
-	buf := bytes.NewBuffer(dst)
+	var out []byte
 	var err error
 	if take == nil {
+		buf := bytes.NewBuffer(dst)
 		_, err = buf.ReadFrom(src)
+		out = buf.Bytes()
 	} else {
-		_, err = io.Copy(budgetWriter{buf: buf, take: take}, src)
+		w := &budgetWriter{b: dst, base: len(dst), limit: limit, take: take}
+		_, err = io.Copy(w, src)
+		out = w.b
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if limit > 0 && buf.Len()-len(dst) > limit {
+	if limit > 0 && len(out)-len(dst) > limit {
 		return nil, fmt.Errorf("%s: decompressed size exceeds the limit %d", name, limit)
 	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
-// budgetWriter appends to buf what take grants.
+// budgetWriter appends to b, growing it by doubling with the memory take grants.
 type budgetWriter struct {
-	buf  *bytes.Buffer
-	take func(int) bool
+	b     []byte
+	base  int // len(dst): the caller's bytes, not counted
+	limit int // the most bytes to produce, or <= 0 for none
+	take  func(int) bool
 }
 
-func (w budgetWriter) Write(p []byte) (int, error) {
-	if !w.take(len(p)) {
-		return 0, ErrBudget
+func (w *budgetWriter) Write(p []byte) (int, error) {
+	if cap(w.b)-len(w.b) < len(p) {
+		produced := len(w.b) - w.base
+		grow := max(produced, len(p), 32<<10)
+		if w.limit > 0 {
+			// No more than the limit (plus the byte that tells it was exceeded) is kept.
+			grow = max(min(grow, w.limit+1-produced), len(p))
+		}
+		if !w.take(grow) {
+			return 0, ErrBudget
+		}
+		nb := make([]byte, len(w.b), len(w.b)+grow)
+		copy(nb, w.b)
+		w.b = nb
 	}
-	return w.buf.Write(p)
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
