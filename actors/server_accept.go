@@ -79,10 +79,10 @@ func (s *Server) startConn(c net.Conn) {
 	}
 	if limit := s.opts.MaxConnections; limit > 0 && len(s.conns) >= limit {
 		s.mu.Unlock()
-		sc.cancel()
-		c.Close()
 		s.warnLimited(&s.connLog, "troupe: refusing a connection over ServerOptions.MaxConnections",
 			"remote", c.RemoteAddr().String(), "max_connections", limit)
+		sc.cancel()
+		c.Close()
 		return
 	}
 	s.conns[sc] = struct{}{}

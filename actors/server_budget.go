@@ -8,12 +8,18 @@ import (
 )
 
 // The request memory budget: a server counts the bytes held by the requests it has read and not
-// done with, in Server.reqMem. A request's frame bytes count from when it is read (a request that
-// finds the budget spent is answered ELIMIT at once and its frame dropped), and the buffer its
-// payload decompresses into counts as it grows (by doubling, see wire.DecompressBudget), before
-// it is allocated; both are given back when its handler returns. The parsed request message and whatever its handler
-// allocates are not counted. So what requests hold is bounded by MaxRequestMemory plus the
-// frames that the connections' readers are reading at the moment (each at most MaxBodySize).
+// done with, in Server.reqMem, from when each is read until its handler returns:
+//
+//   - its frame, and as much again for the message parsed from its payload, when it is read; a
+//     request that finds the budget spent is answered ELIMIT at once and its frame dropped;
+//   - if compressed, the buffer its payload decompresses into, as that buffer is allocated (sized
+//     from gzip's announced length, or grown by doubling; see wire.DecompressBudget), and as
+//     much as the decompressed bytes for the message parsed from them. A decompression that
+//     the budget cannot grant stops there and answers ELIMIT.
+//
+// What a handler allocates, and the garbage a growing buffer leaves behind, are not counted. So
+// the memory requests hold is about MaxRequestMemory at most, plus the frames the connections'
+// readers are reading at the moment (each at most MaxBodySize).
 
 // Defaults of the limits in ServerOptions.
 const (
@@ -57,7 +63,7 @@ func (s *Server) holdRequest(f *wire.Frame) *wire.Error {
 	if limit < 0 {
 		return nil
 	}
-	n := int64(len(f.Body))
+	n := int64(len(f.Body) + len(f.Payload))
 	if s.reqMem.Add(n) <= limit {
 		return nil
 	}
@@ -67,10 +73,11 @@ func (s *Server) holdRequest(f *wire.Frame) *wire.Error {
 	return s.budgetError()
 }
 
-// dropRequest gives back what a request held: its frame and its decompressed payload.
+// dropRequest gives back what a request held: its frame, its decompressed payload and the
+// estimates of their parsed messages.
 func (s *Server) dropRequest(f *wire.Frame, inflated int64) {
 	if s.opts.MaxRequestMemory >= 0 {
-		s.reqMem.Add(-int64(len(f.Body)) - inflated)
+		s.reqMem.Add(-int64(len(f.Body)+len(f.Payload)) - inflated)
 	}
 }
 
@@ -95,6 +102,9 @@ func (sc *serverConn) inflate(hc *handlerCtx, f *wire.Frame) ([]byte, *wire.Erro
 		}
 	}
 	payload, err := wire.DecompressBudget(nil, f.Payload, f.Meta.CompressType, s.opts.MaxBodySize, take)
+	if err == nil && take != nil && !take(len(payload)) { // the message parsed from it
+		err = wire.ErrBudget
+	}
 	if errors.Is(err, wire.ErrBudget) {
 		s.warnLimited(&s.limitLog, "troupe: request memory budget exceeded by a decompression, answering ELIMIT",
 			"max_request_memory", s.opts.MaxRequestMemory, "method", hc.call.method)

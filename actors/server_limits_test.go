@@ -193,11 +193,11 @@ func gzipRequest(t testing.TB, n int) []byte {
 
 // Decompressions that would take the memory held by requests past MaxRequestMemory answer
 // ELIMIT instead of inflating; the budget is given back when the handlers return. Each request
-// inflates to 900 KiB into a buffer that doubles up to MaxBodySize (1 MiB): two of them and their
-// frames fit in 3 MiB, a third does not.
+// inflates to 900 KiB, counted twice (the buffer and the message parsed from it): two of them
+// fit in 4 MiB, a third does not.
 func TestServerRequestMemoryBudget(t *testing.T) {
 	const body = 1 << 20
-	srv := newServer(t, &actors.ServerOptions{MaxBodySize: body, MaxRequestMemory: 3 * body})
+	srv := newServer(t, &actors.ServerOptions{MaxBodySize: body, MaxRequestMemory: 4 * body})
 	g := newGate(t)
 	handle(t, srv, "test.Svc.Block", g.handle)
 	c := dialRaw(t, listen(t, srv))

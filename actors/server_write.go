@@ -44,6 +44,11 @@ func overcrowdSlack(maxRequests int) int64 { return errFrameRoom * int64(maxRequ
 // errFrameRoom is more than an EOVERCROWDED error frame takes.
 const errFrameRoom = 256
 
+// maxSpare is the largest written-out buffer a connection keeps for its next frames. A larger one
+// is left to the collector, so that a connection that once had a large backlog does not hold two
+// buffers of that size, nor start a new backlog in one.
+const maxSpare = 1 << 20
+
 // writeCombiner appends frames to a buffer under a lock; whoever finds no write in progress
 // becomes the writer and keeps writing until the buffer is empty, so frames that pile up during a
 // write leave together in the next one.
@@ -152,7 +157,9 @@ func (wc *writeCombiner) writeOut(yield bool) {
 		wc.mu.Unlock()
 		_, err := wc.w.Write(out)
 		wc.mu.Lock()
-		wc.spare = out[:0]
+		if cap(out) <= maxSpare {
+			wc.spare = out[:0]
+		}
 		wc.failed = err != nil
 		wc.outLen = 0
 		if wc.failed {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -86,18 +87,29 @@ func DecompressBudget(dst, src []byte, t CompressType, limit int, take func(n in
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		return readLimited(dst, r, limit, take, "gzip")
+		return readLimited(dst, r, limit, take, gzipSizeHint(src), "gzip")
 	case CompressZlib:
 		r, err := zlib.NewReader(bytes.NewReader(src))
 		if err != nil {
 			return nil, fmt.Errorf("zlib: %w", err)
 		}
-		return readLimited(dst, r, limit, take, "zlib")
+		return readLimited(dst, r, limit, take, 0, "zlib")
 	}
 	return nil, fmt.Errorf("%w: %v", ErrUnsupportedCompression, t)
 }
 
-func readLimited(dst []byte, r io.ReadCloser, limit int, take func(int) bool, name string) ([]byte, error) {
+// gzipSizeHint returns the size a gzip stream says its data has (its trailer's ISIZE, the size
+// modulo 2^32), or 0. It comes from the peer: a hint for sizing a buffer, nothing more.
+func gzipSizeHint(src []byte) int {
+	if len(src) < 18 { // the smallest gzip stream: a 10-byte header and an 8-byte trailer
+		return 0
+	}
+	return int(binary.LittleEndian.Uint32(src[len(src)-4:]))
+}
+
+// readLimited reads r to its end after dst. With take, the output buffer is sized from hint
+// (when take grants it) and then grows by doubling with what take grants.
+func readLimited(dst []byte, r io.ReadCloser, limit int, take func(int) bool, hint int, name string) ([]byte, error) {
 	defer r.Close()
 	var src io.Reader = r
 	if limit > 0 {
@@ -111,6 +123,7 @@ func readLimited(dst []byte, r io.ReadCloser, limit int, take func(int) bool, na
 		out = buf.Bytes()
 	} else {
 		w := &budgetWriter{b: dst, base: len(dst), limit: limit, take: take}
+		w.reserve(hint)
 		_, err = io.Copy(w, src)
 		out = w.b
 	}
@@ -129,6 +142,20 @@ type budgetWriter struct {
 	base  int // len(dst): the caller's bytes, not counted
 	limit int // the most bytes to produce, or <= 0 for none
 	take  func(int) bool
+}
+
+// reserve makes room for the size the stream announced, up to the limit, if take grants it; if
+// not, the buffer grows as the data comes.
+func (w *budgetWriter) reserve(hint int) {
+	if w.limit > 0 {
+		hint = min(hint, w.limit+1)
+	}
+	if hint <= 0 || !w.take(hint) {
+		return
+	}
+	nb := make([]byte, len(w.b), len(w.b)+hint)
+	copy(nb, w.b)
+	w.b = nb
 }
 
 func (w *budgetWriter) Write(p []byte) (int, error) {
