@@ -49,35 +49,36 @@ type ServerOptions struct {
 	NoInPlace bool
 
 	// MaxConnections bounds the connections served at once: a connection accepted beyond it
-	// is closed at once, and a warning is logged at most once a second. 0 (the default) means
-	// no limit. brpc has no such flag; it is what a descriptor limit does less gracefully.
+	// is closed at once, with a warning logged at most once a second. 0 (the default) means no
+	// limit. brpc has no such flag (the closest is the process's descriptor limit).
 	MaxConnections int
-	// IdleTimeout closes a connection on which no request has arrived for that long and no
-	// request is in progress, as brpc's -idle_timeout_s does. One goroutine per server looks
-	// at the connections every IdleTimeout/4 (at least every 10 ms), so a connection is closed
-	// between IdleTimeout and 1.25 IdleTimeout after its last request. 0 (the default) means
-	// connections are never closed for idleness.
+	// IdleTimeout closes a connection on which no request has arrived for that long while no
+	// request of it was in a handler, like brpc's ServerOptions.idle_timeout_sec (the
+	// -idle_timeout_s flag of its example servers; default -1, off). One goroutine per server
+	// looks at the connections every IdleTimeout/4 (at least every 10 ms), so a connection is
+	// closed between IdleTimeout and about 1.25 IdleTimeout after it fell idle. 0 (the
+	// default) means never; negative is invalid.
 	IdleTimeout time.Duration
-	// MaxUnwrittenBytes bounds the bytes of answers waiting to be written to one connection,
-	// as brpc's -socket_max_unwritten_bytes does (64 MiB by default there and here). An answer
-	// that would take the connection past it is replaced by a small EOVERCROWDED error frame;
-	// and once the connection has that many bytes unwritten, its reader stops reading until
-	// they drain below half. See server_write.go for the exact rule. 0 means 64 MiB; a
-	// negative value means no limit.
+	// MaxUnwrittenBytes bounds the answers waiting in a connection's write buffer, like brpc's
+	// -socket_max_unwritten_bytes (64 MiB there and here). An answer that would take a
+	// connection past it (unless nothing else waits) is replaced by an EOVERCROWDED error frame,
+	// and the connection's reader stops reading until the backlog drains below half; past the
+	// limit plus 256 bytes per MaxConnectionRequests, even error frames are dropped (and
+	// counted in the warning). A client that never reads its answers thus holds about this much
+	// of the server's memory. 0 means 64 MiB; a negative value means no limit.
 	MaxUnwrittenBytes int64
-	// MaxRequestMemory bounds the memory held, server-wide, by the requests read and not yet
-	// done: each request's frame bytes, and the bytes its payload decompressed to, count from
-	// when it is read until its handler returns. A request read while the budget is spent is
-	// answered ELIMIT at once, and a decompression that would exceed what is left stops and
-	// answers ELIMIT ("request memory budget … exceeded") instead of inflating. 0 means
+	// MaxRequestMemory bounds the memory held, server-wide, by requests read and not done:
+	// each request's frame and decompression buffer, and as much as its payload again for the
+	// message parsed from it, count from when it is read until its handler returns. A request
+	// read while the budget is spent, or whose decompression would exceed what is left, is
+	// answered ELIMIT ("request memory budget … exceeded") instead of being inflated. 0 means
 	// 256 MiB, or MaxBodySize if that is larger; a negative value means no budget; a positive
 	// value below MaxBodySize is invalid. brpc has no such flag.
 	MaxRequestMemory int64
-	// MaxConnectionRequests bounds the requests of one connection being handled at once: when
-	// a connection has that many handlers running, its reader stops reading until one
-	// returns, so a client that pipelines requests for a slow method holds at most that many
-	// goroutines. 0 means 1024; negative is invalid. brpc has no such flag (its bthreads are
-	// cheaper than goroutines).
+	// MaxConnectionRequests bounds the requests of one connection in handlers at once: when a
+	// connection has that many, its reader stops reading until one returns, so a client that
+	// pipelines requests for a slow method holds at most that many goroutines. 0 means 1024;
+	// negative is invalid. brpc has no such flag (a bthread per request costs less there).
 	MaxConnectionRequests int
 }
 
@@ -126,6 +127,7 @@ type Server struct {
 	stopped   chan struct{} // closed when Shutdown begins
 
 	reqMem    atomic.Int64 // bytes held by requests read and not done (server_budget.go)
+	dropped   atomic.Int64 // answers dropped on overcrowded connections (server_write.go)
 	acceptLog serverLogLimiter
 	connLog   serverLogLimiter
 	limitLog  serverLogLimiter // overcrowded connections and the request memory budget

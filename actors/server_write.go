@@ -207,9 +207,10 @@ func (sc *serverConn) overcrowded(unwritten int64, dropped bool) {
 	what := "troupe: connection overcrowded, answering EOVERCROWDED"
 	if dropped {
 		what = "troupe: connection overcrowded, dropping answers"
+		sc.srv.dropped.Add(1)
 	}
 	sc.srv.warnLimited(&sc.srv.limitLog, what, "remote", sc.conn.RemoteAddr().String(),
-		"unwritten", unwritten, "max_unwritten_bytes", sc.out.limit)
+		"unwritten", unwritten, "max_unwritten_bytes", sc.out.limit, "dropped_total", sc.srv.dropped.Load())
 }
 
 // mustPause reports whether the reader stops reading for now; a comparison or two per request.
