@@ -141,6 +141,7 @@ func (sc *serverConn) end() {
 // all. It returns whether this goroutine still reads, and whether it left an answer in the write
 // buffer for read to send.
 func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held bool) {
+	sc.reqs.Add(1) // activity, for the idle sweeper
 	if f.Meta.IsResponse {
 		sc.srv.log.Warn("troupe: ignoring a response frame sent to a server", "remote", sc.conn.RemoteAddr().String())
 		return true, false
@@ -152,7 +153,6 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 		sc.reply(f, nil, nil, &wire.Error{Code: wire.EREQUEST, Text: frameErr.Error()}, false)
 		return true, false
 	}
-	sc.reqs.Add(1)
 	m, name, werr := sc.srv.lookup(f.Meta.Service, f.Meta.Method)
 	if werr != nil {
 		sc.reply(f, nil, nil, werr, false)

@@ -229,6 +229,33 @@ func TestServerRequestMemoryBudget(t *testing.T) {
 	}
 }
 
+// Uncompressed requests count their frame and their parsed message against MaxRequestMemory:
+// a request read while the budget is spent is answered ELIMIT at once.
+func TestServerRequestMemoryBudgetFrames(t *testing.T) {
+	const body = 1 << 20
+	srv := newServer(t, &actors.ServerOptions{MaxBodySize: body, MaxRequestMemory: 4 * body})
+	g := newGate(t)
+	handle(t, srv, "test.Svc.Block", g.handle)
+	c := dialRaw(t, listen(t, srv))
+	payload := marshal(t, hello(strings.Repeat("f", 900<<10))) // 1.8 MB counted each
+	c.send(methodMeta("test.Svc", "Block", 1), payload, nil)
+	c.send(methodMeta("test.Svc", "Block", 2), payload, nil)
+	g.waitEntered(t, 2)
+	f := c.call(methodMeta("test.Svc", "Block", 3), payload, nil)
+	wantError(t, f, wire.ELIMIT, "request memory budget of 4194304 bytes")
+	g.open()
+	for range 2 {
+		if f := c.read(); f.Meta.ErrorCode != 0 {
+			t.Fatalf("Call(cid %d) = error %d %q, want success", f.Meta.CorrelationID, f.Meta.ErrorCode, f.Meta.ErrorText)
+		}
+	}
+	c.send(methodMeta("test.Svc", "Block", 4), payload, nil)
+	g.waitEntered(t, 1)
+	if f := c.read(); f.Meta.CorrelationID != 4 || f.Meta.ErrorCode != 0 {
+		t.Fatalf("Call(cid %d) after the budget was given back = error %d %q, want cid 4 answered", f.Meta.CorrelationID, f.Meta.ErrorCode, f.Meta.ErrorText)
+	}
+}
+
 // Requests pipelined on one connection for a slow handler hold at most MaxConnectionRequests
 // goroutines: the connection's reader waits for a handler to return.
 func TestServerMaxConnectionRequests(t *testing.T) {
