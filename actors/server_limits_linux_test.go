@@ -81,7 +81,7 @@ func TestServerKeepsAcceptingOutOfDescriptors(t *testing.T) {
 		}
 		conns = append(conns, c)
 	}
-	waitFor(t, "the child to log an accept failure", func() bool {
+	serverWaitFor(t, "the child to log an accept failure", func() bool {
 		return strings.Contains(stderr.String(), "too many open files")
 	})
 	for _, c := range conns {

@@ -31,8 +31,8 @@ func serverHeapInuse() uint64 {
 	return ms.HeapInuse
 }
 
-// waitFor polls cond until it holds, failing the test after testTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
+// serverWaitFor polls cond until it holds, failing the test after testTimeout.
+func serverWaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)
 	for !cond() {
@@ -84,7 +84,7 @@ func TestServerMaxConnections(t *testing.T) {
 		t.Errorf("log = %q, want a warning naming MaxConnections", logs.String())
 	}
 	a.conn.Close()
-	waitFor(t, "the server to forget the closed connection", func() bool { return srv.Connections() < 2 })
+	serverWaitFor(t, "the server to forget the closed connection", func() bool { return srv.Connections() < 2 })
 	c := dialRaw(t, addr)
 	if got := decodeEcho(t, c.echo(2, hello("c"), nil)).GetMessage(); got != "c" {
 		t.Errorf("Call(third connection) message = %q, want %q", got, "c")
@@ -146,7 +146,7 @@ func TestServerMaxUnwrittenBytes(t *testing.T) {
 		_, err := c.conn.Write(frames)
 		written <- err
 	}()
-	waitFor(t, "the connection to be overcrowded", func() bool { return strings.Contains(logs.String(), "overcrowded") })
+	serverWaitFor(t, "the connection to be overcrowded", func() bool { return strings.Contains(logs.String(), "overcrowded") })
 	if grew := int64(serverHeapInuse()) - int64(before); grew > 24<<20 {
 		t.Errorf("heap grew by %d MiB with a client that does not read, want at most 24 MiB", grew>>20)
 	}
