@@ -130,7 +130,8 @@ type Server struct {
 	dropped   atomic.Int64 // answers dropped on overcrowded connections (server_write.go)
 	acceptLog serverLogLimiter
 	connLog   serverLogLimiter
-	limitLog  serverLogLimiter // overcrowded connections and the request memory budget
+	crowdLog  serverLogLimiter // overcrowded connections
+	budgetLog serverLogLimiter // requests refused by the request memory budget
 	idleStart sync.Once
 }
 

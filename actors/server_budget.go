@@ -68,7 +68,7 @@ func (s *Server) holdRequest(f *wire.Frame) *wire.Error {
 		return nil
 	}
 	s.reqMem.Add(-n)
-	s.warnLimited(&s.limitLog, "troupe: request memory budget spent, answering ELIMIT",
+	s.warnLimited(&s.budgetLog, "troupe: request memory budget spent, answering ELIMIT",
 		"max_request_memory", limit, "frame_bytes", n)
 	return s.budgetError()
 }
@@ -106,7 +106,7 @@ func (sc *serverConn) inflate(hc *handlerCtx, f *wire.Frame) ([]byte, *wire.Erro
 		err = wire.ErrBudget
 	}
 	if errors.Is(err, wire.ErrBudget) {
-		s.warnLimited(&s.limitLog, "troupe: request memory budget exceeded by a decompression, answering ELIMIT",
+		s.warnLimited(&s.budgetLog, "troupe: request memory budget exceeded by a decompression, answering ELIMIT",
 			"max_request_memory", s.opts.MaxRequestMemory, "method", hc.call.method)
 		werr := s.budgetError()
 		werr.Text = "Fail to decompress request: " + werr.Text

@@ -10,8 +10,6 @@ import (
 // refused connections and overcrowded connections can come by the thousand a second; one line a
 // second says as much.
 type serverLogLimiter struct {
-	every time.Duration // 0: serverLogEvery
-
 	mu         sync.Mutex
 	last       time.Time
 	suppressed int
@@ -23,14 +21,10 @@ const serverLogEvery = time.Second
 // allow reports whether a warning may be logged now and, if so, how many were held back since
 // the last one that was.
 func (l *serverLogLimiter) allow() (ok bool, suppressed int) {
-	every := l.every
-	if every == 0 {
-		every = serverLogEvery
-	}
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < every {
+	if !l.last.IsZero() && now.Sub(l.last) < serverLogEvery {
 		l.suppressed++
 		return false, 0
 	}
@@ -38,8 +32,8 @@ func (l *serverLogLimiter) allow() (ok bool, suppressed int) {
 	return true, suppressed
 }
 
-// warn logs msg with args through the server's logger if lim allows it, adding the number of
-// warnings held back since the last one.
+// warnLimited logs msg with args through the server's logger if lim allows it, adding the
+// number of warnings held back since the last one.
 func (s *Server) warnLimited(lim *serverLogLimiter, msg string, args ...any) {
 	ok, n := lim.allow()
 	if !ok {

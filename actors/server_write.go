@@ -209,7 +209,7 @@ func (sc *serverConn) overcrowded(unwritten int64, dropped bool) {
 		what = "troupe: connection overcrowded, dropping answers"
 		sc.srv.dropped.Add(1)
 	}
-	sc.srv.warnLimited(&sc.srv.limitLog, what, "remote", sc.conn.RemoteAddr().String(),
+	sc.srv.warnLimited(&sc.srv.crowdLog, what, "remote", sc.conn.RemoteAddr().String(),
 		"unwritten", unwritten, "max_unwritten_bytes", sc.out.limit, "dropped_total", sc.srv.dropped.Load())
 }
 
