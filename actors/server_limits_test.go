@@ -104,11 +104,11 @@ func TestServerIdleTimeout(t *testing.T) {
 	busy.send(methodMeta("test.Svc", "Block", 1), marshal(t, hello("busy")), nil)
 	g.waitEntered(t, 1)
 	idle := dialRaw(t, addr)
+	start := time.Now() // before the server reads the request
 	decodeEcho(t, idle.call(methodMeta("test.Svc", "Echo", 1), marshal(t, hello("idle")), nil))
-	start := time.Now()
 	idle.expectClosed()
 	if d := time.Since(start); d < 100*time.Millisecond {
-		t.Errorf("idle connection closed %v after its last answer, want at least IdleTimeout (100ms)", d)
+		t.Errorf("idle connection closed %v after its last request, want at least IdleTimeout (100ms)", d)
 	}
 	g.open()
 	if got := decodeEcho(t, busy.read()).GetMessage(); got != "busy" {
