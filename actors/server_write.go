@@ -34,7 +34,8 @@ import (
 // that can still answer before its reader stops are at most MaxConnectionRequests, each error
 // frame takes less than 256 bytes, so the slack is a safety net that a well-behaved server does
 // not reach. What a connection holds is thus bounded by MaxUnwrittenBytes, plus its largest
-// answer, plus the slack.
+// answer, plus the slack, in buffers whose capacity may exceed their contents by about a quarter
+// (append's growth).
 
 // overcrowdSlack is how far error frames may take a connection's unwritten bytes past
 // MaxUnwrittenBytes before answers are dropped instead: errFrameRoom bytes per request that may
