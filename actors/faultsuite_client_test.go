@@ -76,10 +76,10 @@ func clientFaults() []clientFault {
 			})},
 		{name: "garbage meta", fault: "answer meta is not protobuf", want: wire.EFAILEDSOCKET,
 			pending: "a malformed answer is reported as ERESPONSE, not EFAILEDSOCKET",
-			run: viaFake(func(*wire.Frame) faultproxy.Reply { return faultproxy.Answer(faultproxy.GarbageMeta()) })},
+			run:     viaFake(func(*wire.Frame) faultproxy.Reply { return faultproxy.Answer(faultproxy.GarbageMeta()) })},
 		{name: "oversized answer", fault: "answer header declares 1 GiB", want: wire.EFAILEDSOCKET,
 			pending: "a frame over the size limit is reported as ERESPONSE, not EFAILEDSOCKET",
-			run: viaFake(func(*wire.Frame) faultproxy.Reply { return faultproxy.Answer(faultproxy.OversizedHeader(1 << 30)) })},
+			run:     viaFake(func(*wire.Frame) faultproxy.Reply { return faultproxy.Answer(faultproxy.OversizedHeader(1 << 30)) })},
 		{name: "request frame as answer", fault: "answer is a request-type frame", want: wire.EFAILEDSOCKET,
 			pending: "a request-type frame is taken as the answer",
 			run: viaFake(func(f *wire.Frame) faultproxy.Reply {
