@@ -51,8 +51,8 @@ func viaProxy(timeout time.Duration, fault func(*faultproxy.Proxy)) func(*testin
 	}
 }
 
-// echoAnswer is a valid response frame to f with the message "fake".
-func echoAnswer(f *wire.Frame) []byte { return goodAnswer(f).Bytes }
+// goodAnswerBytes is a valid response frame to f with the message "fake".
+func goodAnswerBytes(f *wire.Frame) []byte { return goodAnswer(f).Bytes }
 
 func clientFaults() []clientFault {
 	return []clientFault{
@@ -67,7 +67,7 @@ func clientFaults() []clientFault {
 		{name: "server closes mid-frame", fault: "fake server sends 15 bytes of an answer, closes", want: wire.EEOF,
 			pending: "a stream ending inside a frame is reported as ERESPONSE, not EEOF",
 			run: viaFake(func(f *wire.Frame) faultproxy.Reply {
-				return faultproxy.Reply{Bytes: faultproxy.Truncated(echoAnswer(f), 15), Close: true}
+				return faultproxy.Reply{Bytes: faultproxy.Truncated(goodAnswerBytes(f), 15), Close: true}
 			})},
 		{name: "bad magic", fault: `answer starts "HTTP"`, want: wire.EFAILEDSOCKET,
 			pending: "a malformed answer is reported as ERESPONSE, not EFAILEDSOCKET",
