@@ -121,6 +121,8 @@ func clientFaults() []clientFault {
 		{name: "corrupted answer header", fault: "proxy flips answer byte 0", want: wire.EFAILEDSOCKET,
 			pending: "a malformed answer is reported as ERESPONSE, not EFAILEDSOCKET",
 			run:     viaProxy(0, func(p *faultproxy.Proxy) { p.CorruptAt(faultproxy.Down, 0) })},
+		{name: "payload corrupted in transit", fault: "proxy flips the last byte of an answer", want: wire.ERESPONSE,
+			run: corruptedInTransit},
 		{name: "stall beyond the timeout", fault: "proxy holds the answer", want: wire.ERPCTIMEDOUT,
 			run: viaProxy(300*time.Millisecond, func(p *faultproxy.Proxy) { p.Stall(faultproxy.Down) })},
 		{name: "blackhole", fault: "proxy swallows the request", want: wire.ERPCTIMEDOUT,
@@ -292,4 +294,16 @@ func breakerTrips(t *testing.T, e *faultEnv) (actors.Channel, error) {
 		}
 	}
 	return ch, err
+}
+
+// corruptedInTransit measures an answer with a good call, then has the proxy flip the last byte
+// of the next, identical answer: the end of the EchoResponse, whose last varint no longer ends.
+func corruptedInTransit(t *testing.T, e *faultEnv) (actors.Channel, error) {
+	ch := e.channel(e.proxy.Addr(), noRetry)
+	if err := e.call(ch, nil, nil, nil); err != nil {
+		t.Fatalf("the measuring call = %v", err)
+	}
+	size := e.proxy.Stats().Bytes[faultproxy.Down]
+	e.proxy.CorruptAt(faultproxy.Down, 2*size-1)
+	return ch, e.call(ch, nil, nil, nil)
 }
