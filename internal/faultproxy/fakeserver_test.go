@@ -93,3 +93,34 @@ func TestListenFullTimesOut(t *testing.T) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+func TestFakeServerResetsAndStaysSilent(t *testing.T) {
+	s, err := NewFakeServer(func(req *wire.Frame) Reply {
+		if req.Meta.CorrelationID == 1 {
+			return Reply{} // no answer
+		}
+		return Reply{Reset: true}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := Dial(s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Write(Request(1, "a.B.C", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadFrame(50 * time.Millisecond); !isTimeout(err) {
+		t.Fatalf("ReadFrame() after an unanswered request = %v, want a timeout", err)
+	}
+	if err := c.Write(Request(2, "a.B.C", nil)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ReadFrame(timeout)
+	if !errors.Is(err, syscallECONNRESET) {
+		t.Fatalf("ReadFrame() after a reset = %v, want ECONNRESET", err)
+	}
+}

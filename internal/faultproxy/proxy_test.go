@@ -228,3 +228,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestProxyCloseWhileStalled(t *testing.T) {
+	p, c := newProxy(t)
+	p.Stall(Down)
+	p.Delay(Up, time.Hour)
+	if _, err := c.Write([]byte("stuck")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the proxy to relay the connection", func() bool { return p.Stats().Open == 1 })
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if st := p.Stats(); st.Open != 0 {
+		t.Fatalf("after Close, Stats() = %+v, want no connection open", st)
+	}
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.ReadAll(c); err != nil && !errors.Is(err, syscallECONNRESET) {
+		t.Fatalf("read after Close = %v, want the connection closed", err)
+	}
+}
