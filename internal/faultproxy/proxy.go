@@ -1,6 +1,7 @@
 package faultproxy
 
 import (
+	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -151,8 +152,7 @@ func (p *Proxy) accept() {
 // connect dials the target for c and relays between them.
 func (p *Proxy) connect(c net.Conn) {
 	defer p.wg.Done()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	s, err := d.Dial("tcp", p.target)
+	s, err := p.dial()
 	if err != nil {
 		setLinger0(c)
 		c.Close()
@@ -179,7 +179,8 @@ func (p *Proxy) connect(c net.Conn) {
 	p.open.Add(-1)
 }
 
-// CloseConns closes every open connection (both sides, with a normal close).
+// CloseConns closes every connection being relayed (both sides, with a normal close); one
+// accepted a moment ago whose connection to the target is still being made is not among them.
 func (p *Proxy) CloseConns() {
 	p.mu.Lock()
 	prs := make([]*pair, 0, len(p.conns))
@@ -260,4 +261,19 @@ func (p *Proxy) Clear() {
 	p.Refuse(false)
 	p.ClearDir(Up)
 	p.ClearDir(Down)
+}
+
+// dial connects to the target; Close cuts a slow dial short.
+func (p *Proxy) dial() (net.Conn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-p.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	return d.DialContext(ctx, "tcp", p.target)
 }
