@@ -18,6 +18,7 @@ const (
 	Down
 )
 
+// String is "up" or "down".
 func (d Dir) String() string {
 	if d == Up {
 		return "up"
