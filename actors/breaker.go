@@ -16,7 +16,8 @@ import (
 // Channels opt in with ChannelOptions.EnableCircuitBreaker; the state belongs to the socket, so
 // every opted-in channel of the System feeds and sees the same breaker.
 
-// breakerParams are the tunables, with brpc's defaults in defaultBreakerParams.
+// breakerParams are the tunables, with brpc's defaults in defaultBreakerParams; a System takes
+// them from SystemOptions.CircuitBreaker.
 type breakerParams struct {
 	longWindow, shortWindow int     // samples
 	longPct, shortPct       float64 // tolerated error rate, percent
@@ -24,6 +25,7 @@ type breakerParams struct {
 	maxIsolation            time.Duration
 	minErrorCost            time.Duration // error cost below this decays to zero at a success
 	maxFailedLatencyMult    float64       // an error costs at most this many mean latencies
+	halfOpenWindow          int           // attempts after a reset that must all succeed; 0: off
 }
 
 func defaultBreakerParams() breakerParams {
@@ -96,6 +98,7 @@ type breaker struct {
 	isolation  time.Duration // of the current or last break
 	lastReset  time.Time
 	lastBroken time.Time
+	halfOpen   int // attempts left that must succeed, after a reset with a half-open window
 }
 
 func newBreaker(p breakerParams) *breaker {
@@ -106,9 +109,10 @@ func newBreaker(p breakerParams) *breaker {
 
 // feed records an attempt's outcome. It returns true exactly when this outcome broke the circuit;
 // the caller then isolates the server for isolationTime(). ELIMIT (a server shedding load on
-// purpose) is not counted.
+// purpose) is not counted, nor is EHOSTDOWN: an attempt refused because the server is isolated
+// says nothing new about it (in brpc such attempts never reach the server's socket).
 func (b *breaker) feed(code wire.Errno, latency time.Duration) (tripped bool) {
-	if code == wire.ELIMIT {
+	if code == wire.ELIMIT || code == wire.EHOSTDOWN {
 		return false
 	}
 	b.mu.Lock()
@@ -118,6 +122,14 @@ func (b *breaker) feed(code wire.Errno, latency time.Duration) (tripped bool) {
 	}
 	us := float64(latency.Microseconds())
 	failed := code != 0
+	if b.halfOpen > 0 {
+		if failed {
+			b.halfOpen = 0
+			b.trip(time.Now())
+			return true
+		}
+		b.halfOpen--
+	}
 	okLong := b.long.add(failed, us)
 	okShort := b.short.add(failed, us)
 	if okLong && okShort {
@@ -155,6 +167,7 @@ func (b *breaker) reset() {
 	}
 	b.broken = false
 	b.lastReset = time.Now()
+	b.halfOpen = b.params.halfOpenWindow
 	b.long = newRecorder(b.params.longWindow, b.params.longPct, b.params)
 	b.short = newRecorder(b.params.shortWindow, b.params.shortPct, b.params)
 }

@@ -112,16 +112,20 @@ type ChannelOptions struct {
 	NamingSchemes map[string]naming.Builder
 	// NamingFilter, if set, drops the servers of the naming service it does not accept.
 	NamingFilter naming.Filter
-	// HealthCheckInterval is how often a server whose connection broke is reconnected until it
-	// answers again. 0 means DefaultHealthCheckInterval (3 s).
+	// HealthCheckInterval is how often an isolated server (one whose connection broke or was
+	// refused) is reconnected until it answers again, brpc's -health_check_interval; until then
+	// a single-server channel's calls fail at once with EHOSTDOWN and a cluster channel skips
+	// the server. 0 means DefaultHealthCheckInterval (3 s).
 	HealthCheckInterval time.Duration
 
 	// RetryPolicy decides which failures are retried; nil means DefaultRetryPolicy (brpc's).
 	RetryPolicy RetryPolicy
-	// EnableCircuitBreaker isolates a server whose error rate spikes (brpc's circuit breaker: two
-	// windows of 3000 and 1500 attempts tolerating 5% and 10% errors), for 100 ms the first time
-	// and twice as long each time it breaks again within 30 s, up to 30 s. Off by default, as in
-	// brpc.
+	// EnableCircuitBreaker isolates a server whose error rate spikes (brpc's circuit breaker: by
+	// default two windows of 3000 and 1500 attempts tolerating 5% and 10% errors), for 100 ms the
+	// first time and twice as long each time it breaks again within 30 s, up to 30 s; its
+	// settings are the System's, [SystemOptions.CircuitBreaker]. During the isolation attempts to
+	// the server fail at once with EHOSTDOWN (a cluster channel's balancer skips it). Off by
+	// default, as in brpc.
 	EnableCircuitBreaker bool
 	// BackupRequest, when positive, sends a second attempt to another server if the first has not
 	// answered after this long; the first good answer wins. It uses one of MaxRetry's retries;
@@ -260,6 +264,7 @@ func (s *System) NewChannel(target string, opts *ChannelOptions) (*PlainChannel,
 		s.releaseSocket(sock)
 		return nil, err
 	}
+	ch.watchHealth()
 	return ch, nil
 }
 
@@ -303,12 +308,6 @@ func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
 	return nil
 }
 
-// channelActor is the channel in the actor tree. A plain channel to one server keeps no state
-// that calls must ask for, so it receives nothing on the call path.
-type channelActor struct{ ch *PlainChannel }
-
-func (a *channelActor) Receive(actor.Context) {}
-
 // Target returns the server address or the naming service URL the channel calls ("" for a zero
 // PlainChannel).
 func (ch *PlainChannel) Target() string { return ch.target }
@@ -341,6 +340,7 @@ func (ch *PlainChannel) Close() error {
 func (ch *PlainChannel) stop() {
 	ch.once.Do(func() {
 		ch.closed.Store(true)
+		ch.unwatchHealth()
 		_ = ch.sys.as.Root.StopFuture(ch.pid).Wait() // a cluster's actor lets its sockets go
 		ch.sys.mu.Lock()
 		delete(ch.sys.channels, ch)

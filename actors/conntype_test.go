@@ -291,18 +291,36 @@ func TestConnectionTypesKilledServer(t *testing.T) {
 }
 
 // TestConnectionTypesRetry is brpc's test retry (b): the server drops the connection of the first
-// attempt; the retry, on a new connection, succeeds.
+// attempt; the retry, on a new connection, succeeds. A broken single connection isolates the
+// server until health checking reconnects, so there, as in brpc, the call succeeds after
+// retries when the health check revived the server in time (here it is given a backoff to do
+// it in), or ends with EHOSTDOWN after all of them.
 func TestConnectionTypesRetry(t *testing.T) {
 	for _, typ := range connTypes {
 		t.Run(typ, func(t *testing.T) {
 			cl, addr := startCounted(t, &echoservice.Service{}, nil, 1)
 			sys := newSystem(t)
-			ch, err := sys.NewChannel(addr, &actors.ChannelOptions{ConnectionType: typ, MaxRetry: 1, Timeout: 5 * time.Second})
+			opts := &actors.ChannelOptions{ConnectionType: typ, MaxRetry: 1, Timeout: 5 * time.Second}
+			if typ == "single" {
+				opts.MaxRetry, opts.HealthCheckInterval = 3, 10*time.Millisecond
+				opts.RetryPolicy = actors.FixedBackoff{Wait: 200 * time.Millisecond}
+			}
+			ch, err := sys.NewChannel(addr, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var cntl actors.Controller
-			if err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
+			err = ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
+			if typ == "single" {
+				if err != nil && (cntl.ErrorCode() != wire.EHOSTDOWN || cntl.RetriedCount() != 3) {
+					t.Fatalf("Call() = %v after %d retries, want a success or EHOSTDOWN after 3", err, cntl.RetriedCount())
+				}
+				if err == nil && (cntl.RetriedCount() < 1 || cl.accepted.Load() != 2) {
+					t.Errorf("RetriedCount = %d over %d connections, want at least 1 over 2", cntl.RetriedCount(), cl.accepted.Load())
+				}
+				return
+			}
+			if err != nil {
 				t.Fatalf("Call() = %v, want a successful retry", err)
 			}
 			if cntl.RetriedCount() != 1 || cl.accepted.Load() != 2 {

@@ -39,7 +39,8 @@
 //
 //   - single (the default): one connection multiplexing every attempt. Frames queue in a buffer
 //     and, when the mailbox drains, everything queued leaves with one syscall. A broken
-//     connection fails every attempt pending on it; the next attempt dials again.
+//     connection fails every attempt pending on it and isolates the server until health
+//     checking reconnects (see Faults).
 //   - pooled: a connection per attempt in flight. An attempt takes the most recently used idle
 //     connection or dials one, up to MaxConnectionPoolSize per server; beyond that, attempts
 //     queue in the actor until a connection comes back, which it does when its answer arrived.
@@ -133,6 +134,35 @@
 // Package actors imports wire, naming, lb, mailbox, the internal call runtime and protoactor-go;
 // no protoactor type appears in its API except [SystemOptions.ActorSystem]. Systems, channels, calls and servers are safe for
 // concurrent use; a Controller belongs to one call at a time.
+//
+// # Faults
+//
+// A client reports a server's faults with brpc's codes, and the default retry policy retries
+// every one of them within the call's retry limit and deadline. A connection that cannot be
+// made gives the dial's code: ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, or ETIMEDOUT ("connect
+// timed out") when ConnectTimeout passes; the call's own deadline is ERPCTIMEDOUT and is never
+// retried. A connection the server closes before or in the middle of an answer gives EEOF (or
+// ECONNRESET); an answer stream that cannot be parsed — bad magic, a meta that does not decode,
+// a frame over the size limit, a request frame where an answer was expected — gives
+// EFAILEDSOCKET, with a text naming what was wrong and quoting at most four of the peer's
+// bytes. Either way the connection is closed and every attempt pending on it fails. A frame
+// that parses but whose payload is not the response type (or whose checksum or attachment_size
+// is wrong) fails only its call, with ERESPONSE, not retried, and the connection goes on.
+//
+// A refused or unreachable connect, a broken single connection, three connect timeouts in a row
+// and a trip of the circuit breaker isolate the server's socket. While it is isolated, attempts
+// that reach it fail at once with EHOSTDOWN, without dialling: "Server 127.0.0.1:8000 is down
+// (isolated since 01:02:03.456: <last error>)", an error that wraps the last error. A cluster
+// channel's balancer skips the server, and a retry goes to another one. So the first call to a
+// dead single server dials, is refused and ends with EHOSTDOWN after its retries (errors.Is
+// also finds ECONNREFUSED), and later calls get EHOSTDOWN at once. Only the health checker
+// revives a socket: every HealthCheckInterval (brpc's -health_check_interval, 3 s), or once
+// the breaker's isolation time is over after a trip, it connects again, and success brings the
+// server back. Every channel, single-server ones included, subscribes its servers to health
+// checking. The breaker isolates for [CircuitBreakerOptions.MinIsolation] (100 ms), doubling at
+// each trip within MaxIsolation of the last revival, back to the minimum after a quiet period.
+// Broken connections and isolations are logged at most once a second per kind, with the count
+// of lines suppressed.
 //
 // # Behaviour under network faults
 //

@@ -203,7 +203,9 @@ func TestRetryAfterABrokenConnection(t *testing.T) {
 		}
 	})
 	sys := newSystem(t)
-	ch, err := sys.NewChannel(l.Addr().String(), nil)
+	// Pooled: a broken connection fails only its attempt. A broken single connection isolates
+	// the server until health checking revives it (TestBrokenSingleConnectionIsolatesTheServer).
+	ch, err := sys.NewChannel(l.Addr().String(), &actors.ChannelOptions{ConnectionType: "pooled"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,16 +265,18 @@ func TestConnectionRefusedIsRetriedThenReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first attempt dials and is refused, which isolates the server: the retries fail at
+	// once with EHOSTDOWN, whose error wraps the refusal.
 	var cntl actors.Controller
 	err = ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
-	if !errors.Is(err, wire.ECONNREFUSED) || cntl.RetriedCount() != 3 {
-		t.Fatalf("Call() = %v after %d retries, want ECONNREFUSED after 3", err, cntl.RetriedCount())
+	if cntl.ErrorCode() != wire.EHOSTDOWN || !errors.Is(err, wire.ECONNREFUSED) || cntl.RetriedCount() != 3 {
+		t.Fatalf("Call() = %v after %d retries, want EHOSTDOWN wrapping ECONNREFUSED after 3", err, cntl.RetriedCount())
 	}
 	cntl.Reset()
 	cntl.SetMaxRetry(actors.NoRetry)
 	_ = ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
-	if cntl.RetriedCount() != 0 || cntl.ErrorCode() != wire.ECONNREFUSED {
-		t.Fatalf("SetMaxRetry(NoRetry): %v after %d retries", cntl.Err(), cntl.RetriedCount())
+	if cntl.RetriedCount() != 0 || cntl.ErrorCode() != wire.EHOSTDOWN {
+		t.Fatalf("SetMaxRetry(NoRetry): %v after %d retries, want EHOSTDOWN after 0", cntl.Err(), cntl.RetriedCount())
 	}
 }
 

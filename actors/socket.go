@@ -76,7 +76,7 @@ type socket struct {
 // it, which give the pool's first settings.
 func startSocket(sys *System, key sockKey, o *ChannelOptions) (*socket, error) {
 	sk := &socket{sys: sys, addr: key.addr, typ: key.typ, auth: key.auth, created: time.Now(),
-		breaker: newBreaker(defaultBreakerParams()), live: map[net.Conn]struct{}{}}
+		breaker: newBreaker(sys.breaker), live: map[net.Conn]struct{}{}}
 	sk.pending.m = make(map[int64]*mailbox.Light)
 	if key.typ != connSingle {
 		sk.pending.onRemove = sk.abandon

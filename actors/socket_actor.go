@@ -21,8 +21,9 @@ import (
 //
 // A single socket multiplexes all attempts on one connection: it queues frames while a write or
 // the dial is in progress and writes everything queued with one syscall when its mailbox drains.
-// A broken connection fails every pending attempt; the next attempt dials again. Pooled and
-// short sockets give each attempt a connection of its own (socket_pool.go).
+// A broken connection fails every pending attempt and isolates the server until health checking
+// reconnects (socket_health.go). Pooled and short sockets give each attempt a connection of its
+// own (socket_pool.go).
 type socketActor struct {
 	sk       *socket
 	self     *actor.PID
@@ -92,6 +93,10 @@ func (a *socketActor) onAttempt(at *attempt) {
 	frame := at.frame
 	at.frame = nil
 	a.connectTimeout = at.c.ch.opts.ConnectTimeout
+	if a.refusingDown() {
+		a.refuseDown(at, frame)
+		return
+	}
 	if a.sk.typ != connSingle {
 		a.poolSize, a.idleTimeout = at.c.ch.opts.MaxConnectionPoolSize, at.c.ch.opts.IdleTimeout
 		a.take(queued{id: at.id, frame: frame})
@@ -173,8 +178,9 @@ func (a *socketActor) onDialed(m *dialed) {
 	switch {
 	case m.err != nil:
 		a.sk.setErr(m.err)
-		a.isolate()
-		a.connFailed(c, dialError(a.sk.addr, m.err))
+		err := dialError(a.sk.addr, m.err)
+		a.dialFailed(c, err)
+		a.connFailed(c, err)
 	case m.auth != nil:
 		a.sk.forget(m.conn)
 		a.sk.setErr(m.auth)
@@ -189,7 +195,9 @@ func (a *socketActor) connected(c *sconn, conn net.Conn, cred []byte) {
 	raw, err := conn.(syscall.Conn).SyscallConn()
 	if err != nil {
 		a.sk.forget(conn)
-		a.connFailed(c, dialError(a.sk.addr, err))
+		werr := dialError(a.sk.addr, err)
+		a.dialFailed(c, werr)
+		a.connFailed(c, werr)
 		return
 	}
 	local := conn.LocalAddr().String()
@@ -198,7 +206,7 @@ func (a *socketActor) connected(c *sconn, conn net.Conn, cred []byte) {
 	a.sk.conns.Add(1)
 	a.open++
 	a.setState()
-	a.revive()
+	a.dialSucceeded(c)
 	id, sk, self, typ := c.id, a.sk, a.self, a.sk.typ
 	sk.sys.goroutine(func() { readLoop(sk, self, id, conn, typ) })
 	if typ != connSingle && c.at == 0 {
@@ -206,14 +214,6 @@ func (a *socketActor) connected(c *sconn, conn net.Conn, cred []byte) {
 		return
 	}
 	a.flushConn(c)
-}
-
-func dialError(addr string, err error) *wire.Error {
-	code := wire.ErrnoOf(err)
-	if code == wire.EINTERNAL {
-		code = wire.EFAILEDSOCKET
-	}
-	return &wire.Error{Code: code, Text: "Fail to connect " + addr, Addr: addr, Err: err}
 }
 
 func (a *socketActor) onReadFailed(m *readFailed) {
@@ -225,10 +225,12 @@ func (a *socketActor) onReadFailed(m *readFailed) {
 // connBroken handles a connection that failed while open.
 func (a *socketActor) connBroken(c *sconn, err error) {
 	a.sk.setErr(err)
+	werr := socketError(a.sk.addr, err)
+	a.logBroken(werr)
 	if a.sk.typ == connSingle {
-		a.isolate()
+		a.isolate(werr)
 	}
-	a.connFailed(c, socketError(a.sk.addr, err))
+	a.connFailed(c, werr)
 }
 
 // connFailed closes c and fails the attempts that were waiting for it: every pending attempt of
@@ -280,18 +282,6 @@ func (a *socketActor) setState() {
 	a.sk.open.Store(int64(a.open))
 	a.sk.idle.Store(int64(len(a.idle)))
 	a.sk.waiting.Store(int64(len(a.queue)))
-}
-
-func socketError(addr string, err error) *wire.Error {
-	code := wire.ErrnoOf(err)
-	if code == wire.EINTERNAL {
-		code = wire.EFAILEDSOCKET
-	}
-	var fe *wire.FrameError
-	if errors.As(err, &fe) {
-		code = wire.ERESPONSE
-	}
-	return &wire.Error{Code: code, Text: fmt.Sprintf("Connection to %s broke", addr), Addr: addr, Err: err}
 }
 
 // fail fails one pending attempt, unless its call already gave up on it.
@@ -346,6 +336,11 @@ func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType
 		if err != nil && !errors.Is(err, wire.ErrAttachmentSize) {
 			putInbound(in)
 			sk.post(self, &readFailed{id: id, err: err})
+			return
+		}
+		if err == nil && isRequestFrame(&in.frame.Meta) {
+			putInbound(in)
+			sk.post(self, &readFailed{id: id, err: errRequestAsAnswer})
 			return
 		}
 		if err == nil {

@@ -115,6 +115,10 @@ func (a *socketActor) nextQueued() (queued, bool) {
 
 // refill dials for queued attempts while the pool has room, after a connection closed.
 func (a *socketActor) refill() {
+	if a.refusingDown() {
+		a.refuseQueued()
+		return
+	}
 	for !a.stopping && len(a.queue) > 0 && len(a.conns) < a.poolSize {
 		q, ok := a.nextQueued()
 		if !ok {

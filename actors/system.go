@@ -32,6 +32,9 @@ type SystemOptions struct {
 	// Workers is the number of dispatcher goroutines every troupe actor runs on
 	// (mailbox.DefaultWorkers when 0).
 	Workers int
+	// CircuitBreaker tunes the circuit breaker of the channels that enable it
+	// (ChannelOptions.EnableCircuitBreaker). The zero value gives brpc's defaults.
+	CircuitBreaker CircuitBreakerOptions
 }
 
 // System owns everything troupe starts: the protoactor actor system (unless the user gave one),
@@ -41,10 +44,14 @@ type SystemOptions struct {
 type System struct {
 	link // lets the channels of package combo reach rt
 
-	rt      *callrt.Runtime
-	as      *actor.ActorSystem
-	ownAS   bool
-	log     *slog.Logger
+	rt    *callrt.Runtime
+	as    *actor.ActorSystem
+	ownAS bool
+	log   *slog.Logger
+	// clientLog limits the lines logged about failing connections to servers.
+	clientLog *clientLogLimiter
+	// breaker holds the circuit breaker's settings, from SystemOptions.CircuitBreaker.
+	breaker breakerParams
 	name    string // prefix of every registry id troupe uses for this System
 	started time.Time
 
@@ -71,11 +78,16 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	if o.Workers < 0 {
 		return nil, fmt.Errorf("troupe: SystemOptions.Workers = %d, want >= 0", o.Workers)
 	}
+	bp, err := o.CircuitBreaker.params()
+	if err != nil {
+		return nil, err
+	}
 	s := &System{
-		log: loggerOrDiscard(o.Logger), started: time.Now(),
+		log: loggerOrDiscard(o.Logger), started: time.Now(), breaker: bp,
 		sockets: map[sockKey]*socket{}, retiring: map[*socket]struct{}{}, quit: make(chan struct{}),
 		channels: map[*PlainChannel]struct{}{},
 	}
+	s.clientLog = newClientLogLimiter(s.log)
 	s.as, s.ownAS = o.ActorSystem, o.ActorSystem == nil
 	if s.ownAS {
 		log := s.log

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -281,6 +282,12 @@ func TestErrnoOf(t *testing.T) {
 		t.Fatalf("net.Dial(%s) succeeded, want connection refused", addr)
 	}
 
+	d := net.Dialer{Deadline: time.Now().Add(-time.Second)}
+	_, dialTimeout := d.Dial("tcp", addr)
+	if !errors.Is(dialTimeout, context.DeadlineExceeded) {
+		t.Fatalf("a dial past its deadline = %v, want an error matching context.DeadlineExceeded", dialTimeout)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	tests := []struct {
@@ -304,6 +311,7 @@ func TestErrnoOf(t *testing.T) {
 		{"net.ErrClosed", fmt.Errorf("read: %w", net.ErrClosed), wire.EFAILEDSOCKET},
 		{"os.ErrDeadlineExceeded", os.ErrDeadlineExceeded, wire.ETIMEDOUT},
 		{"dial to a closed port", dialErr, wire.ECONNREFUSED},
+		{"dial timeout (also DeadlineExceeded)", dialTimeout, wire.ETIMEDOUT},
 		{"syscall.ECONNRESET", &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}, wire.ECONNRESET},
 		{"syscall.EPIPE", syscall.EPIPE, wire.EPIPE},
 		{"syscall errno brpc does not use", syscall.Errno(5), wire.EFAILEDSOCKET},

@@ -71,7 +71,9 @@ func (e *Error) Unwrap() []error {
 }
 
 // ErrnoOf returns the brpc code of err: its own code for an [*Error] or [Errno] anywhere in its
-// chain, ERPCTIMEDOUT for [context.DeadlineExceeded], ECANCELED for [context.Canceled], the
+// chain, ETIMEDOUT for a connection attempt that timed out (a [*net.OpError] of a dial, even
+// though Go's dial timeout also matches context.DeadlineExceeded), ERPCTIMEDOUT for
+// [context.DeadlineExceeded], ECANCELED for [context.Canceled], the
 // matching code for a network or system error, EINTERNAL for anything else, and 0 for nil.
 func ErrnoOf(err error) Errno {
 	if err == nil {
@@ -89,6 +91,9 @@ func ErrnoOf(err error) Errno {
 }
 
 func errnoOfForeign(err error) Errno {
+	if isDialTimeout(err) {
+		return ETIMEDOUT
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return ERPCTIMEDOUT
@@ -113,6 +118,14 @@ func errnoOfForeign(err error) Errno {
 		return ETIMEDOUT
 	}
 	return EINTERNAL
+}
+
+// isDialTimeout reports whether err is a connection attempt that timed out. Go's dial timeout
+// also matches context.DeadlineExceeded, but it is brpc's connect timeout (ETIMEDOUT, retried),
+// not the deadline of a call (ERPCTIMEDOUT, never retried).
+func isDialTimeout(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial" && oe.Timeout()
 }
 
 // sysErrnos pairs the platform's errno values with brpc's (Linux) numbers for the system codes
