@@ -121,7 +121,10 @@ func TestUnauthenticatedClientsGetNothing(t *testing.T) {
 				svc := &echoservice.Service{}
 				sa, _, addr := startAuthServer(t, svc)
 				sys := newSystem(t)
-				ch, err := sys.NewChannel(addr, &actors.ChannelOptions{ConnectionType: typ, Authenticator: auth, Timeout: 5 * time.Second})
+				// A connect slower than the 200ms default on a loaded machine would be retried
+				// (ETIMEDOUT) and spoil the count of retries this test checks.
+				ch, err := sys.NewChannel(addr, &actors.ChannelOptions{ConnectionType: typ, Authenticator: auth,
+					Timeout: 5 * time.Second, ConnectTimeout: 5 * time.Second})
 				if err != nil {
 					t.Fatal(err)
 				}

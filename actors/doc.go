@@ -164,6 +164,21 @@
 // Broken connections and isolations are logged at most once a second per kind, with the count
 // of lines suppressed.
 //
+// # Server limits
+//
+// A [Server] keeps accepting whatever happens: an accept error other than the listener's close
+// (out of descriptors, an aborted connection) is logged at most once a second and retried after
+// a pause growing from 5 ms to 1 s. [ServerOptions] bound what clients can make it hold:
+// MaxConnections (connections beyond it are closed at accept), IdleTimeout (connections idle for
+// that long are closed by one sweeping goroutine), MaxConnectionRequests (a connection with that
+// many requests in handlers is not read until one returns; 1024 by default), MaxUnwrittenBytes
+// (answers beyond 64 MiB waiting on a connection become EOVERCROWDED errors and the connection
+// is not read until they drain below half, as brpc's -socket_max_unwritten_bytes) and
+// MaxRequestMemory (requests read, decompressed and parsed count against a server-wide budget,
+// 256 MiB by default; a request or a decompression over it is answered ELIMIT instead of being
+// inflated). A client that pipelines without end, or never reads its answers, so holds a
+// bounded number of goroutines and bytes.
+//
 // # Behaviour under network faults
 //
 // The fault suite (faultsuite_*_test.go, run with go test -run FaultSuite) pins down what a

@@ -47,6 +47,39 @@ type ServerOptions struct {
 	// occasionally slow handler delays the requests behind it on its connection by 10 to 20 ms
 	// at most. Set NoInPlace when that is too much.
 	NoInPlace bool
+
+	// MaxConnections bounds the connections served at once: a connection accepted beyond it
+	// is closed at once, with a warning logged at most once a second. 0 (the default) means no
+	// limit. brpc has no such flag (the closest is the process's descriptor limit).
+	MaxConnections int
+	// IdleTimeout closes a connection on which no request has arrived for that long while no
+	// request of it was in a handler, like brpc's ServerOptions.idle_timeout_sec (the
+	// -idle_timeout_s flag of its example servers; default -1, off). One goroutine per server
+	// looks at the connections every IdleTimeout/4 (at least every 10 ms), so a connection is
+	// closed between IdleTimeout and about 1.25 IdleTimeout after it fell idle. 0 (the
+	// default) means never; negative is invalid.
+	IdleTimeout time.Duration
+	// MaxUnwrittenBytes bounds the answers waiting in a connection's write buffer, like brpc's
+	// -socket_max_unwritten_bytes (64 MiB there and here). An answer that would take a
+	// connection past it (unless nothing else waits) is replaced by an EOVERCROWDED error frame,
+	// and the connection's reader stops reading until the backlog drains below half; past the
+	// limit plus 256 bytes per MaxConnectionRequests, even error frames are dropped (and
+	// counted in the warning). A client that never reads its answers thus holds about this much
+	// of the server's memory. 0 means 64 MiB; a negative value means no limit.
+	MaxUnwrittenBytes int64
+	// MaxRequestMemory bounds the memory held, server-wide, by requests read and not done:
+	// each request's frame and decompression buffer, and as much as its payload again for the
+	// message parsed from it, count from when it is read until its handler returns. A request
+	// read while the budget is spent, or whose decompression would exceed what is left, is
+	// answered ELIMIT ("request memory budget … exceeded") instead of being inflated. 0 means
+	// 256 MiB, or MaxBodySize if that is larger; a negative value means no budget; a positive
+	// value below MaxBodySize is invalid. brpc has no such flag.
+	MaxRequestMemory int64
+	// MaxConnectionRequests bounds the requests of one connection in handlers at once: when a
+	// connection has that many, its reader stops reading until one returns, so a client that
+	// pipelines requests for a slow method holds at most that many goroutines. 0 means 1024;
+	// negative is invalid. brpc has no such flag (a bthread per request costs less there).
+	MaxConnectionRequests int
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -91,6 +124,15 @@ type Server struct {
 	wg        sync.WaitGroup // accept loops, connection readers and the in-place watchdog
 	workers   workerPool     // request goroutines
 	watch     *inPlaceWatch
+	stopped   chan struct{} // closed when Shutdown begins
+
+	reqMem    atomic.Int64 // bytes held by requests read and not done (server_budget.go)
+	dropped   atomic.Int64 // answers dropped on overcrowded connections (server_write.go)
+	acceptLog serverLogLimiter
+	connLog   serverLogLimiter
+	crowdLog  serverLogLimiter // overcrowded connections
+	budgetLog serverLogLimiter // requests refused by the request memory budget
+	idleStart sync.Once
 }
 
 // errNoServer is the error of using a Server's zero value.
@@ -113,11 +155,14 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 	if o.MaxBodySize == 0 {
 		o.MaxBodySize = wire.DefaultMaxBodySize
 	}
+	if err := o.setLimits(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		opts: o, log: loggerOrDiscard(o.Logger),
 		methods: map[string]*method{}, short: map[string]string{}, services: map[string]map[string]*method{},
 		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
-		idle: make(chan struct{}), workers: newWorkerPool(),
+		idle: make(chan struct{}), workers: newWorkerPool(), stopped: make(chan struct{}),
 	}
 	s.watch = newInPlaceWatch(s)
 	return s, nil
@@ -203,7 +248,8 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 }
 
 // Serve accepts connections on l until Shutdown, and then returns ErrServerClosed. It returns
-// another error only when accepting fails for good. Either way it closes l, also when called
+// another error only when l is closed by someone else; other accept errors are logged and
+// retried (see server_accept.go). Either way it closes l, also when called
 // after Shutdown.
 func (s *Server) Serve(l net.Listener) error {
 	defer l.Close()
@@ -214,65 +260,6 @@ func (s *Server) Serve(l net.Listener) error {
 		return err
 	}
 	return s.acceptLoop(l)
-}
-
-func (s *Server) track(l net.Listener) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() {
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	return nil
-}
-
-func (s *Server) acceptLoop(l net.Listener) error {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.log.Warn("troupe: accept failed", "addr", l.Addr().String(), "err", err)
-			return err
-		}
-		s.startConn(c)
-	}
-}
-
-func (s *Server) startConn(c net.Conn) {
-	sc := newServerConn(s, c)
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		c.Close()
-		return
-	}
-	s.conns[sc] = struct{}{}
-	s.wg.Add(1) // under mu, so that Shutdown's Wait cannot start before it; the reader's end releases it
-	s.mu.Unlock()
-	go sc.serve()
-}
-
-func (s *Server) forget(sc *serverConn) {
-	s.mu.Lock()
-	delete(s.conns, sc)
-	s.mu.Unlock()
-}
-
-// connList returns the open connections.
-func (s *Server) connList() []*serverConn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*serverConn, 0, len(s.conns))
-	for sc := range s.conns {
-		out = append(out, sc)
-	}
-	return out
 }
 
 // lookup finds the method for a request's service and method names, answering with brpc's codes:
@@ -339,7 +326,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.mu.Lock()
-	s.closing.Store(true)
+	if !s.closing.Swap(true) {
+		close(s.stopped)
+	}
 	for l := range s.listeners {
 		l.Close()
 	}

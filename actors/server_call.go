@@ -13,7 +13,8 @@ type serverCallKey struct{}
 // for both).
 type handlerCtx struct {
 	context.Context
-	call ServerCall
+	call     ServerCall
+	inflated int64 // bytes of the decompressed request counted in the memory budget
 }
 
 // Value returns the ServerCall for serverCallKey, and the connection context's values otherwise.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -38,6 +37,15 @@ type serverConn struct {
 	role    atomic.Int32           // roleReading, roleInPlace or roleMoved
 	since   atomic.Int64           // when the handler running in place started, Unix nanoseconds
 	inPlace atomic.Pointer[method] // the method of the handler running in place
+
+	// Limits (server_write.go, server_idle.go): busy counts the requests in handlers, reqs
+	// those read; a paused reader waits on resume.
+	busy      atomic.Int64
+	reqs      atomic.Int64
+	paused    atomic.Bool
+	resume    chan struct{}
+	idleSeen  int64 // reqs when the idle sweeper last saw it change; the sweeper's
+	idleSince int64 // when that was, Unix nanoseconds; the sweeper's
 }
 
 func newServerConn(s *Server, c net.Conn) *serverConn {
@@ -46,6 +54,7 @@ func newServerConn(s *Server, c net.Conn) *serverConn {
 	sc.out.w = c
 	sc.out.others = func() bool { return s.inflight.Load() > 1 }
 	sc.out.idle.L = &sc.out.mu
+	sc.initLimits()
 	return sc
 }
 
@@ -80,6 +89,14 @@ func (sc *serverConn) read() {
 		if heldAt != 0 && (!sc.r.FrameBuffered() || time.Now().UnixNano()-heldAt > int64(maxHold)) {
 			sc.out.flush()
 			heldAt = 0
+		}
+		if sc.mustPause() {
+			sc.out.flush()
+			heldAt = 0
+			if !sc.pause() {
+				sc.end()
+				return
+			}
 		}
 		f := new(wire.Frame)
 		err := sc.r.ReadFrame(f)
@@ -124,6 +141,7 @@ func (sc *serverConn) end() {
 // all. It returns whether this goroutine still reads, and whether it left an answer in the write
 // buffer for read to send.
 func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held bool) {
+	sc.reqs.Add(1) // activity, for the idle sweeper
 	if f.Meta.IsResponse {
 		sc.srv.log.Warn("troupe: ignoring a response frame sent to a server", "remote", sc.conn.RemoteAddr().String())
 		return true, false
@@ -140,10 +158,16 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 		sc.reply(f, nil, nil, werr, false)
 		return true, false
 	}
-	if werr := sc.srv.admit(); werr != nil { // ELOGOFF while closing: written before the connection closes
+	if werr := sc.srv.holdRequest(f); werr != nil {
 		sc.reply(f, nil, nil, werr, false)
 		return true, false
 	}
+	if werr := sc.srv.admit(); werr != nil { // ELOGOFF while closing: written before the connection closes
+		sc.srv.dropRequest(f, 0)
+		sc.reply(f, nil, nil, werr, false)
+		return true, false
+	}
+	sc.started()
 	if sc.srv.opts.NoInPlace || m.slow() || (sc.br.Buffered() > 0 && !m.quick()) {
 		sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name})
 		return true, false
@@ -157,6 +181,7 @@ func (sc *serverConn) handle(f *wire.Frame, m *method, name string, hold bool) {
 	defer sc.srv.release()
 	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
 		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}}
+	defer sc.finished(hc, f)
 	call := &hc.call
 	start := time.Now()
 	resp, werr := sc.invoke(hc, f, m)
@@ -170,7 +195,7 @@ func (sc *serverConn) handle(f *wire.Frame, m *method, name string, hold bool) {
 
 // invoke parses the request and calls the handler, turning a panic in either into EINTERNAL and
 // a nil response into EINTERNAL too.
-func (sc *serverConn) invoke(ctx context.Context, f *wire.Frame, m *method) (resp proto.Message, werr *wire.Error) {
+func (sc *serverConn) invoke(ctx *handlerCtx, f *wire.Frame, m *method) (resp proto.Message, werr *wire.Error) {
 	defer func() {
 		if r := recover(); r != nil {
 			sc.srv.log.Error("troupe: handler panicked", "method", ServerCallFromContext(ctx).Method(),
@@ -178,7 +203,7 @@ func (sc *serverConn) invoke(ctx context.Context, f *wire.Frame, m *method) (res
 			resp, werr = nil, &wire.Error{Code: wire.EINTERNAL, Text: fmt.Sprintf("handler panicked: %v", r)}
 		}
 	}()
-	req, werr := sc.parse(f, m)
+	req, werr := sc.parse(ctx, f, m)
 	if werr != nil {
 		return nil, werr
 	}
@@ -193,13 +218,12 @@ func (sc *serverConn) invoke(ctx context.Context, f *wire.Frame, m *method) (res
 	return resp, nil
 }
 
-func (sc *serverConn) parse(f *wire.Frame, m *method) (proto.Message, *wire.Error) {
+func (sc *serverConn) parse(hc *handlerCtx, f *wire.Frame, m *method) (proto.Message, *wire.Error) {
 	payload := f.Payload
 	if f.Meta.CompressType != wire.CompressNone {
-		var err error
-		payload, err = wire.Decompress(nil, payload, f.Meta.CompressType, sc.srv.opts.MaxBodySize)
-		if err != nil {
-			return nil, &wire.Error{Code: wire.EREQUEST, Text: "Fail to decompress request: " + err.Error()}
+		var werr *wire.Error
+		if payload, werr = sc.inflate(hc, f); werr != nil {
+			return nil, werr
 		}
 	}
 	req := m.NewRequest()
@@ -280,91 +304,4 @@ func (sc *serverConn) encode(f *wire.Frame, resp proto.Message, meta *wire.Meta,
 		meta.CompressType = t
 	}
 	return b, nil
-}
-
-// writeCombiner appends frames to a buffer under a lock; whoever finds no write in progress
-// becomes the writer and keeps writing until the buffer is empty, so frames that pile up during a
-// write leave together in the next one.
-type writeCombiner struct {
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when a writer finishes
-	buf     []byte
-	spare   []byte
-	writing bool
-	failed  bool
-	w       io.Writer
-	// others reports whether other requests are being handled, whose responses may join this
-	// write if the writer yields first; nil means always yield.
-	others func() bool
-}
-
-func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
-	wc.mu.Lock()
-	if wc.failed {
-		wc.mu.Unlock()
-		return
-	}
-	wc.buf = wire.AppendFrame(wc.buf, meta, payload, attachment)
-	wc.writeOut(true)
-}
-
-// hold adds a frame to the buffer without writing it: it leaves with the next write or flush.
-func (wc *writeCombiner) hold(meta *wire.Meta, payload, attachment []byte) {
-	wc.mu.Lock()
-	if !wc.failed {
-		wc.buf = wire.AppendFrame(wc.buf, meta, payload, attachment)
-	}
-	wc.mu.Unlock()
-}
-
-// flush writes the frames that hold left in the buffer, unless a write is in progress, which
-// takes them along. It does not yield first: the reader flushes a whole batch of answers.
-func (wc *writeCombiner) flush() {
-	wc.mu.Lock()
-	if wc.failed || len(wc.buf) == 0 {
-		wc.mu.Unlock()
-		return
-	}
-	wc.writeOut(false)
-}
-
-// writeOut becomes the writer unless another goroutine is, and writes until the buffer is
-// empty; with yield, it first lets other handlers add their answers. It is called with wc.mu
-// held and returns with it released.
-func (wc *writeCombiner) writeOut(yield bool) {
-	if wc.writing {
-		wc.mu.Unlock()
-		return
-	}
-	wc.writing = true
-	// Let the handlers that are ready to run append their responses first: one write then
-	// carries them all.
-	wc.mu.Unlock()
-	if yield && (wc.others == nil || wc.others()) {
-		runtime.Gosched()
-	}
-	wc.mu.Lock()
-	for len(wc.buf) > 0 && !wc.failed {
-		out := wc.buf
-		wc.buf = wc.spare[:0]
-		wc.mu.Unlock()
-		_, err := wc.w.Write(out)
-		wc.mu.Lock()
-		wc.spare = out[:0]
-		wc.failed = err != nil
-	}
-	wc.writing = false
-	wc.idle.Broadcast()
-	wc.mu.Unlock()
-}
-
-// settle waits until every frame appended so far has been written, or writing failed: a frame
-// appended while another goroutine was writing leaves with that goroutine's next write, after
-// its handler already returned.
-func (wc *writeCombiner) settle() {
-	wc.mu.Lock()
-	defer wc.mu.Unlock()
-	for wc.writing {
-		wc.idle.Wait()
-	}
 }

@@ -189,3 +189,42 @@ func TestDecompressCorrupt(t *testing.T) {
 		})
 	}
 }
+
+// DecompressBudget asks for the memory of its output before allocating it: with enough budget
+// it decodes what Decompress does and was granted about the output's capacity; with too little
+// it fails with ErrBudget, having been granted no more than the budget.
+func TestDecompressBudget(t *testing.T) {
+	const n = 1 << 20
+	src := compressible(n)
+	for _, ct := range []wire.CompressType{wire.CompressSnappy, wire.CompressGzip, wire.CompressZlib} {
+		z, err := wire.Compress(nil, src, ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var granted int
+		take := func(budget int) func(int) bool {
+			return func(k int) bool {
+				if granted+k > budget {
+					return false
+				}
+				granted += k
+				return true
+			}
+		}
+		out, err := wire.DecompressBudget(nil, z, ct, 2*n, take(4*n))
+		if err != nil || !bytes.Equal(out, src) {
+			t.Errorf("DecompressBudget(%v, budget %d) = %d bytes, %v; want the %d bytes compressed", ct, 4*n, len(out), err, n)
+		}
+		if granted < n || granted > 2*n+64<<10 {
+			t.Errorf("DecompressBudget(%v) was granted %d bytes for %d bytes of output, want between", ct, granted, n)
+		}
+		granted = 0
+		_, err = wire.DecompressBudget(nil, z, ct, 2*n, take(n/2))
+		if !errors.Is(err, wire.ErrBudget) {
+			t.Errorf("DecompressBudget(%v, budget %d) = %v, want ErrBudget", ct, n/2, err)
+		}
+		if granted > n/2 {
+			t.Errorf("DecompressBudget(%v, budget %d) was granted %d bytes, want at most the budget", ct, n/2, granted)
+		}
+	}
+}
