@@ -196,5 +196,8 @@
 // it carries, names an unknown compression or inflates beyond MaxBodySize is answered EREQUEST,
 // the connection serving on; a response frame sent to a server is ignored; requests beyond
 // MaxConcurrency are answered ELIMIT, each exactly once; a client's reset cancels the handlers of
-// its connection. In every case each call finishes exactly once and the server keeps serving.
+// its connection. Under the server limits, a client that never reads gets EOVERCROWDED answers
+// while the server stops reading it, a gzip bomb over the memory budget is answered ELIMIT, a
+// connection beyond MaxConnections, an idle one and one holding half a frame are closed. In
+// every case each call finishes exactly once and the server keeps serving.
 package actors
