@@ -203,4 +203,26 @@
 // larger response fails the connection it arrives on, as any malformed frame does, and a
 // compressed response that would decompress beyond the limit fails its own call with ERESPONSE.
 // [NoLimit] lifts either bound; the body is then limited only by the frame format, to 4 GiB - 1.
+//
+// # Behaviour under network faults
+//
+// The fault suite (faultsuite_*_test.go, run with go test -run FaultSuite) pins down what a
+// caller sees when the network or the peer misbehaves, one case per fault. On the client: a
+// refused connection fails with ECONNREFUSED; a server that closes before answering with EEOF;
+// a reset with ECONNRESET, also when it hits a frame's first bytes; an answer whose payload does
+// not parse, or whose checksum does not match, with ERESPONSE; a stalled, blackholed or too slow
+// server with ERPCTIMEDOUT at the call's deadline; a cancelled call with ECANCELED. A throttled
+// or delayed server within the deadline still answers, backup requests route around a slow
+// server, a cluster's dead server is skipped, health checking brings a server that came back
+// into use, and the circuit breaker isolates a server failing every call. On the server: bytes
+// that are not a baidu_std frame, a header declaring more than MaxBodySize, a garbage meta or a
+// truncated frame close the connection; an unknown service or method is answered ENOSERVICE or
+// ENOMETHOD, and a request that does not parse, fails its checksum, claims more attachment than
+// it carries, names an unknown compression or inflates beyond MaxBodySize is answered EREQUEST,
+// the connection serving on; a response frame sent to a server is ignored; requests beyond
+// MaxConcurrency are answered ELIMIT, each exactly once; a client's reset cancels the handlers of
+// its connection. Under the server limits, a client that never reads gets EOVERCROWDED answers
+// while the server stops reading it, a gzip bomb over the memory budget is answered ELIMIT, a
+// connection beyond MaxConnections, an idle one and one holding half a frame are closed. In
+// every case each call finishes exactly once and the server keeps serving.
 package actors

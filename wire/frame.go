@@ -154,8 +154,14 @@ const readChunk = 1 << 20
 // not a well-formed frame. After an error other than ErrAttachmentSize or ErrChecksum the stream
 // is out of step and must be closed.
 func (r *Reader) ReadFrame(f *Frame) error {
-	// The magic first: garbage is refused after 4 bytes, without waiting for a whole header.
-	if mb, err := r.r.Peek(len(magic)); err == nil && string(mb) != magic {
+	// The magic first: garbage is refused after 4 bytes, without waiting for a whole header. A
+	// failed Peek is reported here: bufio hands a stream error out once, and a socket that failed
+	// (a reset) reads as a clean end afterwards.
+	mb, err := r.r.Peek(len(magic))
+	if err != nil {
+		return r.headerErr(mb, err)
+	}
+	if string(mb) != magic {
 		return &FrameError{Kind: ErrBadMagic, Detail: fmt.Sprintf("got %q", mb)}
 	}
 	hb, err := r.r.Peek(HeaderSize)

@@ -296,6 +296,34 @@ func TestReadFrameStreamError(t *testing.T) {
 	}
 }
 
+// onceErrReader fails once with err, then reports the end of the stream, as a socket does after
+// a reset: read(2) returns ECONNRESET once and 0 bytes afterwards.
+type onceErrReader struct {
+	err  error
+	done bool
+}
+
+func (r *onceErrReader) Read([]byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
+	r.done = true
+	return 0, r.err
+}
+
+func TestReadFrameStreamErrorReportedOnce(t *testing.T) {
+	errReset := errors.New("connection reset by peer")
+	frame := echoFrame(1, []byte("payload"), nil)
+	for _, n := range []int{0, 2, wire.HeaderSize - 1, wire.HeaderSize, wire.HeaderSize + 3, len(frame) - 1} {
+		stream := io.MultiReader(bytes.NewReader(frame[:n]), &onceErrReader{err: errReset})
+		var f wire.Frame
+		err := wire.NewReader(bufio.NewReader(stream), 0).ReadFrame(&f)
+		if !errors.Is(err, errReset) {
+			t.Errorf("ReadFrame(%d bytes, then an error once, then EOF) = %v, want %v", n, err, errReset)
+		}
+	}
+}
+
 // TestReadFrameReusedAllocs checks that reading into a Frame whose body is large enough allocates
 // nothing.
 func TestReadFrameReusedAllocs(t *testing.T) {

@@ -1,0 +1,5 @@
+package faultproxy
+
+import "syscall"
+
+const syscallECONNRESET = syscall.ECONNRESET
