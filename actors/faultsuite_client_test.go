@@ -20,12 +20,11 @@ import (
 // to the troupe server). Single-failure cases use NoRetry, so that the code is the fault's own
 // and not what retrying an isolated server ends with.
 type clientFault struct {
-	name    string
-	fault   string
-	want    wire.Errno
-	pending string
-	svc     *echoservice.Service
-	run     func(t *testing.T, e *faultEnv) (actors.Channel, error)
+	name  string
+	fault string
+	want  wire.Errno
+	svc   *echoservice.Service
+	run   func(t *testing.T, e *faultEnv) (actors.Channel, error)
 }
 
 var noRetry = actors.ChannelOptions{MaxRetry: actors.NoRetry}
@@ -139,9 +138,8 @@ func clientFaults() []clientFault {
 }
 
 func TestFaultSuiteClient(t *testing.T) {
-	for _, tc := range clientFaults() {
+	for _, tc := range append(clientFaults(), clientLimitFaults()...) {
 		t.Run(tc.name, func(t *testing.T) {
-			skipPending(t, tc.pending)
 			e := newFaultEnv(t, tc.svc)
 			ch, err := tc.run(t, e)
 			checkCode(t, tc.name, err, tc.want)

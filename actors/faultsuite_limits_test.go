@@ -1,10 +1,7 @@
-//go:build faultsuite_limits
-
 package actors_test
 
 // The fault suite's cases for the client's limits (ChannelOptions.MaxBodySize and
-// MaxUnwrittenBytes). They need those options to compile, so they build only with
-// -tags faultsuite_limits.
+// MaxUnwrittenBytes); TestFaultSuiteClient runs them with the others.
 
 import (
 	"context"
@@ -16,32 +13,10 @@ import (
 	"github.com/troupe-rpc/troupe/wire"
 )
 
-const limitsPending = "needs the client limits"
-
 func clientLimitFaults() []clientFault {
 	return []clientFault{
-		{name: "oversized request", fault: "8 KiB request, MaxBodySize 4 KiB", want: wire.EREQUEST,
-			pending: limitsPending, run: oversizedRequest},
-		{name: "never-reading server", fault: "proxy stops reading, MaxUnwrittenBytes 64 KiB", want: wire.EOVERCROWDED,
-			pending: limitsPending, run: neverReadingServer},
-	}
-}
-
-func TestFaultSuiteLimitsClient(t *testing.T) {
-	for _, tc := range clientLimitFaults() {
-		t.Run(tc.name, func(t *testing.T) {
-			skipPending(t, tc.pending)
-			e := newFaultEnv(t, tc.svc)
-			ch, err := tc.run(t, e)
-			checkCode(t, tc.name, err, tc.want)
-			e.checkFinished()
-			e.heal()
-			if ch != nil {
-				e.checkServes(ch)
-			}
-			e.checkServerServes()
-			e.checkFinished()
-		})
+		{name: "oversized request", fault: "8 KiB request, MaxBodySize 4 KiB", want: wire.EREQUEST, run: oversizedRequest},
+		{name: "never-reading server", fault: "proxy stops reading, MaxUnwrittenBytes 64 KiB", want: wire.EOVERCROWDED, run: neverReadingServer},
 	}
 }
 

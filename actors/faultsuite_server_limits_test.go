@@ -42,7 +42,6 @@ func serverLimitFaults() []serverFault {
 func TestFaultSuiteServerLimits(t *testing.T) {
 	for _, tc := range serverLimitFaults() {
 		t.Run(tc.name, func(t *testing.T) {
-			skipPending(t, tc.pending)
 			e := newServerEnv(t, tc.opts, &echoservice.Service{EchoAttachment: true, Sleep: tc.sleep})
 			if got := tc.run(t, e); got != tc.want {
 				t.Fatalf("%s: %v, want %v", tc.name, got, tc.want)

@@ -38,13 +38,12 @@ var closedConn = outcome{closed: true}
 // Server. run does it and returns what the client saw; the runner then checks that the server
 // still serves a troupe channel and that every connection of the case is gone from it.
 type serverFault struct {
-	name    string
-	fault   string
-	want    outcome
-	pending string
-	opts    actors.ServerOptions
-	sleep   time.Duration // how long the echo handler takes
-	run     func(t *testing.T, e *serverEnv) outcome
+	name  string
+	fault string
+	want  outcome
+	opts  actors.ServerOptions
+	sleep time.Duration // how long the echo handler takes
+	run   func(t *testing.T, e *serverEnv) outcome
 }
 
 // serverEnv is a server case's world: a troupe echo server with the case's options, the raw
@@ -249,7 +248,6 @@ func serverFaults() []serverFault {
 func TestFaultSuiteServer(t *testing.T) {
 	for _, tc := range serverFaults() {
 		t.Run(tc.name, func(t *testing.T) {
-			skipPending(t, tc.pending)
 			e := newServerEnv(t, tc.opts, &echoservice.Service{Sleep: tc.sleep})
 			if got := tc.run(t, e); got != tc.want {
 				t.Fatalf("%s: %v, want %v", tc.name, got, tc.want)

@@ -4,14 +4,10 @@ package actors_test
 // misbehaving peer on loopback (a fault proxy, a fake server, a raw client) and check, for each,
 // the brpc code the failure ends with, that every call finished exactly once, that nothing is
 // left behind, and that the server still serves once the fault is gone.
-//
-// A case marked pending describes behaviour troupe does not have yet: it is skipped unless
-// TROUPE_FAULTSUITE_STRICT=1, in which case it runs and must pass.
 
 import (
 	"context"
 	"errors"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,14 +20,6 @@ import (
 	"github.com/troupe-rpc/troupe/wire"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
-
-// skipPending skips a pending case unless the suite runs strict.
-func skipPending(t *testing.T, pending string) {
-	t.Helper()
-	if pending != "" && os.Getenv("TROUPE_FAULTSUITE_STRICT") != "1" {
-		t.Skipf("pending: %s (TROUPE_FAULTSUITE_STRICT=1 runs it)", pending)
-	}
-}
 
 // faultEnv is one case's world: a troupe echo server, a fault proxy in front of it, a fake server
 // whose answers the case programs, and a System whose calls are counted.
