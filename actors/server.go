@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -23,8 +24,19 @@ var ErrServerClosed = errors.New("troupe: server closed")
 // ServerOptions configures a [Server]. The zero value (or nil) gives brpc's defaults.
 type ServerOptions struct {
 	// MaxConcurrency bounds the requests handled at once; beyond it requests are answered with
-	// ELIMIT. 0 means no limit.
+	// ELIMIT. 0 means no limit (brpc's ServerOptions.max_concurrency). It is checked before
+	// MethodMaxConcurrency.
 	MaxConcurrency int
+	// MethodMaxConcurrency bounds the requests of each method handled at once, as brpc's
+	// per-method max_concurrency (Server::MaxConcurrencyOf) does. A key is a full method name,
+	// "example.EchoService.Echo", or "*" for every method without an entry of its own; a value is
+	// "N" (N > 0) for a fixed limit, "auto" for brpc's auto concurrency limiter, which adapts the
+	// limit to the method's no-load latency and peak QPS, or "unlimited" (or "0") for none.
+	// Requests beyond a method's limit are answered with ELIMIT, naming the method and the limit,
+	// without running the handler. NewServer rejects a bad value with EINVAL; Listen and Serve
+	// reject a key that names no registered method with ENOMETHOD. nil (the default) limits no
+	// method. See "Overload control" in the package documentation.
+	MethodMaxConcurrency map[string]string
 	// MaxBodySize is the largest request body accepted; a larger frame closes the connection.
 	// 0 means wire.DefaultMaxBodySize (64 MiB).
 	MaxBodySize int
@@ -96,6 +108,8 @@ type method struct {
 	// cost is a moving average of how long the method's handler runs, in nanoseconds (0: never
 	// called); it decides where its requests run (see server_inplace.go).
 	cost atomic.Int64
+	// limit is the method's concurrency limiter, set when the server starts; nil: none.
+	limit *methodLimit
 }
 
 // Server serves brpc's baidu_std protocol: brpc clients and troupe channels can call the methods
@@ -158,6 +172,10 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 	if err := o.setLimits(); err != nil {
 		return nil, err
 	}
+	if err := checkLimitValues(o.MethodMaxConcurrency); err != nil {
+		return nil, err
+	}
+	o.MethodMaxConcurrency = maps.Clone(o.MethodMaxConcurrency)
 	s := &Server{
 		opts: o, log: loggerOrDiscard(o.Logger),
 		methods: map[string]*method{}, short: map[string]string{}, services: map[string]map[string]*method{},

@@ -25,6 +25,11 @@ func (s *Server) track(l net.Listener) error {
 	if s.closing.Load() {
 		return ErrServerClosed
 	}
+	if len(s.listeners) == 0 {
+		if err := s.applyMethodLimits(); err != nil {
+			return err
+		}
+	}
 	s.listeners[l] = struct{}{}
 	s.startIdleSweeper()
 	return nil

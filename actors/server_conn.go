@@ -167,6 +167,12 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 		sc.reply(f, nil, nil, werr, false)
 		return true, false
 	}
+	if werr := m.limit.admit(); werr != nil { // the method's limit, after the server's
+		sc.srv.release()
+		sc.srv.dropRequest(f, 0)
+		sc.reply(f, nil, nil, werr, false)
+		return true, false
+	}
 	sc.started()
 	if sc.srv.opts.NoInPlace || m.slow() || (sc.br.Buffered() > 0 && !m.quick()) {
 		sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name})
@@ -185,7 +191,9 @@ func (sc *serverConn) handle(f *wire.Frame, m *method, name string, hold bool) {
 	call := &hc.call
 	start := time.Now()
 	resp, werr := sc.invoke(hc, f, m)
-	m.observe(time.Since(start))
+	end := time.Now()
+	m.observe(end.Sub(start))
+	m.limit.release(werr, start, end)
 	if werr != nil {
 		sc.reply(f, nil, nil, werr, hold)
 		return
