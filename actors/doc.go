@@ -225,4 +225,24 @@
 // while the server stops reading it, a gzip bomb over the memory budget is answered ELIMIT, a
 // connection beyond MaxConnections, an idle one and one holding half a frame are closed. In
 // every case each call finishes exactly once and the server keeps serving.
+//
+// # Overload control
+//
+// [ServerOptions.MaxConcurrency] bounds the requests a [Server] handles at once, and
+// [ServerOptions.MethodMaxConcurrency] those of each method, as brpc's per-method
+// max_concurrency: a fixed number, "unlimited", or "auto", brpc's auto concurrency limiter. The
+// server-wide bound is checked first; a request beyond either is answered at once with ELIMIT
+// (2004), whose text names the method and its limit, and its handler does not run. A method's
+// slot is given back when its handler returns, before the answer is written. The auto limiter
+// samples the method's answers in windows of up to a second and sets the limit to the no-load
+// latency times the peak QPS times 1 plus an explore ratio of 6 to 30 %, with brpc's default
+// flags; every 25 to 50 s it cuts the limit to let the queue drain and measures the no-load
+// latency again. It counts a handler's failures, punished, against its successes, and ignores
+// ELIMIT answers. Unlike brpc, it never goes below 4, rounds the limit up, and starts by
+// remeasuring after each window, halving the limit, for as long as latency keeps falling, so
+// that a method overloaded from its start finds its limit within seconds rather than after the
+// first periodic remeasure. A method answering fewer than 100 requests a second never fills a
+// window, and keeps the initial limit of 40. Calls refused with ELIMIT are retried by channels
+// (brpc's default retry policy), which adds to the load of an overloaded server: a client
+// that calls one should set [ChannelOptions.MaxRetry] to NoRetry or a RetryPolicy of its own.
 package actors
