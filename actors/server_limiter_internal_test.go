@@ -94,14 +94,14 @@ type heldTokens struct {
 // check compares the two p99s.
 func TestServerAutoLimiterUnderOverload(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs for about ten seconds")
+		t.Skip("runs for ten seconds or more")
 	}
 	const (
 		tokens   = 8
-		hold     = 20 * time.Millisecond   // on average; 15 to 25 ms
-		capacity = float64(tokens) / 0.020 // requests per second
-		rate     = 10 * capacity           // offered load
-		warmup   = 5 * time.Second
+		hold     = overloadHold                                           // on average; from 3/4 to 5/4 of it
+		capacity = float64(tokens) * float64(time.Second) / float64(hold) // requests per second
+		rate     = 10 * capacity                                          // offered load
+		warmup   = overloadWarmup
 		measure  = 4 * time.Second
 		method   = "test.Svc.Work"
 		probe    = "test.Svc.Probe"
