@@ -29,7 +29,8 @@ type ServerOptions struct {
 	MaxConcurrency int
 	// MethodMaxConcurrency bounds the requests of each method handled at once, as brpc's
 	// per-method max_concurrency (Server::MaxConcurrencyOf) does. A key is a full method name,
-	// "example.EchoService.Echo", or "*" for every method without an entry of its own; a value is
+	// "example.EchoService.Echo", or "*" for every method without an entry of its own (brpc's
+	// ServerOptions.method_max_concurrency); a value is
 	// "N" (N > 0) for a fixed limit, "auto" for brpc's auto concurrency limiter, which adapts the
 	// limit to the method's no-load latency and peak QPS, or "unlimited" (or "0") for none.
 	// Requests beyond a method's limit are answered with ELIMIT, naming the method and the limit,
