@@ -242,7 +242,8 @@
 // remeasuring after each window, halving the limit, for as long as latency keeps falling, so
 // that a method overloaded from its start finds its limit within seconds rather than after the
 // first periodic remeasure. A method answering fewer than 100 requests a second never fills a
-// window, and keeps the initial limit of 40. Calls refused with ELIMIT are retried by channels
+// window, and keeps the initial limit of 40 (a window too short of samples because the limit
+// refused requests doubles the limit instead). Calls refused with ELIMIT are retried by channels
 // (brpc's default retry policy), which adds to the load of an overloaded server: a client
 // that calls one should set [ChannelOptions.MaxRetry] to NoRetry or a RetryPolicy of its own.
 package actors

@@ -57,7 +57,9 @@ const (
 // Departures from brpc: the limit never goes below autoMinConcurrency (brpc's floor is the number
 // of bthread workers; handlers here run on goroutines, so the floor only keeps a method that
 // fails everything serving a few requests), and the limit is rounded up, not down, so that a
-// small limit can still grow by the explore ratio. And brpc's first remeasure comes 25 to 50 s
+// small limit can still grow by the explore ratio. A window dropped for too few samples while
+// the limit refused requests doubles the limit: brpc leaves it, and a limit too low to let
+// autoMinSamples requests through in a window would never be measured, or raised, again. And brpc's first remeasure comes 25 to 50 s
 // after start, so a method overloaded from its start keeps a no-load latency measured under
 // load, and its queue, that long; here the limiter starts by remeasuring after each window,
 // cutting the limit to autoWarmupReduce of noload_latency × peak_qps each time, for as long as
@@ -66,12 +68,14 @@ const (
 // windows with a low limit that nothing reaches.
 type autoLimiter struct {
 	max        *atomic.Int64 // the methodLimit's limit, which this sets
+	rejected   *atomic.Int64 // the methodLimit's count of refused requests
 	base       time.Time     // times are nanoseconds since base
 	succ       atomic.Int64  // successes since the window started, sampled or not
 	lastSample atomic.Int64  // when the last sampled request was answered; 0: never
 
 	mu          sync.Mutex
 	win         sampleWindow
+	winRejected int64   // *rejected when the window started
 	minLatency  float64 // no-load latency estimate, ns; <= 0: none
 	peakQPS     float64 // peak QPS estimate; < 0: none
 	explore     float64
@@ -93,7 +97,7 @@ type sampleWindow struct {
 func newAutoMethodLimit(name string, now time.Time) *methodLimit {
 	l := &methodLimit{name: name}
 	l.max.Store(autoInitialMax)
-	a := &autoLimiter{max: &l.max, base: now.Add(-time.Nanosecond), peakQPS: -1, minLatency: -1,
+	a := &autoLimiter{max: &l.max, rejected: &l.rejected, base: now.Add(-time.Nanosecond), peakQPS: -1, minLatency: -1,
 		explore: autoMaxExploreRatio, warmup: autoWarmupRemeasures}
 	a.remeasureAt = nextRemeasure(a.since(now))
 	l.auto = a
@@ -150,7 +154,13 @@ func (a *autoLimiter) addSample(code wire.Errno, latency, now int64) {
 	n, age := a.win.succ+a.win.failed, now-a.win.start
 	if n < autoMinSamples {
 		if age >= int64(autoSampleWindow) {
-			a.resetWindow(now) // too few samples for a whole window: drop it
+			// Too few samples for a whole window: drop it. If the limit refused requests
+			// meanwhile, it is what kept the samples too few, and would never be measured
+			// again: double it.
+			if a.rejected.Load() > a.winRejected {
+				a.setMax(2 * float64(a.max.Load()))
+			}
+			a.resetWindow(now)
 		}
 		return
 	}
@@ -168,6 +178,7 @@ func (a *autoLimiter) addSample(code wire.Errno, latency, now int64) {
 func (a *autoLimiter) resetWindow(now int64) {
 	a.succ.Store(0)
 	a.win = sampleWindow{start: now}
+	a.winRejected = a.rejected.Load()
 }
 
 // update ends a window with successes: it updates the estimates and sets the limit.

@@ -251,7 +251,7 @@ func TestAutoLimiterConvergesUnderOverload(t *testing.T) {
 	for _, tc := range []struct {
 		tokens int
 		hold   time.Duration
-	}{{8, 20 * time.Millisecond}, {16, 5 * time.Millisecond}, {100, 50 * time.Millisecond}, {4, 10 * time.Millisecond}} {
+	}{{8, 20 * time.Millisecond}, {16, 5 * time.Millisecond}, {100, 50 * time.Millisecond}, {4, 10 * time.Millisecond}, {8, 40 * time.Millisecond}} {
 		limits := simulateOverload(tc.tokens, tc.hold, 20)
 		lo, hi := int64(tc.tokens), int64(math.Ceil(float64(tc.tokens)*(1+autoMaxExploreRatio)))+1
 		for i, limit := range limits[6:] {
