@@ -6,7 +6,7 @@ BIN         := $(CURDIR)/bin
 PKGS        := ./...
 EXAMPLE_TIMEOUT := 60s
 
-.PHONY: all demo test race bench lint depcheck tidycheck generate examples ci clean tools-protoc tools-etcd
+.PHONY: all demo test race overload bench lint depcheck tidycheck generate examples ci clean tools-protoc tools-etcd
 
 all: lint test
 
@@ -22,6 +22,11 @@ test: tools-etcd
 ## race: repeated runs on 1 and 2 CPUs, to shake out flakes
 race: tools-etcd
 	$(GO) test -race -count=3 -cpu 1,2 $(PKGS)
+
+## overload: the auto concurrency limiter's goal, a slow method offered 10 times its capacity
+## (p99 of admitted calls within 3x the unloaded one, goodput >= 80%); needs a quiet machine
+overload:
+	TROUPE_OVERLOAD=1 $(GO) test -count=3 -run '^TestServerAutoLimiterUnderOverload$$' -v ./actors
 
 ## bench: every benchmark (allocations included); compare runs with benchstat
 bench:

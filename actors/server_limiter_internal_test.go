@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -92,9 +93,14 @@ type heldTokens struct {
 // CPUs are shared, its latency carries the same scheduling delays as the loaded method's, and
 // only the queueing in front of the tokens, which the limiter controls, tells them apart. The
 // check compares the two p99s.
+// overloadEnv turns on TestServerAutoLimiterUnderOverload. Its latency and goodput bounds are
+// the auto limiter's goal, and a goal is measured on a quiet machine, not asserted on every
+// test run: make overload runs it, without the race detector, three times.
+const overloadEnv = "TROUPE_OVERLOAD"
+
 func TestServerAutoLimiterUnderOverload(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for ten seconds or more")
+	if os.Getenv(overloadEnv) != "1" {
+		t.Skipf("a load test of ten seconds or more whose bounds need a quiet machine: run it with make overload (%s=1)", overloadEnv)
 	}
 	const (
 		tokens   = 8
