@@ -19,6 +19,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -44,6 +45,7 @@ type config struct {
 	servers          int
 	slowReaders      int
 	seed             uint64
+	rssLimit         int // percent the client's RSS may move between start and end; 0: 10
 	out              io.Writer
 }
 
@@ -260,8 +262,9 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	if n := t.issued.Load() - t.finished.Load(); n != 0 {
 		why = append(why, fmt.Sprintf("%d calls never finished", n))
 	}
-	if d := end.rss - start.rss; d*10 > start.rss || -d*10 > start.rss {
-		why = append(why, fmt.Sprintf("client rss moved %+.1f%% (limit 10%%)", pct(start.rss, end.rss)))
+	limit := cmp.Or(s.cfg.rssLimit, 10)
+	if d := end.rss - start.rss; d*100 > start.rss*int64(limit) || -d*100 > start.rss*int64(limit) {
+		why = append(why, fmt.Sprintf("client rss moved %+.1f%% (limit %d%%)", pct(start.rss, end.rss), limit))
 	}
 	if d, tol := end.goroutines-start.goroutines, max(5, start.goroutines/10); d > tol || -d > tol {
 		why = append(why, fmt.Sprintf("client goroutines moved by %+d (limit %d)", d, tol))
