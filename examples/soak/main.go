@@ -10,12 +10,14 @@
 //
 // The run has two phases with the same mix: a -warmup phase, then the -duration phase. Each
 // opens its own channels and, at its end, stops issuing calls, waits for every call it issued
-// to finish, and closes its channels. The client's RSS (VmRSS) and goroutine count are measured
-// after each phase, once the goroutines settled and after a GC and debug.FreeOSMemory: the
-// measure after the warm-up is the start, the one after the run the end. It prints a report of
+// to finish, and closes its channels. The client's RSS (VmRSS), goroutines and the actors its
+// System still has are measured after each phase, once the System has no channel, call or
+// socket left and the goroutines settled, and after a GC and debug.FreeOSMemory: the measure
+// after the warm-up is the start, the one after the run the end. It prints a report of
 // "key: value" lines, the last one "result: PASS" or "result: FAIL (<why>)", and exits 1 when a
-// done callback ran twice, a call never finished, or the end's RSS or goroutines are not within
-// 10 % of the start's (goroutines: or 5).
+// done callback ran twice, a call never finished, a channel, call or socket outlived the
+// closed channels, or the end's RSS or goroutines are not within 10 % of the start's
+// (goroutines: or 5).
 package main
 
 import (
@@ -110,11 +112,11 @@ func run(c config) error {
 	if err := s.phase(c.warmup); err != nil {
 		return err
 	}
-	start, startServers := measure(0), s.serverRSS()
+	start, startServers := s.measure(0), s.serverRSS()
 	if err := s.phase(c.duration); err != nil {
 		return err
 	}
-	end := measure(start.goroutines + max(5, start.goroutines/10))
+	end := s.measure(start.goroutines + max(5, start.goroutines/10))
 	return s.report(start, end, startServers, s.serverRSS())
 }
 
@@ -199,22 +201,28 @@ func (s *soak) waitCalls(limit time.Duration) error {
 	return nil
 }
 
-// snapshot is the client's resident memory (kB) and goroutines.
+// snapshot is the client's resident memory (kB), goroutines, and the channels, calls and
+// sockets its System still has.
 type snapshot struct {
 	rss        int64
 	goroutines int
+	actors     int
 }
 
-// measure waits for the goroutines to settle — at most 20 s for their count to stay the same
-// for a second, or to drop to target when it is positive — then collects garbage, returns freed
-// memory to the system and reads VmRSS.
-func measure(target int) snapshot {
+// measure waits for the client to settle — at most 20 s for its System to have no channel, call
+// or socket left and for its goroutine count to stay the same for a second, or to drop to target
+// when target is positive — then collects garbage, returns freed memory to the system and reads
+// VmRSS.
+func (s *soak) measure(target int) snapshot {
 	deadline := time.Now().Add(20 * time.Second)
 	last, since := runtime.NumGoroutine(), time.Now()
-	for time.Now().Before(deadline) && time.Since(since) < time.Second {
+	for time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
+		if leftActors(s.sys) > 0 {
+			continue
+		}
 		n := runtime.NumGoroutine()
-		if target > 0 && n <= target {
+		if target > 0 && n <= target || n == last && time.Since(since) >= time.Second {
 			break
 		}
 		if n != last {
@@ -224,7 +232,16 @@ func measure(target int) snapshot {
 	runtime.GC()
 	debug.FreeOSMemory()
 	rss, _ := vmRSS("/proc/self/status")
-	return snapshot{rss: rss, goroutines: runtime.NumGoroutine()}
+	return snapshot{rss: rss, goroutines: runtime.NumGoroutine(), actors: leftActors(s.sys)}
+}
+
+// leftActors counts the channels, calls and sockets sys's Inspect tree shows.
+func leftActors(sys *actors.System) int {
+	n := 0
+	for _, group := range sys.Inspect().Children {
+		n += len(group.Children)
+	}
+	return n
 }
 
 // serverRSS is each running server's VmRSS, in kB.
@@ -253,6 +270,7 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	fmt.Fprintf(w, "slow reader connections: %d\n", c.slowConns.Load())
 	fmt.Fprintf(w, "client rss: start=%dkB end=%dkB (%+.1f%%)\n", start.rss, end.rss, pct(start.rss, end.rss))
 	fmt.Fprintf(w, "client goroutines: start=%d end=%d\n", start.goroutines, end.goroutines)
+	fmt.Fprintf(w, "client actors left after closing: start=%d end=%d (channels, calls and sockets)\n", start.actors, end.actors)
 	fmt.Fprintf(w, "server rss: start=%s end=%s (kB per server; a restarted server's is its new process's)\n",
 		kbList(serversStart), kbList(serversEnd))
 	var why []string
@@ -261,6 +279,9 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	}
 	if n := t.issued.Load() - t.finished.Load(); n != 0 {
 		why = append(why, fmt.Sprintf("%d calls never finished", n))
+	}
+	if start.actors > 0 || end.actors > 0 {
+		why = append(why, fmt.Sprintf("channels, calls or sockets outlived their closed channels (%d, then %d)", start.actors, end.actors))
 	}
 	limit := cmp.Or(s.cfg.rssLimit, 10)
 	if d := end.rss - start.rss; d*100 > start.rss*int64(limit) || -d*100 > start.rss*int64(limit) {

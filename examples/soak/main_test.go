@@ -39,7 +39,8 @@ func TestSoakShort(t *testing.T) {
 		report[k] = v
 	}
 	for _, k := range []string{"soak", "calls", "successes", "errors", "finished twice", "never finished", "kills",
-		"restarts", "naming edits", "slow reader connections", "client rss", "client goroutines", "server rss", "result"} {
+		"restarts", "naming edits", "slow reader connections", "client rss", "client goroutines",
+		"client actors left after closing", "server rss", "result"} {
 		if _, ok := report[k]; !ok {
 			t.Errorf("report has no %q line", k)
 		}
