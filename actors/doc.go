@@ -225,4 +225,14 @@
 // while the server stops reading it, a gzip bomb over the memory budget is answered ELIMIT, a
 // connection beyond MaxConnections, an idle one and one holding half a frame are closed. In
 // every case each call finishes exactly once and the server keeps serving.
+//
+// # Addresses listed more than once, and the soak
+//
+// A naming service may list one address several times, as brpc's file naming does for one
+// server under several tags (partition schemes "0/2" and "0/3", say). A cluster channel treats
+// each entry as an instance for its load balancer but holds one socket per address, so closing
+// the channel, or the address leaving the list, retires that socket. examples/soak (make soak)
+// checks this with the rest of the client's life cycle: after minutes of mixed load, server
+// kills, naming edits and slow readers, every call has finished exactly once and closed
+// channels leave no channel, call or socket, and no goroutine, behind.
 package actors
