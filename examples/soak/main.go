@@ -81,6 +81,13 @@ type soak struct {
 	chaos   *chaos
 	tally   *tally
 	seq     uint64 // seeds of the goroutines' generators
+	// perChannel sums each channel kind's successes and calls over the phases, in opening order.
+	perChannel []channelTotal
+}
+
+type channelTotal struct {
+	name             string
+	successes, calls int64
 }
 
 // run runs both phases and prints the report; it returns an error when the run failed.
@@ -174,6 +181,7 @@ func (s *soak) phase(d time.Duration) error {
 	if err := s.waitCalls(30 * time.Second); err != nil {
 		return err
 	}
+	s.addPerChannel(clients)
 	select {
 	case err := <-s.chaos.errs:
 		return err
@@ -260,6 +268,7 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	fmt.Fprintf(w, "calls: %d\n", t.issued.Load())
 	fmt.Fprintf(w, "successes: %d\n", t.successes.Load())
 	fmt.Fprintf(w, "errors: %s\n", t.errorLine())
+	fmt.Fprintf(w, "successes/calls by channel: %s\n", s.byChannel())
 	for _, l := range t.exampleLines() {
 		fmt.Fprintln(w, l)
 	}
@@ -296,6 +305,25 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	}
 	fmt.Fprintln(w, "result: PASS")
 	return nil
+}
+
+func (s *soak) addPerChannel(clients []*client) {
+	for i, c := range clients {
+		if i == len(s.perChannel) {
+			s.perChannel = append(s.perChannel, channelTotal{name: c.name})
+		}
+		s.perChannel[i].successes += c.successes.Load()
+		s.perChannel[i].calls += c.calls.Load()
+	}
+}
+
+// byChannel is "cluster=<successes>/<calls> parallel=…", over both phases.
+func (s *soak) byChannel() string {
+	var parts []string
+	for _, c := range s.perChannel {
+		parts = append(parts, fmt.Sprintf("%s=%d/%d", c.name, c.successes, c.calls))
+	}
+	return strings.Join(parts, " ")
 }
 
 func pct(from, to int64) float64 {

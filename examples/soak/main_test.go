@@ -38,7 +38,7 @@ func TestSoakShort(t *testing.T) {
 		}
 		report[k] = v
 	}
-	for _, k := range []string{"soak", "calls", "successes", "errors", "finished twice", "never finished", "kills",
+	for _, k := range []string{"soak", "calls", "successes", "errors", "successes/calls by channel", "finished twice", "never finished", "kills",
 		"restarts", "naming edits", "slow reader connections", "client rss", "client goroutines",
 		"client actors left after closing", "server rss", "result"} {
 		if _, ok := report[k]; !ok {
