@@ -213,6 +213,7 @@ func (s *soak) waitCalls(limit time.Duration) error {
 // sockets its System still has.
 type snapshot struct {
 	rss        int64
+	heap       uint64 // bytes of live heap objects after the GC (MemStats.HeapAlloc)
 	goroutines int
 	actors     int
 }
@@ -240,7 +241,9 @@ func (s *soak) measure(target int) snapshot {
 	runtime.GC()
 	debug.FreeOSMemory()
 	rss, _ := vmRSS("/proc/self/status")
-	return snapshot{rss: rss, goroutines: runtime.NumGoroutine(), actors: leftActors(s.sys)}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return snapshot{rss: rss, heap: ms.HeapAlloc, goroutines: runtime.NumGoroutine(), actors: leftActors(s.sys)}
 }
 
 // leftActors counts the channels, calls and sockets sys's Inspect tree shows.
@@ -278,6 +281,7 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	fmt.Fprintf(w, "naming edits: %d\n", c.naming.edits.Load())
 	fmt.Fprintf(w, "slow reader connections: %d\n", c.slowConns.Load())
 	fmt.Fprintf(w, "client rss: start=%dkB end=%dkB (%+.1f%%)\n", start.rss, end.rss, pct(start.rss, end.rss))
+	fmt.Fprintf(w, "client live heap: start=%dkB end=%dkB\n", start.heap>>10, end.heap>>10)
 	fmt.Fprintf(w, "client goroutines: start=%d end=%d\n", start.goroutines, end.goroutines)
 	fmt.Fprintf(w, "client actors left after closing: start=%d end=%d (channels, calls and sockets)\n", start.actors, end.actors)
 	fmt.Fprintf(w, "server rss: start=%s end=%s (kB per server; a restarted server's is its new process's)\n",
