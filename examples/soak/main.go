@@ -214,6 +214,7 @@ func (s *soak) waitCalls(limit time.Duration) error {
 type snapshot struct {
 	rss        int64
 	heap       uint64 // bytes of live heap objects after the GC (MemStats.HeapAlloc)
+	threads    int64  // OS threads; Go keeps the ones it made, and each holds some RSS
 	goroutines int
 	actors     int
 }
@@ -243,7 +244,8 @@ func (s *soak) measure(target int) snapshot {
 	rss, _ := vmRSS("/proc/self/status")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return snapshot{rss: rss, heap: ms.HeapAlloc, goroutines: runtime.NumGoroutine(), actors: leftActors(s.sys)}
+	threads, _ := statusField("/proc/self/status", "Threads")
+	return snapshot{rss: rss, heap: ms.HeapAlloc, threads: threads, goroutines: runtime.NumGoroutine(), actors: leftActors(s.sys)}
 }
 
 // leftActors counts the channels, calls and sockets sys's Inspect tree shows.
@@ -282,6 +284,7 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	fmt.Fprintf(w, "slow reader connections: %d\n", c.slowConns.Load())
 	fmt.Fprintf(w, "client rss: start=%dkB end=%dkB (%+.1f%%)\n", start.rss, end.rss, pct(start.rss, end.rss))
 	fmt.Fprintf(w, "client live heap: start=%dkB end=%dkB\n", start.heap>>10, end.heap>>10)
+	fmt.Fprintf(w, "client threads: start=%d end=%d\n", start.threads, end.threads)
 	fmt.Fprintf(w, "client goroutines: start=%d end=%d\n", start.goroutines, end.goroutines)
 	fmt.Fprintf(w, "client actors left after closing: start=%d end=%d (channels, calls and sockets)\n", start.actors, end.actors)
 	fmt.Fprintf(w, "server rss: start=%s end=%s (kB per server; a restarted server's is its new process's)\n",

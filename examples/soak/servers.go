@@ -197,15 +197,19 @@ func (s *server) RSS() int64 {
 }
 
 // vmRSS reads the VmRSS line of a /proc/<pid>/status file, in kB.
-func vmRSS(path string) (int64, error) {
+func vmRSS(path string) (int64, error) { return statusField(path, "VmRSS") }
+
+// statusField reads the number on a "<key>:" line of a /proc/<pid>/status file ("VmRSS",
+// "Threads"), without its unit.
+func statusField(path, key string) (int64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		}
 	}
-	return 0, errors.New(path + ": no VmRSS line")
+	return 0, errors.New(path + ": no " + key + " line")
 }
