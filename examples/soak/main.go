@@ -15,9 +15,9 @@
 // socket left and the goroutines settled, and after a GC and debug.FreeOSMemory: the measure
 // after the warm-up is the start, the one after the run the end. It prints a report of
 // "key: value" lines, the last one "result: PASS" or "result: FAIL (<why>)", and exits 1 when a
-// done callback ran twice, a call never finished, a channel, call or socket outlived the
-// closed channels, or the end's RSS or goroutines are not within 10 % of the start's
-// (goroutines: or 5).
+// done callback ran twice, a call never finished, an answer of its own echo servers did not
+// parse (ERESPONSE), a channel, call or socket outlived the closed channels, or the end's RSS
+// or goroutines are not within 10 % of the start's (goroutines: or 5).
 package main
 
 import (
@@ -295,6 +295,12 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	}
 	if n := t.issued.Load() - t.finished.Load(); n != 0 {
 		why = append(why, fmt.Sprintf("%d calls never finished", n))
+	}
+	t.mu.Lock()
+	bad := t.errors[wire.ERESPONSE]
+	t.mu.Unlock()
+	if bad > 0 {
+		why = append(why, fmt.Sprintf("%d answers from the echo servers did not parse (ERESPONSE)", bad))
 	}
 	if start.actors > 0 || end.actors > 0 {
 		why = append(why, fmt.Sprintf("channels, calls or sockets outlived their closed channels (%d, then %d)", start.actors, end.actors))
