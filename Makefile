@@ -5,8 +5,10 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 BIN         := $(CURDIR)/bin
 PKGS        := ./...
 EXAMPLE_TIMEOUT := 60s
+SOAK_DURATION ?= 5m
+SOAK_FLAGS  ?=
 
-.PHONY: all demo test race overload bench lint depcheck tidycheck generate examples ci clean tools-protoc tools-etcd
+.PHONY: all demo test race overload bench lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd
 
 all: lint test
 
@@ -95,6 +97,13 @@ examples:
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/delivery
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/dynamic_partition_echo -walkthrough -thread_num 8 -stage 1s
 	./.ci/run-examples $(BIN)
+
+## soak: mixed async load for SOAK_DURATION (5m) against child-process servers that are killed,
+## renamed and read slowly; fails if a call finishes twice or never, or client memory or
+## goroutines grow. SOAK_FLAGS adds flags (-callers, -seed, -warmup, …). Not part of ci.
+soak:
+	$(GO) build -o $(BIN)/soak ./examples/soak
+	$(BIN)/soak -duration $(SOAK_DURATION) $(SOAK_FLAGS)
 
 ## ci: what .ci/run calls
 ci: lint test examples

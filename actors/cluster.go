@@ -136,6 +136,10 @@ func (a *clusterActor) onServers(nodes []naming.ServerNode) {
 	keep := make(map[string]*socket, len(nodes))
 	valid := nodes[:0:0]
 	for _, n := range nodes {
+		if keep[n.Addr] != nil { // listed again (with another tag): one socket per address
+			valid = append(valid, n)
+			continue
+		}
 		sk, err := a.socketFor(n.Addr)
 		if err != nil {
 			a.ch.sys.log.Warn("troupe: skipping server", "channel", a.ch.target, "addr", n.Addr, "err", err)

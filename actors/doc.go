@@ -246,4 +246,14 @@
 // refused requests doubles the limit instead). Calls refused with ELIMIT are retried by channels
 // (brpc's default retry policy), which adds to the load of an overloaded server: a client
 // that calls one should set [ChannelOptions.MaxRetry] to NoRetry or a RetryPolicy of its own.
+//
+// # Addresses listed more than once, and the soak
+//
+// A naming service may list one address several times, as brpc's file naming does for one
+// server under several tags (partition schemes "0/2" and "0/3", say). A cluster channel treats
+// each entry as an instance for its load balancer but holds one socket per address, so closing
+// the channel, or the address leaving the list, retires that socket. examples/soak (make soak)
+// checks this with the rest of the client's life cycle: after minutes of mixed load, server
+// kills, naming edits and slow readers, every call has finished exactly once and closed
+// channels leave no channel, call or socket, and no goroutine, behind.
 package actors

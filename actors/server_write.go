@@ -160,6 +160,8 @@ func (wc *writeCombiner) writeOut(yield bool) {
 		wc.mu.Lock()
 		if cap(out) <= maxSpare {
 			wc.spare = out[:0]
+		} else {
+			wc.spare = nil // the old spare is wc.buf now: handing it out again would overwrite it
 		}
 		wc.failed = err != nil
 		wc.outLen = 0

@@ -100,3 +100,26 @@ func TestClosedChannelsReleaseTheirSocket(t *testing.T) {
 	c.Close()
 	eventually(t, "every socket to retire", func() bool { return srv.Connections() == 0 && socketNode(sys, addr) == nil })
 }
+
+// A naming service may list one address several times (brpc's file naming does, with different
+// tags): the cluster channel then holds the address's socket once, and closing the channel
+// retires it.
+func TestServerListedTwiceRetiresOnClose(t *testing.T) {
+	srv, addr := startEcho(t, &echoservice.Service{})
+	path := filepath.Join(t.TempDir(), "servers.txt")
+	writeFile(t, path, addr+" 0/2", addr+" 0/3")
+	sys := newSystem(t)
+	ch, err := sys.NewChannel("file://"+path, &actors.ChannelOptions{LoadBalancer: "rr", Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := ch.Call(context.Background(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil); err != nil {
+			t.Fatalf("Call() = %v, want nil", err)
+		}
+	}
+	ch.Close()
+	eventually(t, "the socket of the server listed twice to retire", func() bool {
+		return srv.Connections() == 0 && socketNode(sys, addr) == nil
+	})
+}
