@@ -13,7 +13,9 @@
 // to finish, and closes its channels. The client's RSS (VmRSS), goroutines and the actors its
 // System still has are measured after each phase, once the System has no channel, call or
 // socket left and the goroutines settled, and after a GC and debug.FreeOSMemory: the measure
-// after the warm-up is the start, the one after the run the end. It prints a report of
+// after the warm-up is the start, the one after the run the end. The warm-up is long enough (30 s
+// by default) for the process to reach the threads and runtime structures its load keeps, so
+// that the start is its steady footprint rather than one still growing. It prints a report of
 // "key: value" lines, the last one "result: PASS" or "result: FAIL (<why>)", and exits 1 when a
 // done callback ran twice, a call never finished, an answer of its own echo servers did not
 // parse (ERESPONSE), a channel, call or socket outlived the closed channels, or the end's RSS
@@ -57,7 +59,7 @@ func main() {
 	}
 	c := config{out: os.Stdout}
 	flag.DurationVar(&c.duration, "duration", 5*time.Minute, "length of the measured run")
-	flag.DurationVar(&c.warmup, "warmup", 10*time.Second, "length of the warm-up phase before the start measure")
+	flag.DurationVar(&c.warmup, "warmup", 30*time.Second, "length of the warm-up phase before the start measure")
 	flag.IntVar(&c.callers, "callers", 64, "goroutines issuing calls")
 	flag.IntVar(&c.window, "window", 4, "asynchronous calls each caller keeps in flight")
 	flag.IntVar(&c.servers, "servers", 4, "echo servers (child processes); at least 2")
