@@ -19,11 +19,12 @@ demo:
 
 ## test: every test, with the race detector (installs etcd for the naming tests if missing)
 test: tools-etcd
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## race: repeated runs on 1 and 2 CPUs, to shake out flakes
+## race: repeated runs on 1 and 2 CPUs, to shake out flakes (actors' six runs take about a quarter
+## of an hour on two cores, beyond go test's default 10m timeout per package)
 race: tools-etcd
-	$(GO) test -race -count=3 -cpu 1,2 $(PKGS)
+	$(GO) test -race -count=3 -cpu 1,2 -timeout 60m $(PKGS)
 
 ## overload: the auto concurrency limiter's goal, a slow method offered 10 times its capacity
 ## (p99 of admitted calls within 3x the unloaded one, goodput >= 80%); needs a quiet machine

@@ -57,6 +57,27 @@ func TestFaultSuiteServerLimits(t *testing.T) {
 // neverReadingClient pipelines echo requests with 64 KiB attachments and reads nothing until its
 // writes stall: the server stops reading instead of buffering answers without bound. Then it
 // reads every answer: each request is answered once, some with EOVERCROWDED.
+// writeWhileRead writes b to conn and reports whether all of it went out. It gives up, reporting
+// false, only once two seconds pass without a byte taken: a server that reads slowly (a loaded
+// machine, the race detector) is still reading, one that took nothing for that long stopped.
+func writeWhileRead(t *testing.T, conn net.Conn, b []byte) bool {
+	t.Helper()
+	for len(b) > 0 {
+		_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		n, err := conn.Write(b)
+		b = b[n:]
+		if err != nil {
+			if !isNetTimeout(err) {
+				t.Fatalf("writing a request: %v", err)
+			}
+			if n == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func neverReadingClient(t *testing.T, e *serverEnv) outcome {
 	c := e.dial()
 	if tc, ok := c.Conn().(*net.TCPConn); ok {
@@ -72,12 +93,8 @@ func neverReadingClient(t *testing.T, e *serverEnv) outcome {
 		}
 		m := wire.Meta{Service: []byte("example.EchoService"), Method: []byte("Echo"), CorrelationID: id}
 		frame := wire.AppendFrame(nil, &m, payload, make([]byte, 64<<10))
-		_ = c.Conn().SetWriteDeadline(time.Now().Add(2 * time.Second))
-		if err := c.Write(frame); err != nil {
-			if !isNetTimeout(err) {
-				t.Fatalf("writing request %d: %v", id, err)
-			}
-			break // the server stopped reading; this frame went out in part
+		if !writeWhileRead(t, c.Conn(), frame) {
+			break // the server stopped reading; this frame went out in part, if at all
 		}
 		written = id
 	}
