@@ -67,16 +67,20 @@ func TestSelectiveBackupRequest(t *testing.T) {
 						t.Errorf("call %d: RetriedCount() = %d, want 1", i, cntl.RetriedCount())
 					}
 				}
-				eventually(t, fmt.Sprintf("call %d's %d requests to reach the servers", i, want), func() bool { return total()-before >= want })
 				// Once the call's actors are gone nothing more can be sent for it, and once a probe
 				// went through each server's socket, that socket has counted whatever was queued.
 				noCallsLeft(t, sys)
 				probeSockets(t, probes...)
-				if got := sent() - sentBefore - int64(len(probes)); got != want {
+				// The first request of a call that sent a backup may never leave: when the backup's
+				// answer ends the call before the slow server's connection took the frame, the
+				// socket drops it, as it drops every frame of an ended call.
+				got := sent() - sentBefore - int64(len(probes))
+				if got != want && !(cntl.HasBackupRequest() && got == 1) {
 					t.Fatalf("call %d (backup request: %v) sent %d requests, want %d", i, cntl.HasBackupRequest(), got, want)
 				}
-				if got := total() - before; got != want {
-					t.Fatalf("call %d (backup request: %v) made %d server requests, want %d", i, cntl.HasBackupRequest(), got, want)
+				eventually(t, fmt.Sprintf("call %d's %d requests to reach the servers", i, got), func() bool { return total()-before >= got })
+				if reached := total() - before; reached != got {
+					t.Fatalf("call %d (backup request: %v) made %d server requests, want the %d it sent", i, cntl.HasBackupRequest(), reached, got)
 				}
 			}
 			if backups == 0 {
@@ -145,7 +149,7 @@ func TestSelectiveBackupResponseRace(t *testing.T) {
 func TestSelectiveIgnoresLateSubDoneAfterTimeout(t *testing.T) {
 	held, addr := startHeldEcho(t)
 	sys := newSystem(t)
-	s := newSChan(t, sys, &combo.SelectiveOptions{MaxRetry: 3, BackupRequest: time.Millisecond, Timeout: 10 * time.Millisecond},
+	s := newSChan(t, sys, &combo.SelectiveOptions{MaxRetry: 3, BackupRequest: time.Millisecond, Timeout: 500 * time.Millisecond},
 		plain(t, sys, addr, nil), plain(t, sys, addr, nil))
 	var cntl actors.Controller
 	resp := &echopb.EchoResponse{}
