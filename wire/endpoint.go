@@ -13,18 +13,34 @@ import (
 var ErrBadEndpoint = errors.New("invalid endpoint")
 
 // Endpoint is a server address as brpc accepts it: an IPv4 or IPv6 address or a host name, and a
-// port. Its zero value is not a valid endpoint.
+// port; or, as brpc's "unix:path", the path of a unix domain socket. Its zero value is not a
+// valid endpoint.
 type Endpoint struct {
 	Host string // "127.0.0.1", "::1" (no brackets) or "localhost"
 	Port uint16
+	Path string // a unix domain socket's path, "/run/echo.sock"; Host and Port are then unset
 }
+
+// unixPrefix starts a unix domain socket's endpoint, as in brpc.
+const unixPrefix = "unix:"
 
 // ParseEndpoint parses "host:port" with brpc's rules: "127.0.0.1:80", "[::1]:80" and
 // "localhost:9000" are valid; a port outside 0..65535, a malformed IP ("10.39.2.300"), a host name
 // with characters a DNS name cannot have, or trailing junk ("127.0.0.1:80:x") is an error that
-// names what is wrong. It never resolves a name.
+// names what is wrong. It never resolves a name. "unix:path" ("unix:/run/echo.sock") is a unix
+// domain socket; its path must not be empty or contain blanks or commas, which separate entries
+// of naming lists.
 func ParseEndpoint(s string) (Endpoint, error) {
 	s = strings.TrimSpace(s)
+	if path, ok := strings.CutPrefix(s, unixPrefix); ok {
+		switch {
+		case path == "":
+			return Endpoint{}, endpointErr(s, "missing path of the unix socket")
+		case strings.ContainsAny(path, " \t\r\n,"):
+			return Endpoint{}, endpointErr(s, "the unix socket's path contains a blank or a comma")
+		}
+		return Endpoint{Path: path}, nil
+	}
 	host, portText, err := net.SplitHostPort(s)
 	if err != nil {
 		return Endpoint{}, endpointErr(s, err.Error())
@@ -48,9 +64,22 @@ func MustParseEndpoint(s string) Endpoint {
 	return ep
 }
 
-// String returns the endpoint as "host:port", with brackets around an IPv6 address.
+// String returns the endpoint as "host:port", with brackets around an IPv6 address, or as
+// "unix:path".
 func (e Endpoint) String() string {
+	if e.Path != "" {
+		return unixPrefix + e.Path
+	}
 	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
+}
+
+// Network returns the endpoint's network and address as [net.Dial] and [net.Listen] take them:
+// ("tcp", "host:port") or ("unix", path).
+func (e Endpoint) Network() (network, address string) {
+	if e.Path != "" {
+		return "unix", e.Path
+	}
+	return "tcp", e.String()
 }
 
 // IsIP reports whether Host is a literal IP address.

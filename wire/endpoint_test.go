@@ -26,6 +26,9 @@ func TestParseEndpoint(t *testing.T) {
 		{in: " 127.0.0.1:80 ", want: wire.Endpoint{Host: "127.0.0.1", Port: 80}, str: "127.0.0.1:80", isIP: true},
 		{in: "\t10.0.0.1:8000\n", want: wire.Endpoint{Host: "10.0.0.1", Port: 8000}, str: "10.0.0.1:8000", isIP: true},
 		{in: "127.0.0.1:0080", want: wire.Endpoint{Host: "127.0.0.1", Port: 80}, str: "127.0.0.1:80", isIP: true},
+		{in: "unix:/run/echo.sock", want: wire.Endpoint{Path: "/run/echo.sock"}},
+		{in: "unix:relative/echo.sock", want: wire.Endpoint{Path: "relative/echo.sock"}},
+		{in: " unix:/tmp/a:b ", want: wire.Endpoint{Path: "/tmp/a:b"}, str: "unix:/tmp/a:b"},
 	}
 	for _, tt := range tests {
 		got, err := wire.ParseEndpoint(tt.in)
@@ -82,6 +85,9 @@ func TestParseEndpointErrors(t *testing.T) {
 		{"[1.2.3.4]:80", "not a valid IPv6"},
 		{"[localhost]:80", "not a valid IPv6"},
 		{"", "missing port"},
+		{"unix:", "missing path"},
+		{"unix:/tmp/a b", "contains a blank or a comma"},
+		{"unix:/tmp/a,b", "contains a blank or a comma"},
 	}
 	for _, tt := range tests {
 		ep, err := wire.ParseEndpoint(tt.in)
@@ -107,4 +113,17 @@ func TestMustParseEndpointPanics(t *testing.T) {
 		}
 	}()
 	wire.MustParseEndpoint("nope")
+}
+
+func TestEndpointNetwork(t *testing.T) {
+	for _, tt := range []struct{ in, network, address string }{
+		{"127.0.0.1:80", "tcp", "127.0.0.1:80"},
+		{"[::1]:80", "tcp", "[::1]:80"},
+		{"unix:/run/echo.sock", "unix", "/run/echo.sock"},
+	} {
+		n, a := wire.MustParseEndpoint(tt.in).Network()
+		if n != tt.network || a != tt.address {
+			t.Errorf("%q.Network() = %q, %q, want %q, %q", tt.in, n, a, tt.network, tt.address)
+		}
+	}
 }
