@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -130,5 +131,50 @@ func BenchmarkTimeout(b *testing.B) {
 		if err := ch.Call(context.Background(), echoservice.Method, req, resp, nil); err == nil {
 			b.Fatal("call against a stalled server succeeded")
 		}
+	}
+}
+
+// BenchmarkTLSEcho compares a 16-byte echo over plain and TLS connections to the same server
+// (one port serving both), with one caller and with 64 callers sharing a channel.
+func BenchmarkTLSEcho(b *testing.B) {
+	fx := newTLSFixture(b)
+	srv, err := actors.NewServer(&actors.ServerOptions{TLS: &tls.Config{Certificates: []tls.Certificate{fx.server}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, addr := startEchoOn(b, srv)
+	sys := newSystem(b)
+	msg := "0123456789abcdef"
+	for _, mode := range []string{"plain", "tls"} {
+		o := &actors.ChannelOptions{ConnectTimeout: 5 * time.Second}
+		if mode == "tls" {
+			o.TLS = &tls.Config{RootCAs: fx.ca.Pool()}
+		}
+		ch, err := sys.NewChannel(addr, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(mode+"/callers=1", func(b *testing.B) {
+			req, resp := echoReq(msg), &echopb.EchoResponse{}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := ch.Call(context.Background(), echoservice.Method, req, resp, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(mode+"/callers=64", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(64 / max(1, testingGOMAXPROCS()))
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := echoReq(msg), &echopb.EchoResponse{}
+				for pb.Next() {
+					if err := ch.Call(context.Background(), echoservice.Method, req, resp, nil); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

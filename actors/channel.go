@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"reflect"
 	"strings"
@@ -109,6 +110,18 @@ type ChannelOptions struct {
 	// DefaultMaxBodySize (64 MiB); NoLimit (any negative value) means the frame format's own
 	// limit, 4 GiB - 1; a larger value is an error.
 	MaxBodySize int
+	// TLS, if set, makes the channel's connections TLS (brpc's ChannelSSLOptions): single,
+	// pooled and short connections, and the health checker's. The server name defaults to the
+	// host of the server's address, certificates are verified as the config says (by default
+	// against the system's roots), Certificates or GetClientCertificate give mutual TLS, and
+	// sessions are resumed on reconnect. A failed handshake fails the call with ESSL, not
+	// retried; a handshake is part of connecting, bounded by ConnectTimeout. Channels share
+	// connections only when they share the config (the same pointer).
+	TLS *tls.Config
+	// Dialer, if set, makes the channel's connections in place of TCP: an in-memory pipe, a
+	// proxy, a tunnel. With TLS as well, the handshake runs over what it returns. Channels
+	// share connections only when they share the Dialer, which must therefore be comparable.
+	Dialer Dialer
 
 	// LoadBalancer names the load balancer of a channel to a cluster, by brpc's names ("rr",
 	// "random", "wrr", "la", "c_murmurhash", "c_md5", "c_ketama"), with parameters after ':'
@@ -178,6 +191,9 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 		return v, fmt.Errorf("troupe: ChannelOptions.Protocol = %q: unknown protocol (known: baidu_std)", v.Protocol)
 	}
 	if err := v.validateConnections(); err != nil {
+		return v, err
+	}
+	if err := v.validateTransport(); err != nil {
 		return v, err
 	}
 	if err := v.validateWriteLimits(); err != nil {

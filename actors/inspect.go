@@ -124,19 +124,27 @@ func (s *System) inspectSockets(now time.Time) *Node {
 	return n
 }
 
-// inspect shows a socket: its state, followed by its connection type and authentication unless it
-// is the default single connection without authenticator ("connected (pooled)"), and counters;
-// connections counts the connections made, connections_open those open now.
+// inspect shows a socket: its state, followed by its connection type, authentication, TLS and
+// Dialer unless it is the default plain single TCP connection without authenticator ("connected
+// (pooled)", "connected (single, TLS)"), and counters; connections counts the connections made,
+// connections_open those open now.
 func (sk *socket) inspect(now time.Time) *Node {
 	n := &Node{Kind: "socket", Name: sk.addr, State: sockStateNames[sk.state.Load()], Age: now.Sub(sk.created),
 		Counters: map[string]int64{"pending": int64(sk.pending.len()), "writes": sk.writes.Load(),
 			"frames": sk.frames.Load(), "connections": sk.conns.Load(), "connections_open": sk.open.Load(),
 			"health_checks": sk.checks.Load(), "breaker_trips": sk.trips.Load(), "unwritten_bytes": sk.unwritten.Load()}}
-	switch {
-	case sk.auth != nil:
-		n.State += " (" + sk.typ.String() + ", with authenticator)"
-	case sk.typ != connSingle:
-		n.State += " (" + sk.typ.String() + ")"
+	var how []string
+	if sk.auth != nil {
+		how = append(how, "with authenticator")
+	}
+	if sk.tls != nil {
+		how = append(how, "TLS")
+	}
+	if sk.dialer != nil {
+		how = append(how, fmt.Sprintf("dialer %T", sk.dialer))
+	}
+	if sk.typ != connSingle || len(how) > 0 {
+		n.State += " (" + strings.Join(append([]string{sk.typ.String()}, how...), ", ") + ")"
 	}
 	if sk.typ == connPooled {
 		n.Counters["connections_idle"] = sk.idle.Load()

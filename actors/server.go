@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,6 +94,19 @@ type ServerOptions struct {
 	// pipelines requests for a slow method holds at most that many goroutines. 0 means 1024;
 	// negative is invalid. brpc has no such flag (a bthread per request costs less there).
 	MaxConnectionRequests int
+
+	// TLS, if set, serves TLS on the server's listeners, beside plain baidu_std: the first byte
+	// of each connection tells them apart, as with brpc's servers with SSL options. It needs a
+	// certificate: Certificates, or GetCertificate (which also renews certificates without a
+	// restart) or GetConfigForClient. For mutual TLS set ClientAuth and ClientCAs; a handler
+	// reads the client's verified certificates from [ServerCall.TLS].
+	TLS *tls.Config
+	// RequireTLS refuses plain connections: the first request of one is answered with ESSL
+	// ("The server requires TLS…") and the connection closed. It needs TLS.
+	RequireTLS bool
+	// TLSHandshakeTimeout bounds a TLS handshake; a connection that does not finish it in time
+	// is closed. 0 means DefaultTLSHandshakeTimeout (10 s).
+	TLSHandshakeTimeout time.Duration
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -145,6 +159,7 @@ type Server struct {
 	dropped   atomic.Int64 // answers dropped on overcrowded connections (server_write.go)
 	acceptLog serverLogLimiter
 	connLog   serverLogLimiter
+	tlsLog    serverLogLimiter
 	crowdLog  serverLogLimiter // overcrowded connections
 	budgetLog serverLogLimiter // requests refused by the request memory budget
 	idleStart sync.Once
@@ -169,6 +184,9 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 	}
 	if o.MaxBodySize == 0 {
 		o.MaxBodySize = wire.DefaultMaxBodySize
+	}
+	if err := o.validateTLS(); err != nil {
+		return nil, err
 	}
 	if err := o.setLimits(); err != nil {
 		return nil, err
@@ -248,13 +266,18 @@ func splitMethod(full string) (service, method string, err error) {
 	return full[:i], full[i+1:], nil
 }
 
-// Listen listens on addr ("127.0.0.1:0" for a free port) and serves it in a goroutine the Server
-// owns. It returns the address actually bound.
+// Listen listens on addr ("127.0.0.1:0" for a free port, or "unix:path" for a unix domain
+// socket, as brpc's servers take it) and serves it in a goroutine the Server owns. It returns the
+// address actually bound; a unix socket's file is removed when the server shuts down.
 func (s *Server) Listen(addr string) (net.Addr, error) {
 	if s.idle == nil {
 		return nil, errNoServer()
 	}
-	l, err := net.Listen("tcp", addr)
+	network, address := "tcp", addr
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, address = "unix", path
+	}
+	l, err := net.Listen(network, address)
 	if err != nil {
 		return nil, err
 	}

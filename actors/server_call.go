@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 
 	"github.com/troupe-rpc/troupe/wire"
@@ -33,7 +34,13 @@ type ServerCall struct {
 	reqAttachment  []byte
 	respAttachment []byte
 	remote, local  net.Addr
+	tls            *tls.ConnectionState
 }
+
+// TLS returns the state of the call's TLS connection: its version, cipher suite, and with mutual
+// TLS the client's verified certificates (PeerCertificates, VerifiedChains). It is nil for a call
+// that came over a plain connection.
+func (c *ServerCall) TLS() *tls.ConnectionState { return c.tls }
 
 // ServerCallFromContext returns the call a handler's ctx belongs to, or nil outside a handler.
 func ServerCallFromContext(ctx context.Context) *ServerCall {

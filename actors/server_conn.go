@@ -3,6 +3,7 @@ package actors
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +28,10 @@ type serverConn struct {
 	ctx    context.Context // cancelled when the connection closes
 	cancel context.CancelFunc
 	once   sync.Once
-	authed bool // the first request's credential was accepted (or none is required); reader's
+	authed bool                 // the first request's credential was accepted (or none is required); reader's
+	tls    *tls.ConnectionState // the TLS connection's state once its handshake is done; nil: plain
+	// plainRefused: a plain connection to a server that requires TLS; every request gets ESSL.
+	plainRefused bool
 
 	// Reading the connection belongs to one goroutine at a time; while the reader handles a
 	// request in place, role and since tell the server's watchdog whether to move reading to a
@@ -74,7 +78,29 @@ func (sc *serverConn) close() {
 }
 
 func (sc *serverConn) serve() {
-	sc.br = bufio.NewReaderSize(sc.conn, 64<<10)
+	if sc.srv.opts.TLS != nil {
+		rc := &readerConn{Conn: sc.conn, r: bufio.NewReaderSize(sc.conn, 64<<10)}
+		conn, ok := sc.startTLS(rc)
+		if !ok {
+			sc.end()
+			return
+		}
+		if conn == net.Conn(rc) {
+			sc.br = rc.r
+		} else {
+			sc.out.w = conn
+		}
+		sc.serveFrom(conn)
+		return
+	}
+	sc.serveFrom(sc.conn)
+}
+
+// serveFrom reads requests from conn: the accepted connection, or its TLS connection.
+func (sc *serverConn) serveFrom(conn net.Conn) {
+	if sc.br == nil {
+		sc.br = bufio.NewReaderSize(conn, 64<<10)
+	}
 	sc.r = wire.NewReader(sc.br, sc.srv.opts.MaxBodySize)
 	sc.read()
 }
@@ -146,6 +172,10 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 		sc.srv.log.Warn("troupe: ignoring a response frame sent to a server", "remote", sc.conn.RemoteAddr().String())
 		return true, false
 	}
+	if sc.plainRefused {
+		sc.reply(f, nil, nil, errTLSRequired, false)
+		return true, false
+	}
 	if frameErr == nil {
 		frameErr = wire.VerifyChecksum(f)
 	}
@@ -186,7 +216,7 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 func (sc *serverConn) handle(f *wire.Frame, m *method, name string, hold bool) {
 	defer sc.srv.release()
 	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
-		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr()}}
+		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr(), tls: sc.tls}}
 	defer sc.finished(hc, f)
 	call := &hc.call
 	start := time.Now()

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -29,9 +30,11 @@ var sockStateNames = [...]string{"idle", "connecting", "connected", "closed"}
 // with the same connection type and the same Authenticator, as brpc's channels share connections
 // only when their option signatures match.
 type sockKey struct {
-	addr string
-	typ  connType
-	auth Authenticator
+	addr   string
+	typ    connType
+	auth   Authenticator
+	tls    *tls.Config
+	dialer Dialer
 }
 
 // socket is the handle of a socket actor: what calls and Inspect use without a message. The
@@ -41,6 +44,8 @@ type socket struct {
 	addr    string
 	typ     connType
 	auth    Authenticator // nil: no credential is sent
+	tls     *tls.Config   // the channel's, with the server name and a session cache; nil: plain
+	dialer  Dialer        // nil: TCP
 	pid     *actor.PID
 	pending pendingMap
 	created time.Time
@@ -77,7 +82,7 @@ type socket struct {
 // startSocket starts the socket actor for key; o are the options of the channel that asked for
 // it, which give the pool's first settings.
 func startSocket(sys *System, key sockKey, o *ChannelOptions) (*socket, error) {
-	sk := &socket{sys: sys, addr: key.addr, typ: key.typ, auth: key.auth, created: time.Now(),
+	sk := &socket{sys: sys, addr: key.addr, typ: key.typ, auth: key.auth, tls: clientTLS(key.tls, key.addr), dialer: key.dialer, created: time.Now(),
 		breaker: newBreaker(sys.breaker), live: map[net.Conn]struct{}{}}
 	sk.pending.m = make(map[int64]*mailbox.Light)
 	sk.pending.onRemove = sk.abandon
@@ -101,12 +106,18 @@ func startSocket(sys *System, key sockKey, o *ChannelOptions) (*socket, error) {
 // connection without authentication, which most sockets are, and a suffix naming the rest.
 func (s *System) socketName(key sockKey) string {
 	name := s.name + "/sockets/" + key.addr
-	if key.typ == connSingle && key.auth == nil {
+	if key.typ == connSingle && key.auth == nil && key.tls == nil && key.dialer == nil {
 		return name
 	}
 	name += "/" + key.typ.String()
 	if key.auth != nil {
 		name += fmt.Sprintf("+auth-%d", s.nextID.Add(1))
+	}
+	if key.tls != nil {
+		name += fmt.Sprintf("+tls-%d", s.nextID.Add(1))
+	}
+	if key.dialer != nil {
+		name += fmt.Sprintf("+dialer-%d", s.nextID.Add(1))
 	}
 	return name
 }
@@ -127,7 +138,7 @@ func (sk *socket) stopNow() {
 	sk.mu.Lock()
 	sk.closed = true
 	for c := range sk.live {
-		c.Close()
+		closeConn(c)
 	}
 	clear(sk.live)
 	sk.mu.Unlock()
@@ -196,7 +207,7 @@ func (sk *socket) adopt(conn net.Conn) bool {
 
 // forget closes a connection the actor is done with and stops tracking it.
 func (sk *socket) forget(conn net.Conn) {
-	conn.Close()
+	closeConn(conn)
 	sk.mu.Lock()
 	delete(sk.live, conn)
 	sk.mu.Unlock()

@@ -152,8 +152,7 @@ func (a *socketActor) dial(cred bool) *sconn {
 		auth = nil
 	}
 	sk.sys.goroutine(func() {
-		d := net.Dialer{Timeout: timeout}
-		conn, err := d.DialContext(sk.ctx, "tcp", sk.addr)
+		conn, err := sk.connect(timeout)
 		if err != nil {
 			sk.post(self, &dialed{id: id, err: err})
 			return
@@ -210,16 +209,19 @@ func (a *socketActor) onDialed(m *dialed) {
 
 // connected makes a dialled connection usable: it starts its reader and writes what waits for it.
 func (a *socketActor) connected(c *sconn, conn net.Conn, cred []byte) {
-	raw, err := conn.(syscall.Conn).SyscallConn()
-	if err != nil {
-		a.sk.forget(conn)
-		werr := dialError(a.sk.addr, err)
-		a.dialFailed(c, werr)
-		a.connFailed(c, werr)
-		return
+	if sc, ok := conn.(syscall.Conn); ok { // TCP and unix sockets: the actor writes without blocking
+		raw, err := sc.SyscallConn()
+		if err != nil {
+			a.sk.forget(conn)
+			werr := dialError(a.sk.addr, err)
+			a.dialFailed(c, werr)
+			a.connFailed(c, werr)
+			return
+		}
+		c.nbw = newNonBlockingWriter(raw)
 	}
 	local := conn.LocalAddr().String()
-	c.conn, c.local, c.cred, c.nbw = conn, &local, cred, newNonBlockingWriter(raw)
+	c.conn, c.local, c.cred = conn, &local, cred
 	a.sk.local.Store(c.local)
 	a.sk.conns.Add(1)
 	a.open++

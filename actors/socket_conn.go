@@ -72,6 +72,10 @@ func (a *socketActor) flushConn(c *sconn) {
 			return
 		}
 	}
+	if c.nbw == nil { // a TLS connection, or a Dialer's: only a goroutine may block writing it
+		a.writeBacklog(c)
+		return
+	}
 	n, err := c.nbw.write(c.out[c.head:])
 	a.sk.writes.Add(1)
 	if err != nil {

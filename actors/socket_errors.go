@@ -32,6 +32,9 @@ func isRequestFrame(m *wire.Meta) bool {
 
 // dialError is the error of the attempts that waited for a connection that could not be made.
 func dialError(addr string, err error) *wire.Error {
+	if we, ok := err.(*wire.Error); ok { // connect made it: a TLS handshake's, a Dialer's timeout
+		return we
+	}
 	code := wire.ErrnoOf(err)
 	text := "Fail to connect " + addr
 	switch code {
@@ -53,6 +56,8 @@ func socketError(addr string, err error) *wire.Error {
 		return &wire.Error{Code: wire.EFAILEDSOCKET, Text: "Unparsable answer stream from " + addr, Addr: addr, Err: err}
 	case errors.Is(err, io.EOF):
 		return &wire.Error{Code: wire.EEOF, Text: "Connection to " + addr + " closed by the server", Addr: addr, Err: err}
+	case isTLSAlert(err):
+		return &wire.Error{Code: wire.ESSL, Text: "TLS connection to " + addr + " refused by the server", Addr: addr, Err: err}
 	}
 	code := wire.ErrnoOf(err)
 	if code == wire.EINTERNAL {

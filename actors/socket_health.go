@@ -126,7 +126,7 @@ func (a *socketActor) dialFailed(c *sconn, err *wire.Error) {
 	if a.stopping {
 		return
 	}
-	if err.Code == wire.ERPCAUTH { // connected: the server is there
+	if err.Code == wire.ERPCAUTH || err.Code == wire.ESSL { // connected: the server is there
 		if a.health.down {
 			a.armHealthCheck()
 		}

@@ -235,7 +235,7 @@ func (s *System) socketFor(ep wire.Endpoint, o *ChannelOptions) (*socket, error)
 	if err != nil {
 		return nil, err
 	}
-	key := sockKey{addr: ep.String(), typ: typ, auth: opts.Authenticator}
+	key := sockKey{addr: ep.String(), typ: typ, auth: opts.Authenticator, tls: opts.TLS, dialer: opts.Dialer}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed() {
