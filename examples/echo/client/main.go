@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/internal/tlsfiles"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/naming/etcd"
 	"github.com/troupe-rpc/troupe/wire/echopb"
@@ -39,6 +41,7 @@ type config struct {
 	interval       time.Duration
 	count          int
 	message        string
+	tls            *tls.Config
 }
 
 func main() {
@@ -54,7 +57,16 @@ func main() {
 	flag.IntVar(&intervalMs, "interval_ms", 1000, "milliseconds between calls")
 	flag.IntVar(&c.count, "count", 0, "calls to make (0: until interrupted)")
 	flag.StringVar(&c.message, "message", "hello world", "message to echo")
+	tlsCA := flag.String("tls_ca", "", "PEM CA verifying the server: call over TLS")
+	tlsCert := flag.String("tls_cert", "", "PEM client certificate for mutual TLS (with -tls_key)")
+	tlsKey := flag.String("tls_key", "", "PEM private key of -tls_cert")
+	tlsServerName := flag.String("tls_server_name", "", "name the server's certificate must carry (default: the server's host)")
 	flag.Parse()
+	var err error
+	if c.tls, err = tlsfiles.Client(*tlsCA, *tlsCert, *tlsKey, *tlsServerName); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(2)
+	}
 	if *backupMs >= 0 {
 		c.backup = time.Duration(*backupMs) * time.Millisecond
 	}
@@ -75,7 +87,7 @@ func run(c config) error {
 	}
 	defer sys.Shutdown()
 	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry, LoadBalancer: c.loadBalancer,
-		ConnectionType: c.connectionType, BackupRequest: c.backup,
+		ConnectionType: c.connectionType, BackupRequest: c.backup, TLS: c.tls,
 		NamingSchemes: map[string]naming.Builder{"etcd": etcd.Scheme(nil)}}
 	if c.maxRetry == 0 {
 		opts.MaxRetry = actors.NoRetry

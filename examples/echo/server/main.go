@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/internal/tlsfiles"
 )
 
 func main() {
@@ -34,6 +36,10 @@ func main() {
 	maxConcurrency := flag.Int("max_concurrency", 0, "requests handled at once per server (0: no limit)")
 	duration := flag.Duration("duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	tlsCert := flag.String("tls_cert", "", "PEM certificate: serve TLS as well as plain on the same port (read again when it changes)")
+	tlsKey := flag.String("tls_key", "", "PEM private key of -tls_cert")
+	tlsCA := flag.String("tls_ca", "", "PEM CA: TLS clients must show a certificate it signed (mutual TLS)")
+	requireTLS := flag.Bool("require_tls", false, "refuse plain connections (needs -tls_cert)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		stop, err := profileCPU(*cpuprofile)
@@ -43,13 +49,25 @@ func main() {
 		}
 		defer stop()
 	}
-	if err := run(*port, *listenAddr, *serverNum, *sleepUs, *echoAttachment, *maxConcurrency, *duration); err != nil {
+	tlsConf, err := tlsfiles.Server(*tlsCert, *tlsKey, *tlsCA)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(2)
+	}
+	sec := security{tls: tlsConf, require: *requireTLS}
+	if err := run(*port, *listenAddr, *serverNum, *sleepUs, *echoAttachment, *maxConcurrency, *duration, sec); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachment bool, maxConcurrency int, duration time.Duration) error {
+// security is how the servers take connections: plain only (zero), TLS and plain, or TLS only.
+type security struct {
+	tls     *tls.Config
+	require bool
+}
+
+func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachment bool, maxConcurrency int, duration time.Duration, sec security) error {
 	if serverNum < 1 {
 		return fmt.Errorf("-server_num=%d, want >= 1", serverNum)
 	}
@@ -67,7 +85,8 @@ func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachm
 	services := make([]*echoservice.Service, serverNum)
 	for i := range serverNum {
 		services[i] = &echoservice.Service{Index: int32(i), Sleep: sleeps[i], EchoAttachment: echoAttachment}
-		srv, err := actors.NewServer(&actors.ServerOptions{MaxConcurrency: maxConcurrency, Logger: log})
+		srv, err := actors.NewServer(&actors.ServerOptions{MaxConcurrency: maxConcurrency, Logger: log,
+			TLS: sec.tls, RequireTLS: sec.require})
 		if err != nil {
 			return err
 		}
@@ -78,7 +97,7 @@ func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachm
 		if err != nil {
 			return fmt.Errorf("server %d: %w", i, err)
 		}
-		fmt.Printf("server %d listening on %s\n", i, bound)
+		fmt.Printf("server %d listening on %s%s\n", i, bound, sec.describe())
 		servers = append(servers, srv)
 	}
 	report(services, duration)
@@ -180,4 +199,16 @@ func profileCPU(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// describe is what the listening line says of the servers' security.
+func (s security) describe() string {
+	switch {
+	case s.tls == nil:
+		return ""
+	case s.require:
+		return " (TLS only)"
+	default:
+		return " (TLS and plain)"
+	}
 }

@@ -81,7 +81,7 @@ func TestRun(t *testing.T) {
 	start := time.Now()
 	go func() {
 		defer close(finished)
-		result <- run(0, "127.0.0.1:0", 3, "0,1000", true, 0, duration)
+		result <- run(0, "127.0.0.1:0", 3, "0,1000", true, 0, duration, security{})
 	}()
 	t.Cleanup(func() {
 		select {
@@ -179,7 +179,7 @@ func TestRunBadArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := run(tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs, true, 0, time.Millisecond); err == nil {
+			if err := run(tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs, true, 0, time.Millisecond, security{}); err == nil {
 				t.Errorf("run(%d, %q, %d, %q, ...) = nil, want an error", tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs)
 			}
 		})
@@ -187,7 +187,7 @@ func TestRunBadArguments(t *testing.T) {
 }
 
 func TestRunNegativeMaxConcurrency(t *testing.T) {
-	if err := run(0, "127.0.0.1:0", 1, "", true, -1, time.Millisecond); err == nil {
+	if err := run(0, "127.0.0.1:0", 1, "", true, -1, time.Millisecond, security{}); err == nil {
 		t.Errorf("run(max_concurrency -1) = nil, want an error")
 	}
 }
@@ -208,7 +208,7 @@ func TestRunListenFailureStopsEarlierServers(t *testing.T) {
 	} else {
 		l.Close()
 	}
-	if err := run(0, first, 2, "", true, 0, time.Millisecond); err == nil {
+	if err := run(0, first, 2, "", true, 0, time.Millisecond, security{}); err == nil {
 		t.Fatalf("run(2 servers from %s, the second port busy) = nil, want an error", first)
 	}
 	if conn, err := net.DialTimeout("tcp", first, testTimeout); err == nil {
