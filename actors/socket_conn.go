@@ -73,6 +73,7 @@ func (a *socketActor) flushConn(c *sconn) {
 		}
 	}
 	if c.nbw == nil { // a TLS connection, or a Dialer's: only a goroutine may block writing it
+		a.sk.writes.Add(1)
 		a.writeBacklog(c)
 		return
 	}
