@@ -101,6 +101,8 @@
 //   - Feedback(f) reports how each attempt ended and how long it took, concurrently with Build
 //     and Pick; a policy that does not learn ignores it.
 //   - Name() names the policy in a channel's inspection and in errors.
+//   - A Picker may also implement [BuildReporter] to name the servers of the list it left
+//     out as unusable (a bad weight, say); [BuildError] asks it.
 //
 // A Balancer value serves one channel: the channel calls Build from its own actor only, and what
 // the policy learns is about that channel's servers. A channel wraps a program's Balancer in
