@@ -12,6 +12,7 @@ import (
 type consistentHashing struct {
 	hasher   Hasher
 	replicas int
+	withTag  bool         // point keys carry the tag: "A-i-tag"
 	nodes    []ServerNode // the list lastRing was built from; touched by Build only
 	lastRing *Ring
 }
@@ -25,7 +26,7 @@ func (b *consistentHashing) Build(servers []Server) Picker {
 		for i := range servers {
 			nodes[i] = ServerNode{Addr: servers[i].Addr, Tag: servers[i].Tag}
 		}
-		b.nodes, b.lastRing = nodes, NewRing(nodes, b.replicas, b.hasher)
+		b.nodes, b.lastRing = nodes, newRing(nodes, b.replicas, b.hasher.pointsFunc(b.withTag))
 	}
 	return &chashPicker{ring: b.lastRing, servers: servers, usable: countUp(servers)}
 }

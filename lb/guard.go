@@ -64,6 +64,17 @@ func (gp *guardedPicker) Pick(r *Request) (i int, err error) {
 	return i, err
 }
 
+// buildError is the guarded Picker's [BuildError], or EINTERNAL naming the guarded Balancer
+// when its BuildError panics.
+func (gp *guardedPicker) buildError() (err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = gp.g.fault(fmt.Sprintf("BuildError panicked: %v", rec))
+		}
+	}()
+	return BuildError(gp.p)
+}
+
 // failingPicker fails every Pick with a copy of err.
 type failingPicker struct{ err *wire.Error }
 

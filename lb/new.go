@@ -25,10 +25,16 @@ var policies = [...]struct {
 	}},
 	{"wrr", nil, func(params) (Balancer, error) { return &weightedRR{}, nil }},
 	{"la", nil, func(params) (Balancer, error) { return newLocalityAware(), nil }},
-	{"c_murmurhash", []string{"replicas"}, hashing(Murmur3)},
-	{"c_md5", []string{"replicas"}, hashing(MD5)},
-	{"c_ketama", []string{"replicas"}, hashing(Ketama)},
+	{"c_murmurhash", hashingParams, hashing(Murmur3)},
+	{"c_md5", hashingParams, hashing(MD5)},
+	{"c_ketama", hashingParams, hashing(Ketama)},
 }
+
+var hashingParams = []string{"replicas", "enable_server_tag"}
+
+// boolParams are the parameters whose value is true or false; the others take a positive
+// integer.
+var boolParams = []string{"enable_server_tag"}
 
 var recoveryParams = []string{"min_working_instances", "hold_seconds"}
 
@@ -38,8 +44,11 @@ var recoveryParams = []string{"min_working_instances", "hold_seconds"}
 //	rr, random         min_working_instances=M hold_seconds=H (both or neither, both > 0):
 //	                   cluster-recovery throttling
 //	wrr, la            none
-//	c_murmurhash,      replicas=N points per server (default 100, at most 65536; a multiple
-//	c_md5, c_ketama    of 4 for c_ketama)
+//	c_murmurhash,      replicas=N points per server (default 100, brpc's -chash_num_replicas;
+//	c_md5, c_ketama    at most 65536; a multiple of 4 for c_ketama)
+//	                   enable_server_tag=true|false: hash a server's tag into its points'
+//	                   keys, "A-i-tag" instead of "A-i" (default false, brpc's
+//	                   -consistent_hashing_enable_server_tag)
 //
 // A bad spec gives a [*wire.Error] with code EINVAL whose text names the bad part.
 func New(spec string) (Balancer, error) {
@@ -74,7 +83,8 @@ func badSpec(spec, why string) error {
 	return wire.Errorf(wire.EINVAL, fmt.Sprintf("load balancer %q: %s", spec, why))
 }
 
-// params are the parsed key=value parameters of a spec.
+// params are the parsed key=value parameters of a spec; a boolean one is 1 for true, 0 for
+// false.
 type params map[string]int64
 
 func parseParams(spec, rest string, allowed []string) (params, error) {
@@ -90,6 +100,17 @@ func parseParams(spec, rest string, allowed []string) (params, error) {
 		}
 		if _, dup := p[k]; dup {
 			return nil, badSpec(spec, fmt.Sprintf("parameter %q given twice", k))
+		}
+		if contains(boolParams, k) {
+			switch v {
+			case "true":
+				p[k] = 1
+			case "false":
+				p[k] = 0
+			default:
+				return nil, badSpec(spec, fmt.Sprintf("parameter %s=%q is not true or false", k, v))
+			}
+			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
@@ -150,6 +171,6 @@ func hashing(h Hasher) func(params) (Balancer, error) {
 		case h == Ketama && n%4 != 0:
 			return nil, fmt.Errorf("replicas=%d is not a multiple of 4 (c_ketama)", n)
 		}
-		return &consistentHashing{hasher: h, replicas: int(n)}, nil
+		return &consistentHashing{hasher: h, replicas: int(n), withTag: p["enable_server_tag"] == 1}, nil
 	}
 }

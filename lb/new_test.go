@@ -24,6 +24,8 @@ func TestNew(t *testing.T) {
 		{"c_murmurhash:replicas=150", "c_murmurhash"},
 		{"c_md5:replicas=3", "c_md5"},
 		{"c_ketama:replicas=160", "c_ketama"},
+		{"c_ketama:replicas=160 enable_server_tag=true", "c_ketama"},
+		{"c_md5:enable_server_tag=false", "c_md5"},
 	}
 	for _, tt := range tests {
 		b, err := lb.New(tt.spec)
@@ -55,6 +57,10 @@ func TestNewInvalid(t *testing.T) {
 		{"c_murmurhash:replicas=1000000", "replicas"},
 		{"c_murmurhash:replicas=100 replicas=200", "twice"},
 		{"c_murmurhash:replicas", "key=value"},
+		{"c_murmurhash:enable_server_tag=yes", "not true or false"},
+		{"c_md5:enable_server_tag=1", "not true or false"},
+		{"c_md5:enable_server_tag=true enable_server_tag=false", "twice"},
+		{"rr:enable_server_tag=true", `"enable_server_tag"`},
 		{"roundrobin", "known: rr, random, wrr, la, c_murmurhash, c_md5, c_ketama"},
 		{"", "unknown load balancer"},
 	}

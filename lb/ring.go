@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/md5"
 	"encoding/binary"
+	"hash"
 	"math/bits"
 	"slices"
 	"strconv"
@@ -43,37 +44,68 @@ func (h Hasher) String() string {
 	return "Hasher(" + strconv.Itoa(int(h)) + ")"
 }
 
-// appendPoints appends the points of the server at addr; key is scratch space.
-func (h Hasher) appendPoints(dst []uint32, key []byte, addr string, replicas int) ([]uint32, []byte) {
-	keyOf := func(i int) []byte {
-		key = append(append(key[:0], addr...), '-')
-		key = strconv.AppendInt(key, int64(i), 10)
-		return key
-	}
-	switch h {
-	case Murmur3:
-		// murmur3.Sum32 does uintptr arithmetic that the race detector's checkptr rejects
-		// (spaolacci/murmur3#34); the streaming hasher computes the same sum safely.
-		m := murmur3.New32()
-		for i := range replicas {
-			m.Reset()
-			m.Write(keyOf(i))
-			dst = append(dst, m.Sum32())
+// pointsFunc returns how a ring of h places a node's points: at keys "A-i", or "A-i-T" with
+// withTag (T being the node's tag, brpc's -consistent_hashing_enable_server_tag).
+func (h Hasher) pointsFunc(withTag bool) pointsFunc {
+	return func(dst []uint32, key []byte, node *ServerNode, replicas int) ([]uint32, []byte) {
+		keyOf := func(i int) []byte {
+			key = pointKey(key[:0], node, i, withTag)
+			return key
 		}
-	case MD5:
-		for i := range replicas {
-			sum := md5.Sum(keyOf(i))
-			dst = append(dst, binary.LittleEndian.Uint32(sum[:4]))
-		}
-	case Ketama:
-		for i := range replicas / 4 {
-			sum := md5.Sum(keyOf(i))
-			for j := 0; j < 16; j += 4 {
-				dst = append(dst, binary.LittleEndian.Uint32(sum[j:j+4]))
+		switch h {
+		case Murmur3:
+			m := murmur3.New32()
+			for i := range replicas {
+				dst = append(dst, murmurSum(m, keyOf(i)))
+			}
+		case MD5:
+			for i := range replicas {
+				dst = append(dst, md5Hash32(keyOf(i)))
+			}
+		case Ketama:
+			for i := range replicas / 4 {
+				w := ketamaWords(keyOf(i))
+				dst = append(dst, w[:]...)
 			}
 		}
+		return dst, key
 	}
-	return dst, key
+}
+
+// pointKey appends the key of node's point i to dst: "A-i", or "A-i-T" with withTag.
+func pointKey(dst []byte, node *ServerNode, i int, withTag bool) []byte {
+	dst = append(append(dst, node.Addr...), '-')
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	if withTag {
+		dst = append(append(dst, '-'), node.Tag...)
+	}
+	return dst
+}
+
+// murmurSum is MurmurHash3_x86_32 of key with seed 0 (brpc's MurmurHash32), computed with m,
+// which it resets. murmur3.Sum32 does uintptr arithmetic that the race detector's checkptr
+// rejects (spaolacci/murmur3#34); the streaming hasher computes the same sum safely.
+func murmurSum(m hash.Hash32, key []byte) uint32 {
+	m.Reset()
+	m.Write(key)
+	return m.Sum32()
+}
+
+// md5Hash32 is brpc's MD5Hash32: the first 4 bytes of MD5(key) read little-endian.
+func md5Hash32(key []byte) uint32 {
+	sum := md5.Sum(key)
+	return binary.LittleEndian.Uint32(sum[:4])
+}
+
+// ketamaWords is the 4 little-endian 32-bit words of MD5(key), the points c_ketama places for
+// one key.
+func ketamaWords(key []byte) [4]uint32 {
+	sum := md5.Sum(key)
+	var w [4]uint32
+	for j := range w {
+		w[j] = binary.LittleEndian.Uint32(sum[4*j:])
+	}
+	return w
 }
 
 // Point is one point of a [Ring]: its place and the index of its server.
@@ -100,25 +132,24 @@ type Ring struct {
 // listing a server twice is listing it once. The tag does not move a point; it only orders two
 // entries of one address that share it.
 func NewRing(nodes []ServerNode, replicas int, h Hasher) *Ring {
-	return newRing(nodes, replicas, h.appendPoints)
+	return newRing(nodes, replicas, h.pointsFunc(false))
 }
 
 // NewRingFunc places replicas points for each of nodes at hash("A-0"), hash("A-1"), … (A being
 // the node's address): a ring for a hash function of the caller's, such as a partitioner's
 // pluggable key hasher. replicas ≤ 0 means [DefaultReplicas]; nodes repeat as for [NewRing].
 func NewRingFunc(nodes []ServerNode, replicas int, hash func(key []byte) uint32) *Ring {
-	return newRing(nodes, replicas, func(dst []uint32, key []byte, addr string, replicas int) ([]uint32, []byte) {
+	return newRing(nodes, replicas, func(dst []uint32, key []byte, node *ServerNode, replicas int) ([]uint32, []byte) {
 		for i := range replicas {
-			key = append(append(key[:0], addr...), '-')
-			key = strconv.AppendInt(key, int64(i), 10)
+			key = pointKey(key[:0], node, i, false)
 			dst = append(dst, hash(key))
 		}
 		return dst, key
 	})
 }
 
-// pointsFunc appends the points of the server at addr to dst; key is scratch space.
-type pointsFunc func(dst []uint32, key []byte, addr string, replicas int) ([]uint32, []byte)
+// pointsFunc appends the points of node to dst; key is scratch space.
+type pointsFunc func(dst []uint32, key []byte, node *ServerNode, replicas int) ([]uint32, []byte)
 
 func newRing(nodes []ServerNode, replicas int, appendPoints pointsFunc) *Ring {
 	if replicas <= 0 {
@@ -127,7 +158,7 @@ func newRing(nodes []ServerNode, replicas int, appendPoints pointsFunc) *Ring {
 	points := make([]Point, 0, len(nodes)*replicas)
 	hashes, key := make([]uint32, 0, replicas), []byte(nil)
 	for i := range nodes {
-		hashes, key = appendPoints(hashes[:0], key, nodes[i].Addr, replicas)
+		hashes, key = appendPoints(hashes[:0], key, &nodes[i], replicas)
 		for _, x := range hashes {
 			points = append(points, Point{Hash: x, Node: i})
 		}

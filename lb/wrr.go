@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/troupe-rpc/troupe/wire"
 )
 
 // Weight returns the weight wrr gives n: n.Weight when it is positive (at most 2^32−1), else
@@ -33,13 +35,19 @@ func (b *weightedRR) Feedback(Feedback) {}
 
 // Build keeps the servers that have a weight, each address once (the first entry wins, as
 // brpc keys wrr by socket). Picks walk the usable ones; the Down ones are kept for the walk
-// over exclusions, where brpc counts them as candidates.
+// over exclusions, where brpc counts them as candidates. The servers left out for want of a
+// valid weight, which brpc logs ("Invalid weight is set"), are named by the Picker's
+// BuildError and by its EHOSTDOWN errors when no server has a weight.
 func (b *weightedRR) Build(servers []Server) Picker {
 	p := &wrrPicker{b: b, servers: servers, base: rand.Uint64()}
 	seen := make(map[string]bool, len(servers))
 	for i := range servers {
 		w, ok := Weight(servers[i].ServerNode)
-		if !ok || seen[servers[i].Addr] {
+		if !ok {
+			p.invalid = append(p.invalid, servers[i].ServerNode)
+			continue
+		}
+		if seen[servers[i].Addr] {
 			continue
 		}
 		seen[servers[i].Addr] = true
@@ -72,7 +80,11 @@ type wrrPicker struct {
 	sum     uint64
 	stride  uint64 // coprime with sum
 	base    uint64 // random start of the walk
+	invalid invalidWeights
 }
+
+// BuildError names the servers Build left out for want of a valid weight; nil when none was.
+func (p *wrrPicker) BuildError() error { return p.invalid.err() }
 
 // Pick takes the k-th pick's unit (base + k·stride) mod sum, k from the shared counter; since
 // stride and sum are coprime, sum consecutive picks hit every unit once.
@@ -81,6 +93,9 @@ func (p *wrrPicker) Pick(r *Request) (int, error) {
 		return -1, errNoData()
 	}
 	if p.sum == 0 {
+		if len(p.all) == 0 && len(p.invalid) > 0 {
+			return -1, wire.Errorf(wire.EHOSTDOWN, "no usable server: "+p.invalid.text())
+		}
 		return -1, errHostDown()
 	}
 	k := p.b.next.Add(1)
