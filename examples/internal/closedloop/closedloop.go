@@ -35,7 +35,8 @@ type Messages struct {
 type Loop struct {
 	Channel actors.Channel
 	Method  string // the full method name, "example.EchoService.Echo"
-	// Messages makes each caller's messages; it is called once per caller, before the calls start.
+	// Messages (required) makes each caller's messages; it is called once per caller, before the
+	// calls start.
 	Messages       func() Messages
 	Threads        int
 	SubChannels    int // sub-channels whose sub-call latency is reported
