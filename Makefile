@@ -76,6 +76,8 @@ generate: tools-protoc
 	  metapb/baidu_rpc_meta.proto echopb/echo.proto
 	cd examples/delivery && PATH="$(BIN):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
 	  deliverypb/delivery.proto
+	cd examples/parallel_echo && PATH="$(BIN):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
+	  pechopb/parallel_echo.proto
 
 tools-protoc:
 	@command -v protoc >/dev/null || { echo "installing protoc (protobuf-compiler)"; \
@@ -92,8 +94,10 @@ tools-etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { echo "etcd is still missing"; exit 1; }
 
 ## examples: build every example and run the ones that stop by themselves, each bounded in time
+## (the parallel example's server is bin/parallel_echo_server: bin/server is the echo server)
 examples:
-	$(GO) build -o $(BIN)/ ./examples/...
+	$(GO) build -o $(BIN)/ $$($(GO) list ./examples/... | grep -v '/parallel_echo/server$$')
+	$(GO) build -o $(BIN)/parallel_echo_server ./examples/parallel_echo/server
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/demo -duration 2s
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/delivery
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/dynamic_partition_echo -walkthrough -thread_num 8 -stage 1s

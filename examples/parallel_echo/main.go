@@ -13,7 +13,12 @@
 //
 //	qps=<n> p50_us=<n> p99_us=<n> errors=<n>
 //
-// It works against troupe's examples/echo/server and against brpc's own example echo servers.
+// It speaks the parallel example's messages (pechopb: EchoRequest and EchoResponse carry an int32
+// value; the method is example.EchoService.Echo, as for the string echo): each caller numbers its
+// requests 0, 1, 2, … as brpc's client does, and a call whose answer does not carry the request's
+// value counts as an error. It works against troupe's examples/parallel_echo/server and brpc's
+// parallel_echo_server, not against the string echo servers (examples/echo/server, brpc's
+// echo_server), which cannot parse these requests.
 package main
 
 import (
@@ -24,9 +29,13 @@ import (
 	"os"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/combo"
-	"github.com/troupe-rpc/troupe/examples/internal/load"
+	"github.com/troupe-rpc/troupe/examples/internal/closedloop"
+	"github.com/troupe-rpc/troupe/examples/parallel_echo/internal/pechoservice"
+	"github.com/troupe-rpc/troupe/examples/parallel_echo/pechopb"
 )
 
 type config struct {
@@ -38,7 +47,7 @@ type config struct {
 	duration       time.Duration
 	timeout        time.Duration // the parallel channel's; negative: none
 	maxRetry       int           // each sub-channel's
-	requestSize    int
+	requestSize    int           // brpc's flag, checked but unused: the request is one int32
 	attachmentSize int
 	interval       time.Duration // between progress lines; 0: a second
 	out            io.Writer     // nil: standard output
@@ -54,7 +63,7 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run")
 	timeoutMs := flag.Int("timeout_ms", 100, "timeout of each parallel call in milliseconds (-1: none)")
 	flag.IntVar(&c.maxRetry, "max_retry", 3, "retries of each sub-call, inside its sub-channel")
-	flag.IntVar(&c.requestSize, "request_size", 16, "bytes of the request message")
+	flag.IntVar(&c.requestSize, "request_size", 16, "accepted as brpc's client accepts it; unused, the request is one int32")
 	flag.IntVar(&c.attachmentSize, "attachment_size", 0, "bytes of the request attachment")
 	flag.Parse()
 	c.timeout = time.Duration(*timeoutMs) * time.Millisecond
@@ -85,9 +94,32 @@ func run(c config) error {
 		return err
 	}
 	defer pchan.Close()
-	l := &load.Load{Channel: pchan, Threads: c.threads, SubChannels: c.channelNum, RequestSize: c.requestSize,
-		AttachmentSize: c.attachmentSize, Duration: c.duration, Interval: c.interval, Out: c.out}
+	l := &closedloop.Loop{Channel: pchan, Method: pechoservice.Method, Messages: valueMessages, Threads: c.threads,
+		SubChannels: c.channelNum, AttachmentSize: c.attachmentSize, Duration: c.duration, Interval: c.interval, Out: c.out}
 	l.Run()
+	return nil
+}
+
+// valueMessages is one caller's request and response: the n-th request carries value n, and the
+// merged answer must carry the same value.
+func valueMessages() closedloop.Messages {
+	req, resp := &pechopb.EchoRequest{}, &pechopb.EchoResponse{}
+	return closedloop.Messages{
+		Request:  req,
+		Response: resp,
+		Prepare:  func(n int64) { req.Value = proto.Int32(int32(n)) },
+		Check:    func() error { return checkValue(req, resp) },
+	}
+}
+
+// checkValue says whether resp answers req: it must carry req's value.
+func checkValue(req *pechopb.EchoRequest, resp *pechopb.EchoResponse) error {
+	if resp.Value == nil {
+		return errors.New("the answer carries no value")
+	}
+	if resp.GetValue() != req.GetValue() {
+		return fmt.Errorf("the answer carries value %d, want the request's %d", resp.GetValue(), req.GetValue())
+	}
 	return nil
 }
 

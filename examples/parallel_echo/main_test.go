@@ -2,25 +2,51 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 
-	"github.com/troupe-rpc/troupe/actors/actorstest"
-	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/examples/parallel_echo/internal/pechoservice"
+	"github.com/troupe-rpc/troupe/examples/parallel_echo/pechopb"
 )
+
+const testTimeout = 10 * time.Second
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// startServers starts n echo servers on loopback, as examples/echo/server -server_num n does,
-// and returns their addresses and services.
-func startServers(t *testing.T, n int) ([]string, []*echoservice.Service) {
+// shutdownAtCleanup shuts srv down when the test ends.
+func shutdownAtCleanup(t *testing.T, srv *actors.Server) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown() = %v, want nil", err)
+		}
+	})
+}
+
+// startServers starts n of examples/parallel_echo/server's servers on loopback (the service and
+// options its main uses) and returns their addresses and services.
+func startServers(t *testing.T, n int) ([]string, []*pechoservice.Service) {
 	t.Helper()
-	svcs, addrs := actorstest.StartEchoServers(t, n)
+	var addrs []string
+	var svcs []*pechoservice.Service
+	for range n {
+		srv, svc, addr, err := pechoservice.Start("127.0.0.1:0", pechoservice.Options{EchoAttachment: true})
+		if err != nil {
+			t.Fatalf("pechoservice.Start() = %v, want a server", err)
+		}
+		shutdownAtCleanup(t, srv)
+		addrs, svcs = append(addrs, addr.String()), append(svcs, svc)
+	}
 	return addrs, svcs
 }
 
@@ -50,6 +76,13 @@ func checkOutput(t *testing.T, out string) {
 	}
 }
 
+// testConfig is a short run of 4 callers on 3 sub-channels, reporting every 100ms.
+func testConfig(c config, out *bytes.Buffer) config {
+	c.channelNum, c.threads, c.duration, c.interval = 3, 4, 300*time.Millisecond, 100*time.Millisecond
+	c.timeout, c.requestSize, c.attachmentSize, c.out = time.Second, 16, 8, out
+	return c
+}
+
 func TestParallelEcho(t *testing.T) {
 	addrs, svcs := startServers(t, 2)
 	tests := []struct {
@@ -63,9 +96,7 @@ func TestParallelEcho(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			c := tt.c
-			c.channelNum, c.threads, c.duration, c.interval = 3, 4, 300*time.Millisecond, 100*time.Millisecond
-			c.timeout, c.requestSize, c.attachmentSize, c.out = time.Second, 16, 8, &out
+			c := testConfig(tt.c, &out)
 			before := svcs[0].Requests() + svcs[1].Requests()
 			if err := run(c); err != nil {
 				t.Fatalf("run() = %v", err)
@@ -87,6 +118,76 @@ func TestParallelEchoBadArguments(t *testing.T) {
 	} {
 		if err := run(c); err == nil {
 			t.Errorf("run(%+v) = nil, want an error", c)
+		}
+	}
+}
+
+// A server that answers with a value other than the request's fails every call: the client
+// checks each merged answer.
+func TestParallelEchoChecksTheValue(t *testing.T) {
+	srv, err := actors.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shutdownAtCleanup(t, srv)
+	var answered atomic.Int64
+	err = actors.Handle(srv, pechoservice.Method, func(_ context.Context, req *pechopb.EchoRequest) (*pechopb.EchoResponse, error) {
+		answered.Add(1)
+		return &pechopb.EchoResponse{Value: proto.Int32(req.GetValue() + 1)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run(testConfig(config{server: addr.String()}, &out)); err != nil {
+		t.Fatalf("run() = %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	m := summaryLine.FindStringSubmatch(lines[len(lines)-1])
+	if m == nil {
+		t.Fatalf("last line %q, want `qps=N p50_us=N p99_us=N errors=N`", lines[len(lines)-1])
+	}
+	if errs, _ := strconv.Atoi(m[2]); errs == 0 || answered.Load() == 0 {
+		t.Errorf("summary %q after %d answers of value+1, want errors > 0", lines[len(lines)-1], answered.Load())
+	}
+	if !strings.Contains(lines[len(lines)-1], "p50_us=0 p99_us=0") {
+		t.Errorf("summary %q, want no successful call's latency (p50_us=0 p99_us=0)", lines[len(lines)-1])
+	}
+}
+
+func TestCheckValue(t *testing.T) {
+	req := &pechopb.EchoRequest{Value: proto.Int32(42)}
+	for _, tt := range []struct {
+		resp *pechopb.EchoResponse
+		ok   bool
+	}{
+		{&pechopb.EchoResponse{Value: proto.Int32(42)}, true},
+		{&pechopb.EchoResponse{Value: proto.Int32(43)}, false},
+		{&pechopb.EchoResponse{Value: proto.Int32(0)}, false},
+		{&pechopb.EchoResponse{}, false},
+	} {
+		if err := checkValue(req, tt.resp); (err == nil) != tt.ok {
+			t.Errorf("checkValue(42, %v) = %v, want ok=%v", tt.resp, err, tt.ok)
+		}
+	}
+}
+
+// Each caller numbers its requests 0, 1, 2, …, as brpc's client does.
+func TestValueMessages(t *testing.T) {
+	m := valueMessages()
+	req, resp := m.Request.(*pechopb.EchoRequest), m.Response.(*pechopb.EchoResponse)
+	for _, n := range []int64{0, 1, 7} {
+		m.Prepare(n)
+		if req.Value == nil || req.GetValue() != int32(n) {
+			t.Errorf("Prepare(%d): request value %v, want %d", n, req.Value, n)
+		}
+		resp.Value = proto.Int32(int32(n))
+		if err := m.Check(); err != nil {
+			t.Errorf("Check() after Prepare(%d) and answer %d = %v, want nil", n, n, err)
 		}
 	}
 }
