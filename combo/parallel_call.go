@@ -294,7 +294,7 @@ func (p *parallelCall) unified(c *callrt.Call) *wire.Error {
 		if e == 0 || e == wire.EPCHANFINISH {
 			continue
 		}
-		fmt.Fprintf(&text, " [C%d]%v", s.index, err)
+		fmt.Fprintf(&text, " [C%d]%s", s.index, partText(err))
 		if e == wire.ECANCELED {
 			continue
 		}
