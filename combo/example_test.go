@@ -14,14 +14,14 @@ import (
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
-// exampleServers starts n echo servers, server i answering with server_index i, and returns
-// their addresses and a function that stops them.
+// exampleServers starts n echo servers, server i answering with server_index i and echoing the
+// request attachment, and returns their addresses and a function that stops them.
 func exampleServers(n int) ([]string, func()) {
 	var addrs []string
 	var servers []*actors.Server
 	for i := range n {
 		srv, _ := actors.NewServer(nil)
-		_ = (&echoservice.Service{Index: int32(i)}).Register(srv)
+		_ = (&echoservice.Service{Index: int32(i), EchoAttachment: true}).Register(srv)
 		addr, _ := srv.Listen("127.0.0.1:0")
 		addrs = append(addrs, addr.String())
 		servers = append(servers, srv)

@@ -82,8 +82,8 @@ func TestMapControllerReachesServer(t *testing.T) {
 		if id, ok := sub.LogID(); !ok || id != wantID {
 			t.Errorf("Sub(%d).LogID() = %d, %v, want %d", i, id, ok, wantID)
 		}
-		if got := string(sub.ResponseAttachment()); got != wantAtt {
-			t.Errorf("Sub(%d).ResponseAttachment() = %q, want the echoed %q", i, got, wantAtt)
+		if got := string(sub.RequestAttachment()); got != wantAtt {
+			t.Errorf("Sub(%d).RequestAttachment() = %q, want %q", i, got, wantAtt)
 		}
 	}
 	if id, _ := cntl.LogID(); id != 7 || string(cntl.RequestAttachment()) != "main" {
