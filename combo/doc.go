@@ -30,4 +30,33 @@
 // Package combo imports actors, lb, naming, wire and the internal call runtime. Channels are
 // safe for concurrent use; mappers and mergers run in the call's actor, one at a time per call,
 // and must not block.
+//
+// # Sub-calls as brpc shows them
+//
+// Sub count. A parallel call's Controller reports SubCount() = the number of sub-channels from
+// the moment the call is made, skipped ones included, as brpc sets it first thing: a call that
+// fails before any sub-call starts (its context done or StartCancel called before it, a mapper's
+// Bad, all sub-channels skipped) ends with every Sub(i) nil but SubCount() still the number of
+// sub-channels. Only a parallel channel without sub-channels reports 0, and a Controller reused
+// without Reset is left as it was.
+//
+// Selective sub-call timeout. A selective call's sub-controller reports its timeout as disabled,
+// Timeout() = (NoTimeout, true), as brpc's shows -1: the sub-channel's own timeout does not apply.
+// The deadline that governs the attempt is what remains of the selective call's, which is what
+// the server receives as timeout_ms; the sub-controller has no Deadline of its own.
+//
+// Error texts. A parallel failure names the method and the channel once, at the top, followed
+// by brpc's text: "example.EchoService.Echo @parallel channel [E2001]2/2 channels failed,
+// fail_limit=2 [C0][E2001]Server fail [C1][E2001]…". Each [C<i>] part is the sub-call's code and
+// text only, so that a nested parallel channel's part is its own compact text and nesting does
+// not repeat method and server. The whole sub-errors, with their method and server, stay
+// reachable through [SubErrors] (errors.As on the call's error, then on each of its Errs).
+//
+// Per-sub-call settings. [SubCall.MapController] sets up a sub-call's Controller, brpc's
+// CallMapper::MapController: the sub-call starts with the call's log id, request code, request
+// id, compression and request attachment, and MapController may change each of them per
+// sub-call. The sub-call's timeout, retry limit and backup request are the call's whatever it
+// sets. brpc copies its client settings (log id and request code among them) over what
+// MapController set; here what MapController sets wins, so that each sub-call can carry a log id
+// of its own. A merger failure is still ERESPONSE, as documented on [Fail].
 package combo

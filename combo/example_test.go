@@ -14,14 +14,14 @@ import (
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
-// exampleServers starts n echo servers, server i answering with server_index i, and returns
-// their addresses and a function that stops them.
+// exampleServers starts n echo servers, server i answering with server_index i and echoing the
+// request attachment, and returns their addresses and a function that stops them.
 func exampleServers(n int) ([]string, func()) {
 	var addrs []string
 	var servers []*actors.Server
 	for i := range n {
 		srv, _ := actors.NewServer(nil)
-		_ = (&echoservice.Service{Index: int32(i)}).Register(srv)
+		_ = (&echoservice.Service{Index: int32(i), EchoAttachment: true}).Register(srv)
 		addr, _ := srv.Listen("127.0.0.1:0")
 		addrs = append(addrs, addr.String())
 		servers = append(servers, srv)
@@ -101,4 +101,41 @@ func ExamplePartitionChannel() {
 		&echopb.EchoResponse{}, &cntl)
 	fmt.Println(err, pc.PartitionCount(), cntl.SubCount())
 	// Output: <nil> 3 3
+}
+
+// A CallMapper gives each sub-call Controller settings of its own: here a log id and an
+// attachment per sub-call, which the echo servers send back.
+func ExampleSubCall_mapController() {
+	addrs, stop := exampleServers(2)
+	defer stop()
+	sys, _ := actors.NewSystem(nil)
+	defer sys.Shutdown()
+
+	mapper := combo.CallMapperFunc(func(i, n int, method string, req, resp proto.Message) combo.SubCall {
+		return combo.SubCall{Method: method, Request: req, Response: &echopb.EchoResponse{},
+			MapController: func(main, sub *actors.Controller) {
+				id, _ := main.LogID()
+				sub.SetLogID(id + int64(i)) // sub-call i's own log id
+				sub.SetRequestAttachment(fmt.Appendf(nil, "part %d of %d", i+1, n))
+			}}
+	})
+	p, _ := combo.NewParallelChannel(sys, nil)
+	for _, a := range addrs {
+		ch, _ := sys.NewChannel(a, nil)
+		_ = p.AddChannel(ch, combo.OwnsChannel, mapper, nil)
+	}
+	defer p.Close()
+
+	var cntl actors.Controller
+	cntl.SetLogID(1000)
+	err := p.Call(context.Background(), echoservice.Method, &echopb.EchoRequest{Message: proto.String("hi")}, &echopb.EchoResponse{}, &cntl)
+	fmt.Println(err)
+	for i := range cntl.SubCount() {
+		id, _ := cntl.Sub(i).LogID()
+		fmt.Printf("%d: log id %d, answer attachment %q\n", i, id, cntl.Sub(i).ResponseAttachment())
+	}
+	// Output:
+	// <nil>
+	// 0: log id 1000, answer attachment "part 1 of 2"
+	// 1: log id 1001, answer attachment "part 2 of 2"
 }

@@ -2,15 +2,26 @@ package combo
 
 import (
 	"google.golang.org/protobuf/proto"
+
+	"github.com/troupe-rpc/troupe/actors"
 )
 
 // SubCall is what a [CallMapper] returns for one sub-channel: the method, request and response of
-// its sub-call, or [Skip] or [Bad].
+// its sub-call, or [Skip] or [Bad], and how its Controller differs from the call's.
 type SubCall struct {
 	Method   string
 	Request  proto.Message
 	Response proto.Message
-	skip     bool
+	// MapController, when set, sets up the sub-call's Controller before any sub-call starts, as
+	// brpc's CallMapper::MapController does. sub comes with the settings the sub-call inherits
+	// from main, the call's Controller: log id, request code, request id, compression and
+	// request attachment; MapController may change any of them (SetLogID, SetRequestCode,
+	// SetRequestID, SetCompressType, SetRequestAttachment). main is for reading only. The
+	// sub-call's timeout, retry limit and backup request always come from the call, whatever
+	// MapController sets: the call's deadline governs its sub-calls, and they retry as main
+	// says. A panic fails the call with EREQUEST. nil (the default) leaves sub as inherited.
+	MapController func(main, sub *actors.Controller)
+	skip          bool
 }
 
 // Skip returns a SubCall that skips the sub-channel: no sub-call is made, and Sub(i) stays nil.

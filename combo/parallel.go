@@ -171,8 +171,9 @@ func (p *ParallelChannel) Go(ctx context.Context, method string, req, resp proto
 }
 
 func (p *ParallelChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
+	subs := p.subList()
 	return &callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
-		Engine: &parallelCall{ch: p, subs: p.subList()}, Timeout: p.opts.Timeout, Target: "parallel channel"}
+		Engine: &parallelCall{ch: p, subs: subs}, Timeout: p.opts.Timeout, Target: "parallel channel", Subs: len(subs)}
 }
 
 // Close closes the owned sub-channels, once each. Calls in flight finish normally; later calls

@@ -81,10 +81,11 @@ func (p *parallelCall) Start(c *callrt.Call) {
 	p.startAll(c, calls)
 }
 
-// mapped is a sub-call the mapper asked for.
+// mapped is a sub-call the mapper asked for, with its Controller.
 type mapped struct {
 	index int
 	sub   SubCall
+	cntl  *callrt.Controller
 }
 
 // mapAll asks each sub-channel's mapper for its sub-call, in index order; Bad stops at once.
@@ -100,9 +101,33 @@ func (p *parallelCall) mapAll(c *callrt.Call) (out []mapped, err *wire.Error) {
 		if sub.IsBad() {
 			return nil, c.Errorf(wire.EREQUEST, nil, "CallMapper of channel[%d] returns Bad()", i)
 		}
-		out = append(out, mapped{i, sub})
+		cntl, perr := mapController(c, i, sub)
+		if perr != nil {
+			return nil, perr
+		}
+		out = append(out, mapped{i, sub, cntl})
 	}
 	return out, nil
+}
+
+// mapController makes sub-call i's Controller: the call's settings, changed by the SubCall's
+// MapController under recover, then the call's timeout (none of its own: the call's deadline
+// governs), retry limit and backup request whatever it set.
+func mapController(c *callrt.Call, i int, sub SubCall) (cntl *callrt.Controller, err *wire.Error) {
+	main := c.Controller()
+	cntl = inherit(main)
+	if sub.MapController == nil {
+		return cntl, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			cntl, err = nil, c.Errorf(wire.EREQUEST, nil, "MapController of channel[%d] panicked: %v\n%s", i, r, debug.Stack())
+		}
+	}()
+	sub.MapController(publicCntl(main), publicCntl(cntl))
+	cntl.SetTimeout(0)
+	cntl.InheritRetries(main)
+	return cntl, nil
 }
 
 // mapOne runs one mapper under recover; no mapper broadcasts the request with a fresh response.
@@ -135,19 +160,17 @@ func (p *parallelCall) limits(ndone int) {
 
 // startAll starts the sub-calls back to back, so that their frames leave together.
 func (p *parallelCall) startAll(c *callrt.Call, calls []mapped) {
-	main := c.Controller()
 	p.started = make([]*started, len(calls))
 	p.pending = len(calls)
 	for k, m := range calls {
 		s := p.subs[m.index]
-		cntl := inherit(main)
-		p.cntls[m.index] = cntl
+		p.cntls[m.index] = m.cntl
 		merger := s.merger
 		if merger == nil {
 			merger = ResponseMergerFunc(defaultMerge)
 		}
 		p.started[k] = &started{index: m.index, merger: merger, resp: m.sub.Response}
-		p.started[k].call = s.start(c, k, m.sub.Method, m.sub.Request, m.sub.Response, cntl)
+		p.started[k].call = s.start(c, k, m.sub.Method, m.sub.Request, m.sub.Response, m.cntl)
 	}
 	p.status(c)
 }
@@ -294,7 +317,7 @@ func (p *parallelCall) unified(c *callrt.Call) *wire.Error {
 		if e == 0 || e == wire.EPCHANFINISH {
 			continue
 		}
-		fmt.Fprintf(&text, " [C%d]%v", s.index, err)
+		fmt.Fprintf(&text, " [C%d]%s", s.index, partText(err))
 		if e == wire.ECANCELED {
 			continue
 		}

@@ -120,7 +120,12 @@ func TestParallelCancelBefore(t *testing.T) {
 	cntl2.StartCancel()
 	err = p.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl2)
 	wantErrno(t, "Call after StartCancel", err, wire.ECANCELED)
+	// brpc sets the sub count first thing, before the call can fail: every sub-channel counts,
+	// none started.
 	for _, c := range []*actors.Controller{&cntl, &cntl2} {
+		if c.SubCount() != nsub {
+			t.Errorf("SubCount() = %d, want %d", c.SubCount(), nsub)
+		}
 		for i := range c.SubCount() {
 			if c.Sub(i) != nil {
 				t.Errorf("Sub(%d) = %v, want nil", i, c.Sub(i).Err())

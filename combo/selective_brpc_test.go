@@ -117,6 +117,30 @@ func TestSelectiveTimeout(t *testing.T) {
 	if _, ok := cntl.Sub(0).Deadline(); ok {
 		t.Errorf("Sub(0) has a deadline of its own, want none (the selective call's governs)")
 	}
+	// brpc's sub controller reports its timeout disabled (-1): the sub-channel's own timeout does
+	// not apply.
+	if d, ok := cntl.Sub(0).Timeout(); !ok || d >= 0 {
+		t.Errorf("Sub(0).Timeout() = %v, %v, want a negative timeout, set (none: the selective call's deadline governs)", d, ok)
+	}
+	noCallsLeft(t, sys)
+}
+
+// The selective call's deadline governs a sub-channel whose own timeout is shorter: the
+// sub-call's timeout is disabled, so a server slower than the sub-channel's timeout but faster
+// than the selective call's still answers.
+func TestSelectiveSubChannelTimeoutDisabled(t *testing.T) {
+	svc := &echoservice.Service{Sleep: 50 * time.Millisecond}
+	addr := startEcho(t, svc)
+	sys := newSystem(t)
+	sub := plain(t, sys, addr, &actors.ChannelOptions{Timeout: 10 * time.Millisecond})
+	s := newSChan(t, sys, &combo.SelectiveOptions{Timeout: testTimeout, MaxRetry: actors.NoRetry}, sub)
+	var cntl actors.Controller
+	err := s.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl)
+	wantErrno(t, "Call with a sub-channel timeout shorter than the server", err, 0)
+	wantSub(t, &cntl, 0, 0)
+	if d, ok := cntl.Sub(0).Timeout(); !ok || d >= 0 {
+		t.Errorf("Sub(0).Timeout() = %v, %v, want a negative timeout, set", d, ok)
+	}
 	noCallsLeft(t, sys)
 }
 

@@ -16,11 +16,13 @@ import (
 
 // What the server sees of a combo call's sub-calls: the meta brpc's sub-controllers carry.
 
-// metaRecorder is an echo server that records the log id and the timeout of every request.
+// metaRecorder is an echo server that records the log id and the timeout of every request, and
+// its attachment by log id.
 type metaRecorder struct {
-	mu       sync.Mutex
-	logIDs   []int64
-	timeouts []int32
+	mu          sync.Mutex
+	logIDs      []int64
+	timeouts    []int32
+	attachments map[int64][]string
 }
 
 func (m *metaRecorder) echo(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
@@ -28,6 +30,10 @@ func (m *metaRecorder) echo(ctx context.Context, req *echopb.EchoRequest) (*echo
 	m.mu.Lock()
 	m.logIDs = append(m.logIDs, call.LogID())
 	m.timeouts = append(m.timeouts, call.TimeoutMs())
+	if m.attachments == nil {
+		m.attachments = map[int64][]string{}
+	}
+	m.attachments[call.LogID()] = append(m.attachments[call.LogID()], string(call.RequestAttachment()))
 	m.mu.Unlock()
 	return &echopb.EchoResponse{Message: proto.String(req.GetMessage())}, nil
 }

@@ -85,6 +85,11 @@ type Spec struct {
 	// OnEnd, if set, is called once with the call's error as it ends, also when it could not
 	// start; channels count calls with it. It must not block.
 	OnEnd func(error)
+	// Subs, when positive, is the number of sub-calls the call's Controller reports from the
+	// moment the call is made, each nil until it starts, also when the call fails before it
+	// starts (brpc's parallel channel sets its sub count first thing). A Controller reused
+	// without Reset is left alone.
+	Subs int
 }
 
 // Messages of the call actor.
@@ -130,6 +135,9 @@ func (rt *Runtime) Start(ctx context.Context, c *Call, s *Spec) *Call {
 	if err := c.cntl.begin(c); err != nil {
 		c.finishEarly(err, false)
 		return c
+	}
+	if s.Subs > 0 {
+		c.cntl.SetSubs(make([]*Controller, s.Subs))
 	}
 	if !rt.enter() {
 		c.finishEarly(ClosedError(c.method), false)
