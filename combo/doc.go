@@ -30,4 +30,25 @@
 // Package combo imports actors, lb, naming, wire and the internal call runtime. Channels are
 // safe for concurrent use; mappers and mergers run in the call's actor, one at a time per call,
 // and must not block.
+//
+// # Closing, and a partition channel's first list
+//
+// A call in flight keeps what it needs alive until it ends, as in brpc, where a ParallelChannel
+// destroyed right after an asynchronous call started still completes that call. Close stops new
+// calls only: a call made after Close fails at once with ELOGOFF ([actors.ErrClosed], "channel
+// is closed"); calls already started complete normally, their sub-calls, retries and backup
+// requests included; and the sub-channels a combo channel owns are closed once its last call in
+// flight ended (within Close, which then returns their errors, when none is in flight). A plain
+// channel follows the same rule: closed, it keeps its actor, server list and sockets until its
+// last call ended. Removing an owned sub-channel from a [SelectiveChannel] closes it at once;
+// its own calls in flight still complete.
+//
+// [NewPartitionChannel] and [NewDynamicPartitionChannel] return once the naming service's first
+// list has reached every partition's channel, within [FirstListWait] in all, as brpc's Init waits
+// for the first batch of servers: the channel is usable, its Weight right, from the start. A plain
+// cluster channel does not wait (its calls wait for the first list within their deadline);
+// [actors.PlainChannel.WaitForServers] waits for it. PartitionServers gives each partition's
+// server count, and [actors.System.Inspect] shows a partition channel with its partitions
+// ("partitions", "servers" and "weight" counters, a child per partition with its "servers"), a
+// dynamic one with a child per scheme.
 package combo
