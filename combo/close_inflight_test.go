@@ -43,7 +43,7 @@ func openChannels(sys *actors.System) int {
 	return n
 }
 
-// closeRightAfterGo starts calls asynchronous calls on ch, closes it at once, and checks that
+// closeRightAfterGo starts that many asynchronous calls on ch, closes it at once, and checks that
 // every call succeeded with its done run exactly once, that a later call fails at once with the
 // closed error, and that the owned sub-channels are released after the calls ended.
 func closeRightAfterGo(t *testing.T, sys *actors.System, ch actors.Channel, calls int, check func(*actors.Controller)) {
