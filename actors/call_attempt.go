@@ -76,7 +76,7 @@ func (pc *plainCall) pick() (*socket, naming.ServerNode, error) {
 	if cl == nil {
 		return pc.ch.sock, naming.ServerNode{}, nil
 	}
-	if pc.ch.closed.Load() {
+	if pc.ch.stopped.Load() { // only Shutdown stops a channel with calls in flight
 		return nil, naming.ServerNode{}, callrt.ClosedError(pc.call.Method())
 	}
 	snap := cl.snap.Load()

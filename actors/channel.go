@@ -257,7 +257,8 @@ type PlainChannel struct {
 	cluster *cluster // the servers of a cluster channel
 	pid     *actor.PID
 	born    time.Time
-	closed  atomic.Bool
+	closed  atomic.Bool // Close was called: new calls are refused
+	stopped atomic.Bool // the channel's actor and socket were let go
 	once    sync.Once
 
 	inflight, succeeded, failed atomic.Int64
@@ -359,21 +360,36 @@ func (ch *PlainChannel) Go(ctx context.Context, method string, req, resp proto.M
 // nest is the channel's [callrt.Nest], embedded under this name so that it stays unexported.
 type nest = callrt.Nest
 
-// Close releases the channel: calls in flight finish normally, later calls fail with ELOGOFF
-// ([ErrClosed]). The socket it used stays with the System for other channels. Close is
-// idempotent.
+// Close releases the channel: later calls fail at once with ELOGOFF ([ErrClosed]), and calls in
+// flight complete normally (retries and backup requests included), the channel keeping its
+// server list and sockets until the last of them ended. The socket it used stays with the System
+// for other channels. Close is idempotent.
 func (ch *PlainChannel) Close() error {
 	if ch.sys == nil {
 		return nil
 	}
 	ch.closed.Store(true)
-	ch.stop()
+	if ch.inflight.Load() == 0 { // else the last call's end stops the channel
+		ch.stop()
+	}
 	return nil
+}
+
+// stopLater stops a closed channel whose last call just ended, on a goroutine of the System:
+// the call's actor must not wait for the channel's. During Shutdown, stopAll stops it instead.
+func (ch *PlainChannel) stopLater() {
+	s := ch.sys
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed() {
+		s.goroutine(ch.stop)
+	}
 }
 
 func (ch *PlainChannel) stop() {
 	ch.once.Do(func() {
 		ch.closed.Store(true)
+		ch.stopped.Store(true)
 		ch.unwatchHealth()
 		_ = ch.sys.as.Root.StopFuture(ch.pid).Wait() // a cluster's actor lets its sockets go
 		ch.sys.mu.Lock()
@@ -385,8 +401,11 @@ func (ch *PlainChannel) stop() {
 	})
 }
 
+// record counts a call's end; the last call of a closed channel stops it.
 func (ch *PlainChannel) record(err error) {
-	ch.inflight.Add(-1)
+	if ch.inflight.Add(-1) == 0 && ch.closed.Load() {
+		ch.stopLater()
+	}
 	if err == nil {
 		ch.succeeded.Add(1)
 		return

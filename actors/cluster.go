@@ -37,6 +37,8 @@ type cluster struct {
 	bal  lb.Balancer
 	snap atomic.Pointer[snapshot]
 
+	listed chan struct{} // closed when the first server list is published
+
 	mu     sync.Mutex // guards closed against the watcher's posts
 	closed bool
 	cancel context.CancelFunc
@@ -85,7 +87,7 @@ func newCluster(sys *System, target string, o *ChannelOptions) (*cluster, error)
 	if o.NamingFilter != nil {
 		svc = naming.Filtered(svc, o.NamingFilter)
 	}
-	return &cluster{svc: svc, bal: bal}, nil
+	return &cluster{svc: svc, bal: bal, listed: make(chan struct{})}, nil
 }
 
 // clusterActor is the channel actor of a cluster channel.
@@ -156,8 +158,12 @@ func (a *clusterActor) onServers(nodes []naming.ServerNode) {
 			delete(a.down, addr)
 		}
 	}
+	first := !a.known
 	a.socks, a.nodes, a.known = keep, valid, true
 	a.publish()
+	if first {
+		close(a.cl.listed)
+	}
 	for _, sk := range left { // after the snapshot without them: new picks cannot find them
 		a.ch.sys.releaseSocket(sk)
 	}
@@ -253,4 +259,24 @@ func (ch *PlainChannel) Weight() int {
 		w += max(s.Weight, 1)
 	}
 	return w
+}
+
+// WaitForServers waits until the channel knows its servers — at once for a channel to one
+// server, once the naming service's first list was taken for a cluster channel (an empty list
+// counts) — or until ctx ends, and then returns ctx's error. Calls need not wait for it: a call
+// made before the first list waits for it within its own deadline. It lets a program (or a combo
+// channel's constructor) see the channel's Weight and servers from the start.
+func (ch *PlainChannel) WaitForServers(ctx context.Context) error {
+	switch {
+	case ch.sys == nil:
+		return uninitialized("PlainChannel", "System.NewChannel")
+	case ch.cluster == nil:
+		return nil
+	}
+	select {
+	case <-ch.cluster.listed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

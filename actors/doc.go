@@ -58,8 +58,9 @@
 // [ServerOptions.Authenticator] checks each connection's first request and answers a missing or
 // refused credential with ERPCAUTH, then closes the connection without serving anything else.
 //
-// A socket lives while a channel uses it: a plain channel until Close, a cluster channel while
-// the server is in its list. When the last one lets it go, the socket retires: it leaves the
+// A socket lives while a channel uses it: a plain channel until Close and the end of the last
+// call started before it (a closed channel refuses new calls at once but keeps its server list
+// and sockets for the calls in flight), a cluster channel while the server is in its list. When the last one lets it go, the socket retires: it leaves the
 // System (a new channel to that server gets a new socket), shows as "retiring" in Inspect, lets
 // the calls in flight on it have their answers, then closes its connections and stops. An
 // attempt that still reaches it, from a call that picked it from a list just replaced, fails at

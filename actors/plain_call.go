@@ -98,6 +98,12 @@ func (ch *PlainChannel) startChild(parent *callrt.Call, index int, method string
 	return (*callrt.Call)(ch.start(context.Background(), method, req, resp, cntl, nil, parent, index))
 }
 
+// errChannelClosed is the error of a call made on a closed channel: ELOGOFF, caused by
+// [ErrClosed], as a call refused by Shutdown.
+func errChannelClosed(method, target string) *wire.Error {
+	return &wire.Error{Code: wire.ELOGOFF, Text: "channel is closed", Method: method, Addr: target, Err: ErrClosed}
+}
+
 // uninitialized is the error of a call on a channel's zero value.
 func uninitialized(typ, maker string) *wire.Error {
 	return wire.Errorf(wire.EINVAL, typ+" is not initialized: make it with "+maker)
@@ -109,7 +115,7 @@ func runDone(done any, c *callrt.Controller) { done.(func(*Controller))((*Contro
 // Prepare encodes the request once for every attempt and takes the channel's retry settings.
 func (pc *plainCall) Prepare(c *callrt.Call) error {
 	if pc.ch.closed.Load() {
-		return callrt.ClosedError(c.Method())
+		return errChannelClosed(c.Method(), pc.ch.target)
 	}
 	cntl := c.Controller()
 	pb := getPayload()

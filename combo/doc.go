@@ -59,4 +59,25 @@
 // sets. brpc copies its client settings (log id and request code among them) over what
 // MapController set; here what MapController sets wins, so that each sub-call can carry a log id
 // of its own. A merger failure is still ERESPONSE, as documented on [Fail].
+//
+// # Closing, and a partition channel's first list
+//
+// A call in flight keeps what it needs alive until it ends, as in brpc, where a ParallelChannel
+// destroyed right after an asynchronous call started still completes that call. Close stops new
+// calls only: a call made after Close fails at once with ELOGOFF ([actors.ErrClosed], "channel
+// is closed"); calls already started complete normally, their sub-calls, retries and backup
+// requests included; and the sub-channels a combo channel owns are closed once its last call in
+// flight ended (within Close, which then returns their errors, when none is in flight). A plain
+// channel follows the same rule: closed, it keeps its actor, server list and sockets until its
+// last call ended. Removing an owned sub-channel from a [SelectiveChannel] closes it at once;
+// its own calls in flight still complete.
+//
+// [NewPartitionChannel] and [NewDynamicPartitionChannel] return once the naming service's first
+// list has reached every partition's channel, within [FirstListWait] in all, as brpc's Init waits
+// for the first batch of servers: the channel is usable, its Weight right, from the start. A plain
+// cluster channel does not wait (its calls wait for the first list within their deadline);
+// [actors.PlainChannel.WaitForServers] waits for it. PartitionServers gives each partition's
+// server count, and [actors.System.Inspect] shows a partition channel with its partitions
+// ("partitions", "servers" and "weight" counters, a child per partition with its "servers"), a
+// dynamic one with a child per scheme.
 package combo

@@ -3,8 +3,11 @@ package combo
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -34,7 +37,9 @@ type DynamicPartitionChannel struct {
 	sel     *SelectiveChannel
 	mu      sync.Mutex // guards schemes against Close
 	schemes map[int]*dynScheme
+	target  string
 	stop    func()
+	unshow  func()
 	once    sync.Once
 }
 
@@ -45,7 +50,8 @@ type dynScheme struct {
 
 // NewDynamicPartitionChannel makes a channel over the partitioning schemes of the servers target
 // (a naming service URL) lists, placed by parser. Like brpc's Init, it waits for the naming
-// service's first list (at most FirstListWait), so that the first calls find the schemes.
+// service's first list and for the partitions' channels of its schemes to take it, at most
+// FirstListWait in all, so that the first calls find the schemes and their servers.
 func NewDynamicPartitionChannel(sys *actors.System, parser PartitionParser, target string, opts *PartitionOptions) (*DynamicPartitionChannel, error) {
 	if parser == nil {
 		return nil, fmt.Errorf("combo: NewDynamicPartitionChannel: nil PartitionParser")
@@ -70,11 +76,22 @@ func NewDynamicPartitionChannel(sys *actors.System, parser PartitionParser, targ
 	sel.build = capacityPicker
 	sel.publishLocked()
 	sel.mu.Unlock()
-	d := &DynamicPartitionChannel{rt: rt, sys: sys, parser: parser, opts: o, sel: sel, schemes: map[int]*dynScheme{}}
+	d := &DynamicPartitionChannel{rt: rt, sys: sys, parser: parser, opts: o, sel: sel, schemes: map[int]*dynScheme{}, target: target}
 	d.nest = sel.nest
 	first := firstList(d.onServers)
 	d.stop = rt.WatchNaming(svc, first.update)
-	first.wait()
+	deadline := time.Now().Add(FirstListWait)
+	first.waitUntil(deadline)
+	d.mu.Lock()
+	schemes := make([]*dynScheme, 0, len(d.schemes))
+	for _, s := range d.schemes {
+		schemes = append(schemes, s)
+	}
+	d.mu.Unlock()
+	for _, s := range schemes {
+		s.waitChannels(deadline)
+	}
+	d.unshow = rt.Show(d)
 	return d, nil
 }
 
@@ -146,6 +163,47 @@ func (d *DynamicPartitionChannel) Schemes() map[int]int {
 	return out
 }
 
+// PartitionServers returns, for each scheme the channel has (by its number of partitions), the
+// number of servers in each of its partitions (index i: partition i).
+func (d *DynamicPartitionChannel) PartitionServers() map[int][]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[int][]int, len(d.schemes))
+	for k, s := range d.schemes {
+		out[k] = s.partitionServers()
+	}
+	return out
+}
+
+// Inspect returns the channel as [actors.System.Inspect] shows it: its schemes and servers, and
+// a child per scheme with its capacity and a child per partition with its servers.
+func (d *DynamicPartitionChannel) Inspect() *actors.Node {
+	if d.sel == nil {
+		return &actors.Node{Kind: "dynamic partition channel", State: "not initialized: make it with NewDynamicPartitionChannel"}
+	}
+	state := "open"
+	if d.sel.closed.Load() {
+		state = "closed"
+	}
+	n := &actors.Node{Kind: "dynamic partition channel", Name: d.target, Counters: map[string]int64{}}
+	d.mu.Lock()
+	kinds := slices.Sorted(maps.Keys(d.schemes))
+	var total int64
+	for _, k := range kinds {
+		s := d.schemes[k]
+		parts, servers := s.inspect()
+		total += servers
+		n.Children = append(n.Children, &actors.Node{Kind: "partition scheme", Name: fmt.Sprintf("%d partitions", k),
+			Counters: map[string]int64{"partitions": int64(k), "servers": servers, "capacity": int64(s.capacity)},
+			Children: parts})
+	}
+	d.mu.Unlock()
+	n.State = fmt.Sprintf("%s, %d schemes", state, len(kinds))
+	n.Counters["schemes"] = int64(len(kinds))
+	n.Counters["servers"] = total
+	return n
+}
+
 // Weight returns the channel's capacity: the sum of its schemes'.
 func (d *DynamicPartitionChannel) Weight() int {
 	w := 0
@@ -168,7 +226,9 @@ func (d *DynamicPartitionChannel) Go(ctx context.Context, method string, req, re
 	return d.sel.Go(ctx, method, req, resp, cntl, done)
 }
 
-// Close stops following the naming service and closes every scheme's channels.
+// Close stops following the naming service and closes the channel as a [SelectiveChannel]
+// closes: later calls fail at once with ErrClosed, calls in flight complete normally, and every
+// scheme's channels close when the last of them ended.
 func (d *DynamicPartitionChannel) Close() error {
 	var err error
 	d.once.Do(func() {
@@ -176,6 +236,7 @@ func (d *DynamicPartitionChannel) Close() error {
 			return
 		}
 		d.stop()
+		d.unshow()
 		err = d.sel.Close()
 	})
 	return err

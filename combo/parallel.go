@@ -70,7 +70,7 @@ type ParallelChannel struct {
 	subs   atomic.Pointer[[]subChannel]
 	owned  map[actors.Channel]bool
 	closed atomic.Bool
-	once   sync.Once
+	own    owner
 }
 
 // NewParallelChannel returns an empty parallel channel of sys. It returns an error for invalid
@@ -90,6 +90,7 @@ func NewParallelChannel(sys *actors.System, opts *ParallelOptions) (*ParallelCha
 	o.Timeout = timeoutOrDefault(o.Timeout)
 	p := &ParallelChannel{rt: rt, opts: o, owned: map[actors.Channel]bool{}}
 	p.subs.Store(&[]subChannel{})
+	p.own.init(rt, &p.closed, p.closeOwned)
 	p.nest = nestOf(p.spec)
 	return p, nil
 }
@@ -172,24 +173,25 @@ func (p *ParallelChannel) Go(ctx context.Context, method string, req, resp proto
 
 func (p *ParallelChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
 	subs := p.subList()
-	return &callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
-		Engine: &parallelCall{ch: p, subs: subs}, Timeout: p.opts.Timeout, Target: "parallel channel", Subs: len(subs)}
+	return p.own.track(&callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Engine: &parallelCall{ch: p, subs: subs}, Timeout: p.opts.Timeout, Target: "parallel channel", Subs: len(subs)})
 }
 
-// Close closes the owned sub-channels, once each. Calls in flight finish normally; later calls
-// fail with ErrClosed. Close is idempotent.
-func (p *ParallelChannel) Close() error {
+// Close makes later calls fail at once with ErrClosed; calls in flight complete normally, and
+// the owned sub-channels are closed, once each, when the last of them ended — before Close
+// returns, with their errors, when none is in flight. Close is idempotent.
+func (p *ParallelChannel) Close() error { return p.own.close() }
+
+// closeOwned closes the owned sub-channels.
+func (p *ParallelChannel) closeOwned() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var errs []error
-	p.once.Do(func() {
-		p.closed.Store(true)
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for ch, owned := range p.owned {
-			if owned {
-				errs = append(errs, ch.Close())
-			}
+	for ch, owned := range p.owned {
+		if owned {
+			errs = append(errs, ch.Close())
 		}
-	})
+	}
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package combo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,9 +78,13 @@ type PartitionOptions struct {
 type scheme struct {
 	kinds    int
 	manuals  []*naming.Manual
+	chans    []*actors.PlainChannel // the partitions' channels, by index
 	pchan    *ParallelChannel
 	capacity int // the smallest partition's total weight; 0 when a partition is empty
 	servers  int
+
+	mu     sync.Mutex // guards counts, which readers outside the naming goroutine take
+	counts []int      // servers per partition, by index
 }
 
 // newScheme builds the channels of an n-partition scheme.
@@ -88,7 +93,7 @@ func newScheme(sys *actors.System, n int, o *PartitionOptions) (*scheme, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &scheme{kinds: n, pchan: p}
+	s := &scheme{kinds: n, pchan: p, counts: make([]int, n)}
 	for i := range n {
 		m := naming.NewManual()
 		s.manuals = append(s.manuals, m)
@@ -108,13 +113,48 @@ func newScheme(sys *actors.System, n int, o *PartitionOptions) (*scheme, error) 
 			p.Close()
 			return nil, err
 		}
+		s.chans = append(s.chans, ch)
 	}
 	return s, nil
+}
+
+// waitChannels waits, until deadline at most, for every partition's channel to have taken its
+// first server list, so that the scheme's Weight is right from the start.
+func (s *scheme) waitChannels(deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	for _, ch := range s.chans {
+		if ch.WaitForServers(ctx) != nil {
+			return
+		}
+	}
+}
+
+// partitionServers returns the number of servers of each partition.
+func (s *scheme) partitionServers() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.counts)
+}
+
+// inspect returns a node per partition with its servers, and the scheme's total.
+func (s *scheme) inspect() (parts []*actors.Node, servers int64) {
+	for i, k := range s.partitionServers() {
+		parts = append(parts, &actors.Node{Kind: "partition", Name: fmt.Sprintf("%d/%d", i, s.kinds),
+			Counters: map[string]int64{"servers": int64(k)}})
+		servers += int64(k)
+	}
+	return parts, servers
 }
 
 // update gives each partition its servers and recomputes the scheme's capacity.
 func (s *scheme) update(parts [][]naming.ServerNode) {
 	s.capacity, s.servers = -1, 0
+	s.mu.Lock()
+	for i := range s.counts {
+		s.counts[i] = len(parts[i])
+	}
+	s.mu.Unlock()
 	for i, m := range s.manuals {
 		m.Update(parts[i])
 		w := 0
@@ -138,9 +178,11 @@ type PartitionChannel struct {
 	nest
 
 	rt     *callrt.Runtime
+	target string
 	parser PartitionParser
 	sch    *scheme
 	stop   func()
+	unshow func()
 	log    func(msg string, args ...any)
 	once   sync.Once
 }
@@ -148,7 +190,9 @@ type PartitionChannel struct {
 // NewPartitionChannel makes a channel over numPartitions partitions of the servers target (a
 // naming service URL) lists, placed by parser. Servers whose tag does not parse, names an index
 // outside [0, numPartitions) or another number of partitions are skipped with a warning. Like
-// brpc's Init, it waits for the naming service's first list (at most FirstListWait).
+// brpc's Init, it waits for the naming service's first list and for every partition's channel
+// to have taken it, at most FirstListWait in all: when it returns, Weight and PartitionServers
+// show the servers listed, and calls need not wait for a list.
 func NewPartitionChannel(sys *actors.System, numPartitions int, parser PartitionParser, target string, opts *PartitionOptions) (*PartitionChannel, error) {
 	if numPartitions <= 0 {
 		return nil, fmt.Errorf("combo: NewPartitionChannel: numPartitions = %d, want > 0", numPartitions)
@@ -172,16 +216,21 @@ func NewPartitionChannel(sys *actors.System, numPartitions int, parser Partition
 	if err != nil {
 		return nil, err
 	}
-	pc := &PartitionChannel{rt: rt, parser: parser, sch: sch, log: rt.Logger().Warn}
+	pc := &PartitionChannel{rt: rt, target: target, parser: parser, sch: sch, log: rt.Logger().Warn}
 	pc.nest = sch.pchan.nest
 	first := firstList(pc.onServers)
 	pc.stop = rt.WatchNaming(svc, first.update)
-	first.wait()
+	deadline := time.Now().Add(FirstListWait)
+	first.waitUntil(deadline)
+	sch.waitChannels(deadline)
+	pc.unshow = rt.Show(pc)
 	return pc, nil
 }
 
-// FirstListWait bounds how long a partition channel's constructor waits for the naming
-// service's first list.
+// FirstListWait bounds how long a partition channel's constructor (and NewShards) waits for the
+// naming service's first list, and for its partitions' channels to take it. A naming service
+// that has not answered by then leaves the channel without servers until it does; calls made
+// meanwhile wait for them within their deadline, as a plain cluster channel's do.
 const FirstListWait = 2 * time.Second
 
 // firstLister passes updates on and lets a constructor wait for the first one.
@@ -200,8 +249,11 @@ func (f *firstLister) update(nodes []naming.ServerNode) {
 	f.once.Do(func() { close(f.ready) })
 }
 
-func (f *firstLister) wait() {
-	t := time.NewTimer(FirstListWait)
+func (f *firstLister) wait() { f.waitUntil(time.Now().Add(FirstListWait)) }
+
+// waitUntil waits for the first update, until deadline at most.
+func (f *firstLister) waitUntil(deadline time.Time) {
+	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	select {
 	case <-f.ready:
@@ -254,6 +306,32 @@ func (pc *PartitionChannel) PartitionCount() int {
 	return pc.sch.kinds
 }
 
+// PartitionServers returns the number of servers in each partition (index i: partition i), as
+// the naming service's latest list placed them; nil for a zero PartitionChannel.
+func (pc *PartitionChannel) PartitionServers() []int {
+	if pc.sch == nil {
+		return nil
+	}
+	return pc.sch.partitionServers()
+}
+
+// Inspect returns the channel as [actors.System.Inspect] shows it: its partitions and servers,
+// and a child per partition with its servers.
+func (pc *PartitionChannel) Inspect() *actors.Node {
+	if pc.sch == nil {
+		return &actors.Node{Kind: "partition channel", State: "not initialized: make it with NewPartitionChannel"}
+	}
+	state := "open"
+	if pc.sch.pchan.closed.Load() {
+		state = "closed"
+	}
+	parts, servers := pc.sch.inspect()
+	return &actors.Node{Kind: "partition channel", Name: pc.target,
+		State:    fmt.Sprintf("%s, %d partitions", state, pc.sch.kinds),
+		Counters: map[string]int64{"partitions": int64(pc.sch.kinds), "servers": servers, "weight": int64(pc.Weight())},
+		Children: parts}
+}
+
 // Weight returns the channel's capacity: its smallest partition's total weight.
 func (pc *PartitionChannel) Weight() int {
 	if pc.sch == nil {
@@ -275,7 +353,9 @@ func (pc *PartitionChannel) Go(ctx context.Context, method string, req, resp pro
 	return pc.sch.pchan.Go(ctx, method, req, resp, cntl, done)
 }
 
-// Close stops following the naming service and closes the partitions' channels.
+// Close stops following the naming service and closes the channel as a [ParallelChannel]
+// closes: later calls fail at once with ErrClosed, calls in flight complete normally, and the
+// partitions' channels close when the last of them ended.
 func (pc *PartitionChannel) Close() error {
 	var err error
 	pc.once.Do(func() {
@@ -283,6 +363,7 @@ func (pc *PartitionChannel) Close() error {
 			return
 		}
 		pc.stop()
+		pc.unshow()
 		err = pc.sch.pchan.Close()
 	})
 	return err

@@ -85,6 +85,7 @@ type SelectiveChannel struct {
 	next   ChannelHandle
 	snap   atomic.Pointer[selSnapshot]
 	closed atomic.Bool
+	own    owner
 	// build, when set, replaces the balancer's pickers (a dynamic partition channel picks
 	// schemes by capacity).
 	build func([]lb.Server) lb.Picker
@@ -118,6 +119,7 @@ func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*Selective
 	o.BackupRequest = max(o.BackupRequest, 0)
 	s := &SelectiveChannel{rt: rt, opts: o, policy: runtimePolicy(o.RetryPolicy), bal: bal, down: map[ChannelHandle]time.Time{}}
 	s.publishLocked()
+	s.own.init(rt, &s.closed, s.closeOwned)
 	s.nest = nestOf(s.spec)
 	return s, nil
 }
@@ -289,21 +291,28 @@ func (s *SelectiveChannel) Go(ctx context.Context, method string, req, resp prot
 }
 
 func (s *SelectiveChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
-	return &callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
-		Engine: &selectiveCall{ch: s}, Timeout: s.opts.Timeout, Target: "selective channel"}
+	return s.own.track(&callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Engine: &selectiveCall{ch: s}, Timeout: s.opts.Timeout, Target: "selective channel"})
 }
 
-// Close closes the owned sub-channels; later calls fail with ErrClosed. It is idempotent.
+// Close makes later calls fail at once with ErrClosed; calls in flight complete normally, and
+// the owned sub-channels are closed when the last of them ended — before Close returns, with
+// their errors, when none is in flight. Close is idempotent.
 func (s *SelectiveChannel) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
+	err := s.own.close()
 	s.mu.Lock()
-	subs := append([]*selSub(nil), s.subs...)
 	if s.revive != nil {
 		s.revive.Stop()
 		s.revive = nil
 	}
+	s.mu.Unlock()
+	return err
+}
+
+// closeOwned closes the owned sub-channels, in the order they were added.
+func (s *SelectiveChannel) closeOwned() error {
+	s.mu.Lock()
+	subs := append([]*selSub(nil), s.subs...)
 	s.mu.Unlock()
 	var errs []error
 	sort.Slice(subs, func(i, j int) bool { return subs[i].handle < subs[j].handle })

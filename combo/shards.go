@@ -227,8 +227,9 @@ func (s *Shards) NewCustomPartitioner(methods map[string]CustomMethod, opts *Cus
 	return p, nil
 }
 
-// Close stops following the naming service and closes every shard's channel. Calls in flight on
-// them fail with ErrClosed. Close is idempotent.
+// Close stops following the naming service and closes every shard's channel: later calls on them
+// fail with ErrClosed, and calls in flight complete normally, each channel releasing its servers
+// once its last call ended. Close is idempotent.
 func (s *Shards) Close() error {
 	s.once.Do(func() {
 		if s.rt == nil {
