@@ -13,7 +13,7 @@ import (
 )
 
 // A channel whose calls send a backup request once they waited longer than 99% of its recent
-// calls, with at most 5% extra requests; until 100 calls succeeded it backs up after 50 ms.
+// calls, with at most 5% extra requests; until 10 calls succeeded it backs up after 50 ms.
 func ExamplePercentileBackup() {
 	srv, _ := actors.NewServer(nil)
 	_ = (&echoservice.Service{}).Register(srv)
@@ -23,7 +23,7 @@ func ExamplePercentileBackup() {
 	sys, _ := actors.NewSystem(nil)
 	defer sys.Shutdown()
 	policy, err := actors.PercentileBackup(actors.PercentileBackupOptions{
-		Percentile: 0.99, MaxExtraLoad: 0.05, Fallback: 50 * time.Millisecond})
+		Percentile: 0.99, MaxExtraLoad: 0.05, MinSamples: 10, Fallback: 50 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -32,7 +32,7 @@ func ExamplePercentileBackup() {
 	for range 100 {
 		_ = ch.Call(context.Background(), echoservice.Method, &echopb.EchoRequest{Message: proto.String("hi")}, &echopb.EchoResponse{}, nil)
 	}
-	// 100 calls succeeded: the delay is now their 99th percentile rather than the fallback.
+	// The calls succeeded: the delay is now their 99th percentile rather than the fallback.
 	fmt.Println(policy.Delay(nil) != 50*time.Millisecond)
 	// Output: true
 }
