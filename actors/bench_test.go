@@ -178,3 +178,57 @@ func BenchmarkTLSEcho(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPercentileBackup compares a 16-byte echo over loopback on a channel with a fixed
+// 1 s BackupRequest and on one with PercentileBackup falling back to the same 1 s (MinSamples
+// is never reached, so no answer is slow enough for a backup request and both arm the same
+// timer), with a channel without backup requests as the baseline; and it measures the policy's
+// own per-call work, Delay, DoBackup and OnCallEnd with the histogram walked every 64 calls. The
+// policy adds no allocation per call.
+func BenchmarkPercentileBackup(b *testing.B) {
+	_, addr := startEcho(b, nil)
+	sys := newSystem(b)
+	msg := "0123456789abcdef"
+	for _, name := range []string{"backup=none", "backup=fixed", "backup=percentile"} {
+		b.Run(name, func(b *testing.B) {
+			var opts actors.ChannelOptions
+			switch name {
+			case "backup=fixed":
+				opts.BackupRequest = time.Second
+			case "backup=percentile":
+				p, err := actors.PercentileBackup(actors.PercentileBackupOptions{Fallback: time.Second, MinSamples: 1 << 30})
+				if err != nil {
+					b.Fatal(err)
+				}
+				opts.BackupPolicy = p
+			}
+			ch, err := sys.NewChannel(addr, &opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ch.Close()
+			req, resp := echoReq(msg), &echopb.EchoResponse{}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := ch.Call(context.Background(), echoservice.Method, req, resp, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("policy-work", func(b *testing.B) {
+		p, err := actors.PercentileBackup(actors.PercentileBackupOptions{MinSamples: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var cntl actors.Controller
+			for pb.Next() {
+				_ = p.Delay(&cntl)
+				_ = p.DoBackup(&cntl)
+				p.OnCallEnd(&cntl)
+			}
+		})
+	})
+}

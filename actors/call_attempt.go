@@ -207,9 +207,12 @@ func (pc *plainCall) next() {
 // onBackup sends a backup request to another server when the first attempt has not answered in
 // time. It uses a retry slot; with none left the call simply keeps waiting for its first attempt
 // until the deadline (brpc would end it with EBACKUPREQUEST at this moment, which is not what a
-// caller who set a deadline expects).
+// caller who set a deadline expects). A backup policy's DoBackup, asked last, may keep it back.
 func (pc *plainCall) onBackup() {
 	if pc.call.Over() || pc.prev != nil || pc.cur == nil || pc.state.Load() != plainWaiting || !pc.retry.Left(&pc.call) {
+		return
+	}
+	if !pc.retry.SendBackup(&pc.call) {
 		return
 	}
 	pc.prev = pc.cur

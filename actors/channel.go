@@ -158,8 +158,14 @@ type ChannelOptions struct {
 	// BackupRequest, when positive, sends a second attempt to another server if the first has not
 	// answered after this long; the first good answer wins. It uses one of MaxRetry's retries;
 	// with none left the call just waits for its first attempt. 0 (the default) and
-	// NoBackupRequest mean no backup requests.
+	// NoBackupRequest mean no backup requests. Setting it and BackupPolicy is an error.
 	BackupRequest time.Duration
+	// BackupPolicy decides each call's backup-request delay and whether the backup request
+	// goes, in place of a fixed BackupRequest (brpc's ChannelOptions.backup_request_policy);
+	// nil means none. A Controller's SetBackupRequest still wins for its call. A policy that
+	// keeps state, such as [PercentileBackup]'s, learns from the channel it serves: give each
+	// channel a value of its own.
+	BackupPolicy BackupPolicy
 }
 
 // validate fills defaults into a copy of opts and checks every field.
@@ -172,6 +178,10 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 		v.Timeout = DefaultTimeout
 	}
 	v.Timeout = max(v.Timeout, NoTimeout)
+	if v.BackupRequest != 0 && v.BackupPolicy != nil {
+		return v, fmt.Errorf("troupe: ChannelOptions.BackupRequest = %v and ChannelOptions.BackupPolicy = %T are both set, want one of them",
+			v.BackupRequest, v.BackupPolicy)
+	}
 	v.BackupRequest = max(v.BackupRequest, 0)
 	if v.ConnectTimeout < 0 {
 		return v, fmt.Errorf("troupe: ChannelOptions.ConnectTimeout = %v, want > 0", v.ConnectTimeout)
@@ -211,6 +221,17 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 			v.LoadBalancer, v.Balancer)
 	}
 	return v, nil
+}
+
+// backupEnded tells the channel's backup policy that call c ended, under recover: a panic of the
+// user's code must not take the call's actor down.
+func (ch *PlainChannel) backupEnded(p BackupPolicy, c *callrt.Controller) {
+	defer func() {
+		if r := recover(); r != nil {
+			ch.sys.log.Error("troupe: BackupPolicy.OnCallEnd panicked", "channel", ch.target, "panic", fmt.Sprint(r))
+		}
+	}()
+	p.OnCallEnd((*Controller)(c))
 }
 
 // clustered reports whether the options make a channel to a cluster: one with a load balancer.
@@ -263,7 +284,7 @@ type PlainChannel struct {
 
 	inflight, succeeded, failed atomic.Int64
 	lastErr                     atomic.Pointer[string]
-	onEnd                       func(error) // record, made once rather than per call
+	onEnd                       func(*callrt.Controller, error) // record, made once rather than per call
 }
 
 // NewChannel makes a channel. Without a LoadBalancer or a Balancer in opts, target is one server,
@@ -320,6 +341,7 @@ func (s *System) newClusterChannel(target string, o *ChannelOptions) (*PlainChan
 func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
 	ch.onEnd = ch.record
 	ch.policy = runtimePolicy(ch.opts.RetryPolicy)
+	backupRuntime(&ch.policy, ch.opts.BackupPolicy)
 	ch.nest = callrt.MakeNest(ch.startChild)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -401,16 +423,20 @@ func (ch *PlainChannel) stop() {
 	})
 }
 
-// record counts a call's end; the last call of a closed channel stops it.
-func (ch *PlainChannel) record(err error) {
-	if ch.inflight.Add(-1) == 0 && ch.closed.Load() {
-		ch.stopLater()
+// record counts a call's end and tells the backup policy of it; the last call of a closed
+// channel stops it.
+func (ch *PlainChannel) record(c *callrt.Controller, err error) {
+	if p := ch.opts.BackupPolicy; p != nil {
+		ch.backupEnded(p, c)
 	}
 	if err == nil {
 		ch.succeeded.Add(1)
-		return
+	} else {
+		ch.failed.Add(1)
+		s := err.Error()
+		ch.lastErr.Store(&s)
 	}
-	ch.failed.Add(1)
-	s := err.Error()
-	ch.lastErr.Store(&s)
+	if ch.inflight.Add(-1) == 0 && ch.closed.Load() {
+		ch.stopLater()
+	}
 }

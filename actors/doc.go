@@ -279,4 +279,31 @@
 // unix connection is written by its socket actor without blocking; a TLS connection, or one a
 // Dialer made, by a goroutine per burst of frames, which TLS's record layer needs anyway: at 64
 // callers TLS echo does about 0.8 times the calls of plain echo (BenchmarkTLSEcho).
+//
+// # Backup request policies
+//
+// [ChannelOptions.BackupRequest] sends every slow call's backup request after one fixed delay.
+// [ChannelOptions.BackupPolicy] decides instead, call by call, as brpc's BackupRequestPolicy: a
+// [BackupPolicy]'s Delay gives the delay as the call starts (brpc's GetBackupRequestMs), its
+// DoBackup decides, once the delay passed without an answer and a retry is left, whether the
+// backup request goes (brpc's DoBackup), and its OnCallEnd hears of every call of the channel
+// once it finished, with its result and latency in the Controller (brpc's OnRPCEnd). A
+// Controller's [Controller.SetBackupRequest] still wins over Delay for its call, and turns
+// backup requests off with NoBackupRequest; DoBackup is asked in either case. A channel takes
+// BackupRequest or BackupPolicy, not both. combo's SelectiveChannel takes a policy the same way,
+// for backup requests to a second sub-channel.
+//
+// [PercentileBackup] is the built-in policy, after Finagle's backup requests: a call waits for
+// its first answer as long as Percentile (0.99 by default) of the channel's recent successful
+// calls took, then sends its backup request if a budget allows. Latencies go to a histogram of
+// atomic counters, 8 logarithmic buckets per power of two of microseconds; every 64th sample
+// walks it to store the percentile (the top of its bucket, at most 12.5% above), and halves it
+// once it holds more than 2048 samples, so the percentile follows the last few thousand calls.
+// The budget is a token bucket: each finished call adds MaxExtraLoad (0.05 by default), each
+// backup request takes one token, and the bucket starts with, and never holds more than,
+// Reserve tokens (10 by default), so that a cold channel can send a few backup requests and no
+// burst is larger. Over n calls a channel thus sends at most Reserve + MaxExtraLoad·n backup
+// requests. Until MinSamples calls (100 by default) succeeded the channel sends none, or uses
+// Fallback as a fixed delay. The per-call work is a few atomic operations and allocates
+// nothing.
 package actors

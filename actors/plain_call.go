@@ -144,7 +144,7 @@ func (pc *plainCall) Prepare(c *callrt.Call) error {
 
 // Start arms the backup request and sends the first attempt.
 func (pc *plainCall) Start(c *callrt.Call) {
-	if d := callrt.BackupDelay(c, pc.ch.opts.BackupRequest); d > 0 {
+	if d := pc.retry.BackupDelay(c, pc.ch.opts.BackupRequest); d > 0 {
 		l := pc.call.Light()
 		pc.backup = time.AfterFunc(d, func() { l.Send(msgBackup) })
 	}

@@ -193,3 +193,20 @@ func runtimePolicy(p actors.RetryPolicy) callrt.Policy {
 	}
 	return rp
 }
+
+// backupRuntime puts a channel's BackupPolicy into its runtime policy, once per channel.
+func backupRuntime(rp *callrt.Policy, p actors.BackupPolicy) {
+	rp.BackupDelay = func(c *callrt.Controller) time.Duration { return p.Delay(publicCntl(c)) }
+	rp.DoBackup = func(c *callrt.Controller) bool { return p.DoBackup(publicCntl(c)) }
+}
+
+// backupEnded tells a backup policy that call c ended, under recover: a panic of the user's code
+// must not take the call's actor down.
+func backupEnded(rt *callrt.Runtime, p actors.BackupPolicy, c *callrt.Controller) {
+	defer func() {
+		if r := recover(); r != nil {
+			rt.Logger().Error("combo: BackupPolicy.OnCallEnd panicked", "panic", fmt.Sprint(r))
+		}
+	}()
+	p.OnCallEnd(publicCntl(c))
+}

@@ -29,9 +29,9 @@ func (o *owner) init(rt *callrt.Runtime, closed *atomic.Bool, release func() err
 func (o *owner) track(s *callrt.Spec) *callrt.Spec {
 	o.inflight.Add(1)
 	next := s.OnEnd
-	s.OnEnd = func(err error) {
+	s.OnEnd = func(c *callrt.Controller, err error) {
 		if next != nil {
-			next(err)
+			next(c, err)
 		}
 		o.leave()
 	}

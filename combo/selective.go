@@ -37,8 +37,14 @@ type SelectiveOptions struct {
 	// negative value), none.
 	MaxRetry int
 	// BackupRequest, when positive, sends the call to a second sub-channel when the first has
-	// not answered after this long; the first good answer wins. It uses a retry.
+	// not answered after this long; the first good answer wins. It uses a retry. Setting it and
+	// BackupPolicy is an error.
 	BackupRequest time.Duration
+	// BackupPolicy decides each call's backup-request delay and whether the backup request goes
+	// to a second sub-channel, in place of a fixed BackupRequest (brpc's backup_request_policy);
+	// nil means none. It is told of each call of the selective channel as it ends. A call's
+	// Controller.SetBackupRequest still wins for its call. Give each channel a value of its own.
+	BackupPolicy actors.BackupPolicy
 	// RetryPolicy decides which failures move the call to another sub-channel; nil means
 	// actors.DefaultRetryPolicy. A policy that implements actors.BackoffPolicy waits its backoff
 	// before each retry.
@@ -77,6 +83,7 @@ type SelectiveChannel struct {
 	rt     *callrt.Runtime
 	opts   SelectiveOptions
 	policy callrt.Policy
+	onEnd  func(*callrt.Controller, error) // tells BackupPolicy a call ended; nil without one
 	bal    lb.Balancer
 	mu     sync.Mutex
 	subs   []*selSub
@@ -116,8 +123,16 @@ func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*Selective
 		o.MaxRetry = 0
 	}
 	o.Timeout = timeoutOrDefault(o.Timeout)
+	if o.BackupRequest != 0 && o.BackupPolicy != nil {
+		return nil, fmt.Errorf("combo: SelectiveOptions.BackupRequest = %v and SelectiveOptions.BackupPolicy = %T are both set, want one of them",
+			o.BackupRequest, o.BackupPolicy)
+	}
 	o.BackupRequest = max(o.BackupRequest, 0)
 	s := &SelectiveChannel{rt: rt, opts: o, policy: runtimePolicy(o.RetryPolicy), bal: bal, down: map[ChannelHandle]time.Time{}}
+	if p := o.BackupPolicy; p != nil {
+		backupRuntime(&s.policy, p)
+		s.onEnd = func(c *callrt.Controller, _ error) { backupEnded(rt, p, c) }
+	}
 	s.publishLocked()
 	s.own.init(rt, &s.closed, s.closeOwned)
 	s.nest = nestOf(s.spec)
@@ -292,7 +307,7 @@ func (s *SelectiveChannel) Go(ctx context.Context, method string, req, resp prot
 
 func (s *SelectiveChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
 	return s.own.track(&callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
-		Engine: &selectiveCall{ch: s}, Timeout: s.opts.Timeout, Target: "selective channel"})
+		Engine: &selectiveCall{ch: s}, Timeout: s.opts.Timeout, Target: "selective channel", OnEnd: s.onEnd})
 }
 
 // Close makes later calls fail at once with ErrClosed; calls in flight complete normally, and

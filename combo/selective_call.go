@@ -52,7 +52,7 @@ func (s *selectiveCall) Prepare(c *callrt.Call) error {
 }
 
 func (s *selectiveCall) Start(c *callrt.Call) {
-	if d := callrt.BackupDelay(c, s.ch.opts.BackupRequest); d > 0 {
+	if d := s.retry.BackupDelay(c, s.ch.opts.BackupRequest); d > 0 {
 		s.timer = time.AfterFunc(d, func() { c.Send(&selBackup{}) })
 	}
 	s.attempt(c)
@@ -151,7 +151,7 @@ func (s *selectiveCall) succeed(c *callrt.Call, a *selAttempt) {
 }
 
 func (s *selectiveCall) onBackup(c *callrt.Call) {
-	if s.endErr != nil || s.running != 1 || !s.retry.Left(c) {
+	if s.endErr != nil || s.running != 1 || !s.retry.Left(c) || !s.retry.SendBackup(c) {
 		return
 	}
 	n := len(s.attempts)

@@ -29,7 +29,7 @@ type Call struct {
 	parent   *Call // set for a child call, which reports to it
 	index    int   // the child's index, reported back to its parent
 	target   string
-	onEnd    func(error)
+	onEnd    func(*Controller, error)
 	status   atomic.Pointer[string] // what an engine says it waits for, for Inspect
 	light    atomic.Pointer[mailbox.Light]
 	method   string
@@ -83,8 +83,9 @@ type Spec struct {
 	Parent *Call
 	Index  int
 	// OnEnd, if set, is called once with the call's error as it ends, also when it could not
-	// start; channels count calls with it. It must not block.
-	OnEnd func(error)
+	// start, after its Controller holds the result and the latency; channels count calls and
+	// feed their backup policy with it. It must not block.
+	OnEnd func(*Controller, error)
 	// Subs, when positive, is the number of sub-calls the call's Controller reports from the
 	// moment the call is made, each nil until it starts, also when the call fails before it
 	// starts (brpc's parallel channel sets its sub count first thing). A Controller reused
@@ -373,7 +374,7 @@ func (c *Call) complete(err error, entered bool) {
 	c.cntl.setResult(err)
 	c.state.Store(callDone)
 	if c.onEnd != nil {
-		c.onEnd(err)
+		c.onEnd(c.cntl, err)
 	}
 	switch {
 	case c.parent != nil || c.done == nil:

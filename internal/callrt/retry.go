@@ -15,6 +15,11 @@ type Policy struct {
 	DoRetry func(c *Controller, err error) bool
 	// Backoff returns how long to wait before a retry; nil waits none.
 	Backoff func(c *Controller) time.Duration
+	// BackupDelay returns a call's backup-request delay when its Controller sets none; nil
+	// takes the channel's fixed delay.
+	BackupDelay func(c *Controller) time.Duration
+	// DoBackup decides, once the delay passed, whether the backup request is sent; nil sends it.
+	DoBackup func(c *Controller) bool
 }
 
 // avoidLast is how many servers a call avoids at most, the last ones it tried (brpc's
@@ -95,15 +100,23 @@ func (r *Retry) Remember(n naming.ServerNode) {
 	r.Tried = append(r.Tried, n)
 }
 
-// BackupDelay returns when call c sends a backup request: its Controller's delay, else its
-// channel's, or 0 for none, also when the request would not leave before the deadline.
-func BackupDelay(c *Call, channel time.Duration) time.Duration {
+// BackupDelay returns when call c sends a backup request: its Controller's delay, else the
+// policy's, else its channel's fixed one, or 0 for none, also when the request would not leave
+// before the deadline.
+func (r *Retry) BackupDelay(c *Call, channel time.Duration) time.Duration {
 	d := channel
 	if v, ok := c.cntl.BackupRequest(); ok {
 		d = v
+	} else if r.Policy.BackupDelay != nil {
+		d = r.Policy.BackupDelay(c.cntl)
 	}
 	if d <= 0 || (!c.deadline.IsZero() && d >= time.Until(c.deadline)) {
 		return 0
 	}
 	return d
+}
+
+// SendBackup reports whether the policy lets call c send the backup request its delay armed.
+func (r *Retry) SendBackup(c *Call) bool {
+	return r.Policy.DoBackup == nil || r.Policy.DoBackup(c.cntl)
 }

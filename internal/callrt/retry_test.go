@@ -95,19 +95,28 @@ func TestBackupDelayAndWait(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		channel time.Duration
+		policy  time.Duration // a policy's delay when positive
 		set     time.Duration
 		left    time.Duration
 		want    time.Duration
 	}{
-		{"the channel's", 10 * time.Millisecond, 0, time.Second, 10 * time.Millisecond},
-		{"the Controller's", 10 * time.Millisecond, 20 * time.Millisecond, time.Second, 20 * time.Millisecond},
-		{"turned off", 10 * time.Millisecond, -1, time.Second, 0},
-		{"past the deadline", 10 * time.Millisecond, 0, 5 * time.Millisecond, 0},
-		{"none", 0, 0, 0, 0},
+		{"the channel's", 10 * time.Millisecond, 0, 0, time.Second, 10 * time.Millisecond},
+		{"the Controller's", 10 * time.Millisecond, 0, 20 * time.Millisecond, time.Second, 20 * time.Millisecond},
+		{"turned off", 10 * time.Millisecond, 0, -1, time.Second, 0},
+		{"past the deadline", 10 * time.Millisecond, 0, 0, 5 * time.Millisecond, 0},
+		{"none", 0, 0, 0, 0, 0},
+		{"the policy's", 0, 30 * time.Millisecond, 0, time.Second, 30 * time.Millisecond},
+		{"the Controller's over the policy's", 0, 30 * time.Millisecond, 20 * time.Millisecond, time.Second, 20 * time.Millisecond},
+		{"turned off over the policy's", 0, 30 * time.Millisecond, -1, time.Second, 0},
+		{"the policy's past the deadline", 0, 30 * time.Millisecond, 0, 5 * time.Millisecond, 0},
 	} {
 		c := testCall(tc.left)
 		c.cntl.SetBackupRequest(tc.set)
-		if got := BackupDelay(c, tc.channel); got != tc.want {
+		var r Retry
+		if tc.policy > 0 {
+			r.Policy.BackupDelay = func(*Controller) time.Duration { return tc.policy }
+		}
+		if got := r.BackupDelay(c, tc.channel); got != tc.want {
 			t.Errorf("%s: BackupDelay() = %v, want %v", tc.name, got, tc.want)
 		}
 	}
