@@ -19,7 +19,7 @@
 // "key: value" lines, the last one "result: PASS" or "result: FAIL (<why>)", and exits 1 when a
 // done callback ran twice, a call never finished, an answer of its own echo servers did not
 // parse (ERESPONSE), a channel, call or socket outlived the closed channels, or the end's RSS
-// or goroutines are not within 10 % of the start's (goroutines: or 5).
+// or goroutines grew more than 10 % over the start's (goroutines: or 5); less at the end is fine.
 package main
 
 import (
@@ -49,7 +49,7 @@ type config struct {
 	servers          int
 	slowReaders      int
 	seed             uint64
-	rssLimit         int // percent the client's RSS may move between start and end; 0: 10
+	rssLimit         int // percent the client's RSS may grow between start and end; 0: 10
 	out              io.Writer
 }
 
@@ -308,11 +308,13 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 		why = append(why, fmt.Sprintf("channels, calls or sockets outlived their closed channels (%d, then %d)", start.actors, end.actors))
 	}
 	limit := cmp.Or(s.cfg.rssLimit, 10)
-	if d := end.rss - start.rss; d*100 > start.rss*int64(limit) || -d*100 > start.rss*int64(limit) {
-		why = append(why, fmt.Sprintf("client rss moved %+.1f%% (limit %d%%)", pct(start.rss, end.rss), limit))
+	// Only growth fails: memory or goroutines given back (a start measured on a busy machine, a
+	// collection the end saw and the start did not) are no leak.
+	if d := end.rss - start.rss; d*100 > start.rss*int64(limit) {
+		why = append(why, fmt.Sprintf("client rss grew %+.1f%% (limit %d%%)", pct(start.rss, end.rss), limit))
 	}
-	if d, tol := end.goroutines-start.goroutines, max(5, start.goroutines/10); d > tol || -d > tol {
-		why = append(why, fmt.Sprintf("client goroutines moved by %+d (limit %d)", d, tol))
+	if d, tol := end.goroutines-start.goroutines, max(5, start.goroutines/10); d > tol {
+		why = append(why, fmt.Sprintf("client goroutines grew by %+d (limit %d)", d, tol))
 	}
 	if len(why) > 0 {
 		fmt.Fprintf(w, "result: FAIL (%s)\n", strings.Join(why, "; "))
