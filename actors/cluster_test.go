@@ -84,7 +84,9 @@ func (l *load) finish() {
 func TestListChannelBalances(t *testing.T) {
 	svcs, addrs := echoServers(t, 3)
 	sys := newSystem(t)
-	ch, err := sys.NewChannel("list://"+strings.Join(addrs, ","), &actors.ChannelOptions{LoadBalancer: "rr"})
+	// Generous timeouts: a loaded machine must not turn this test about balance into one about speed.
+	ch, err := sys.NewChannel("list://"+strings.Join(addrs, ","), &actors.ChannelOptions{LoadBalancer: "rr",
+		ConnectTimeout: 5 * time.Second, Timeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,9 @@ func clientFaults() []clientFault {
 	return []clientFault{
 		{name: "connect refused", fault: "nothing listens", want: wire.ECONNREFUSED,
 			run: func(t *testing.T, e *faultEnv) (actors.Channel, error) {
-				return nil, e.call(e.channel(actorstest.DeadAddr(t), noRetry), nil, nil, nil)
+				opts := noRetry // a refusal is at once, but a starved dialler must not time out first
+				opts.ConnectTimeout, opts.Timeout = 5*time.Second, 10*time.Second
+				return nil, e.call(e.channel(actorstest.DeadAddr(t), opts), nil, nil, nil)
 			}},
 		{name: "connect timeout", fault: "accept queue full (ListenFull)", want: wire.ETIMEDOUT,
 			run: connectTimeout},
