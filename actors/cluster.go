@@ -100,6 +100,7 @@ type clusterActor struct {
 	down    map[string]bool    // isolated servers, by address
 	known   bool               // a first list arrived
 	waiting []*mailbox.Light
+	built   string // what the balancer last found wrong in the list (lb.BuildError), "" for nothing
 }
 
 func (a *clusterActor) Receive(c actor.Context) {
@@ -215,6 +216,21 @@ func (a *clusterActor) publish() {
 	}
 	snap.picker = a.cl.bal.Build(snap.servers)
 	a.cl.snap.Store(snap)
+	a.reportBuild(snap.picker)
+}
+
+// reportBuild logs what the balancer found wrong in the list it was given (servers wrr leaves out
+// for an invalid weight tag, as brpc logs "Invalid weight"), once per change of it: a snapshot is
+// also built on every health change.
+func (a *clusterActor) reportBuild(p lb.Picker) {
+	text := ""
+	if err := lb.BuildError(p); err != nil {
+		text = err.Error()
+	}
+	if text != "" && text != a.built {
+		a.ch.sys.log.Warn("troupe: the load balancer left servers out", "channel", a.ch.target, "err", text)
+	}
+	a.built = text
 }
 
 func (a *clusterActor) onAwait(m *awaitList) {

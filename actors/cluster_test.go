@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -279,5 +280,34 @@ func TestFilteredClusterChannel(t *testing.T) {
 	}
 	if svcs[0].Requests() != 20 || svcs[1].Requests() != 0 {
 		t.Fatalf("requests = %d, %d; want all 20 on the accepted server", svcs[0].Requests(), svcs[1].Requests())
+	}
+}
+
+// TestBadWeightIsLogged: a wrr cluster whose list gives a server an invalid weight logs it once,
+// as brpc logs "Invalid weight", and calls go to the servers with a weight.
+func TestBadWeightIsLogged(t *testing.T) {
+	_, addrs := echoServers(t, 2)
+	var buf syncBuffer
+	sys, err := actors.NewSystem(&actors.SystemOptions{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown()
+	ch, err := sys.NewChannel("list://"+addrs[0]+" 1ab,"+addrs[1]+" 3", &actors.ChannelOptions{LoadBalancer: "wrr",
+		ConnectTimeout: 5 * time.Second, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var cntl actors.Controller
+		if err := ch.Call(t.Context(), echoservice.Method, echoReq("w"), &echopb.EchoResponse{}, &cntl); err != nil {
+			t.Fatalf("Call() = %v", err)
+		}
+		if cntl.RemoteSide() != addrs[1] {
+			t.Fatalf("answered by %s, want %s, the only server with a weight", cntl.RemoteSide(), addrs[1])
+		}
+	}
+	if out := buf.String(); strings.Count(out, "the load balancer left servers out") != 1 || !strings.Contains(out, addrs[0]) {
+		t.Errorf("log = %q, want one warning naming %s", out, addrs[0])
 	}
 }
