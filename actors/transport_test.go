@@ -67,7 +67,13 @@ func startTLSEcho(t testing.TB, opts *actors.ServerOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, err := srv.Listen("127.0.0.1:0")
+	return serveUntilCleanup(t, srv, "127.0.0.1:0")
+}
+
+// serveUntilCleanup serves srv on addr and shuts it down, checking it stops cleanly, when the test ends.
+func serveUntilCleanup(t testing.TB, srv *actors.Server, addr string) string {
+	t.Helper()
+	bound, err := srv.Listen(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +84,7 @@ func startTLSEcho(t testing.TB, opts *actors.ServerOptions) string {
 			t.Errorf("Shutdown() = %v", err)
 		}
 	})
-	return addr.String()
+	return bound.String()
 }
 
 func echoOnce(t testing.TB, ch actors.Channel, msg string) (string, error) {
@@ -168,16 +174,7 @@ func startEchoOn(t testing.TB, srv *actors.Server) (*actors.Server, string) {
 	if err := (&echoservice.Service{EchoAttachment: true}).Register(srv); err != nil {
 		t.Fatal(err)
 	}
-	addr, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), actorstest.Timeout)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return srv, addr.String()
+	return srv, serveUntilCleanup(t, srv, "127.0.0.1:0")
 }
 
 // TestMutualTLS: a server that requires client certificates sees the client's; a client without
