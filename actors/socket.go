@@ -54,7 +54,8 @@ type socket struct {
 	local   atomic.Pointer[string] // local address of the connection used last
 	lastErr atomic.Pointer[string]
 	writes  atomic.Int64 // write syscalls
-	frames  atomic.Int64 // frames written
+	frames  atomic.Int64 // frames queued to be written
+	dropped atomic.Int64 // frames dropped unwritten: their calls had ended
 	conns   atomic.Int64 // connections made
 	open    atomic.Int64 // connections open now
 	idle    atomic.Int64 // pooled: connections open and unused

@@ -93,15 +93,18 @@ func frameID(b []byte) (int64, bool) {
 // queue after head moves: the backlog goroutine reads before it.
 func (a *socketActor) dropEnded(c *sconn) {
 	c.stale = false
-	w := c.head
+	w, dropped := c.head, int64(0)
 	for p := c.head; p < len(c.out); {
 		end := c.frameEnd(p)
 		if id, ok := frameID(c.out[p:end]); !ok || a.sk.pending.has(id) {
 			w += copy(c.out[w:], c.out[p:end])
+		} else {
+			dropped++
 		}
 		p = end
 	}
 	c.out = c.out[:w]
+	a.sk.dropped.Add(dropped)
 	if q := len(c.out) - c.head; cap(c.out) > maxIdleOut && q < cap(c.out)/4 {
 		// Most of a large buffer was dropped: let it go. The backlog goroutine holds its own slice.
 		c.out = append(make([]byte, 0, max(2*q, 64<<10)), c.out[c.head:]...)

@@ -259,6 +259,9 @@ func TestDropEndedKeepsTheFramesStillWaitedFor(t *testing.T) {
 	if c.stale {
 		t.Errorf("connection still stale after dropEnded")
 	}
+	if n := sk.dropped.Load(); n != 2 {
+		t.Errorf("frames_dropped = %d after dropping frames 3 and 5, want 2", n)
+	}
 }
 
 // TestEmptyConnectionTakesOneFrameOverTheBound: a frame larger than MaxUnwrittenBytes still goes

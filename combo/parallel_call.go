@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -111,8 +112,8 @@ func (p *parallelCall) mapAll(c *callrt.Call) (out []mapped, err *wire.Error) {
 }
 
 // mapController makes sub-call i's Controller: the call's settings, changed by the SubCall's
-// MapController under recover, then the call's timeout (none of its own: the call's deadline
-// governs), retry limit and backup request whatever it set.
+// MapController under recover, then the call's timeout (disabled: the call's deadline governs),
+// retry limit and backup request whatever it set.
 func mapController(c *callrt.Call, i int, sub SubCall) (cntl *callrt.Controller, err *wire.Error) {
 	main := c.Controller()
 	cntl = inherit(main)
@@ -125,7 +126,7 @@ func mapController(c *callrt.Call, i int, sub SubCall) (cntl *callrt.Controller,
 		}
 	}()
 	sub.MapController(publicCntl(main), publicCntl(cntl))
-	cntl.SetTimeout(0)
+	cntl.SetTimeout(actors.NoTimeout)
 	cntl.InheritRetries(main)
 	return cntl, nil
 }
@@ -176,7 +177,7 @@ func (p *parallelCall) startAll(c *callrt.Call, calls []mapped) {
 }
 
 // inherit gives a sub-call of a parallel call the settings of the main call that brpc passes
-// down (not its timeout: the parallel call's deadline governs).
+// down, and, as brpc, a disabled timeout: the parallel call's deadline governs.
 func inherit(main *callrt.Controller) *callrt.Controller {
 	sub := inheritAttempt(main)
 	sub.InheritRetries(main)
@@ -185,10 +186,12 @@ func inherit(main *callrt.Controller) *callrt.Controller {
 
 // inheritAttempt gives an attempt of a selective call the settings brpc passes down to it: not
 // the retry limit nor the backup request, which the selective call applies across its
-// sub-channels (each sub-channel keeps its own), nor the timeout.
+// sub-channels (each sub-channel keeps its own). Its timeout is disabled (NoTimeout), as brpc's
+// sub controllers report it: the combo call's deadline governs, not the sub-channel's timeout.
 func inheritAttempt(main *callrt.Controller) *callrt.Controller {
 	var sub callrt.Controller
 	copySettings(&sub, main)
+	sub.SetTimeout(actors.NoTimeout)
 	return &sub
 }
 

@@ -64,6 +64,11 @@ func TestParallelTimeout(t *testing.T) {
 			}
 			for i := range nsub {
 				wantSub(t, &cntl, i, wire.ECANCELED)
+				// brpc's sub controllers report their timeout disabled (-1): the parallel
+				// call's deadline governs.
+				if d, ok := cntl.Sub(i).Timeout(); !ok || d >= 0 {
+					t.Errorf("Sub(%d).Timeout() = %v, %v, want a negative timeout, set", i, d, ok)
+				}
 			}
 		})
 	}

@@ -237,7 +237,7 @@ func framesTo(sys *actors.System, addr string) int64 {
 	if n == nil {
 		return 0
 	}
-	return n.Counters["frames"]
+	return n.Counters["frames"] - n.Counters["frames_dropped"]
 }
 
 // probeMethod is a method the servers do not have: its call is answered at once with ENOMETHOD.

@@ -5,7 +5,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/lb"
 	"github.com/troupe-rpc/troupe/wire"
@@ -72,8 +71,7 @@ func (s *selectiveCall) attempt(c *callrt.Call) {
 		return
 	}
 	sub := snap.subs[i]
-	cntl := inheritAttempt(c.Controller())
-	cntl.SetTimeout(actors.NoTimeout) // the selective call's deadline governs, as in brpc
+	cntl := inheritAttempt(c.Controller()) // no timeout of its own: the selective call's deadline governs
 	a := &selAttempt{sub: sub, node: snap.servers[i].ServerNode, resp: c.Response().ProtoReflect().New().Interface(), begin: now}
 	s.attempts = append(s.attempts, a)
 	s.running++
