@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"math/bits"
+	"net/netip"
 	"slices"
 	"strconv"
 
@@ -115,7 +116,8 @@ type Point struct {
 }
 
 // Ring is a consistent-hashing ring built exactly as brpc builds its c_murmurhash, c_md5 and
-// c_ketama rings: points sorted by (hash, address, tag), identical points kept once. It is
+// c_ketama rings: points sorted by (hash, address, tag), identical points kept once, addresses
+// in brpc's EndPoint order. It is
 // immutable and safe for concurrent use.
 type Ring struct {
 	hashes []uint32 // the points, ascending
@@ -196,13 +198,43 @@ func comparePoints(nodes []ServerNode, a, b Point) int {
 		return c
 	}
 	na, nb := &nodes[a.Node], &nodes[b.Node]
-	if c := cmp.Compare(na.Addr, nb.Addr); c != 0 {
+	if c := compareEndpoints(na.Addr, nb.Addr); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(na.Tag, nb.Tag); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.Node, b.Node) // the first of identical points is kept
+}
+
+// compareEndpoints orders the addresses of two points with the same hash as brpc orders its
+// EndPoints, so that the server a tie gives a code to is the one brpc's clients pick: IPv4
+// endpoints first, by their address as the integer brpc compares (the four bytes in network order
+// read as a little-endian word, so the last byte counts most), then by port; then every other
+// address (IPv6, unix sockets, host names), which brpc orders by a handle of its process, by
+// its text.
+func compareEndpoints(a, b string) int {
+	if a == b {
+		return 0
+	}
+	pa, errA := netip.ParseAddrPort(a)
+	pb, errB := netip.ParseAddrPort(b)
+	v4a, v4b := errA == nil && pa.Addr().Is4(), errB == nil && pb.Addr().Is4()
+	switch {
+	case v4a && v4b:
+		ia, ib := pa.Addr().As4(), pb.Addr().As4()
+		if c := cmp.Compare(binary.LittleEndian.Uint32(ia[:]), binary.LittleEndian.Uint32(ib[:])); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(pa.Port(), pb.Port()); c != 0 {
+			return c
+		}
+	case v4a:
+		return -1
+	case v4b:
+		return 1
+	}
+	return cmp.Compare(a, b)
 }
 
 // Len returns the number of points.

@@ -286,3 +286,78 @@ func TestNewRingFunc(t *testing.T) {
 		}
 	}
 }
+
+// tie is two servers with a ring point in common, listed with the one brpc's ring puts first.
+type tie struct {
+	hash          uint32
+	first, second string
+}
+
+// findTies hashes the 100 murmur points of each address until it has found n ties between
+// addresses that the order of their text would put the other way round.
+func findTies(n int, addrs func(i int) (addr string, ok bool), brpcFirst func(a, b string) bool) []tie {
+	seen := map[uint32]string{}
+	var ties []tie
+	for i := 0; len(ties) < n; i++ {
+		addr, ok := addrs(i)
+		if !ok {
+			break
+		}
+		for r := range 100 {
+			h := murmur32([]byte(addr+"-"+strconv.Itoa(r)), 0)
+			if o, dup := seen[h]; dup && o != addr {
+				a, b := o, addr
+				if !brpcFirst(a, b) {
+					a, b = b, a
+				}
+				if a > b { // the text order disagrees: only brpc's order gives this tie right
+					ties = append(ties, tie{h, a, b})
+				}
+			}
+			seen[h] = addr
+		}
+	}
+	return ties
+}
+
+// TestRingTiesInBrpcEndpointOrder: when two servers have a point at the same hash, the code at
+// that hash goes to the server brpc's ring sorts first, whose EndPoint comparison takes an IPv4
+// address as its four bytes read as a little-endian word (the last byte counts most), then the
+// port — not the order of the addresses' text.
+func TestRingTiesInBrpcEndpointOrder(t *testing.T) {
+	octets := func(addr string) (c, d int) {
+		fmt.Sscanf(addr, "10.0.%d.%d:8000", &c, &d)
+		return c, d
+	}
+	hosts := findTies(3, func(i int) (string, bool) {
+		return fmt.Sprintf("10.0.%d.%d:8000", 1+i/254, 1+i%254), i < 254*254
+	}, func(a, b string) bool {
+		ca, da := octets(a)
+		cb, db := octets(b)
+		return da < db || da == db && ca < cb
+	})
+	port := func(addr string) int {
+		p, _ := strconv.Atoi(addr[len("10.0.0.1:"):])
+		return p
+	}
+	ports := findTies(2, func(i int) (string, bool) {
+		p := 9000 + i/2 // alternately a 4-digit and a 5-digit port
+		if i%2 == 1 {
+			p = 10000 + i/2
+		}
+		return fmt.Sprintf("10.0.0.1:%d", p), i < 8000
+	}, func(a, b string) bool { return port(a) < port(b) })
+	if len(hosts) < 3 || len(ports) < 2 {
+		t.Fatalf("found %d ties between hosts and %d between ports, want 3 and 2", len(hosts), len(ports))
+	}
+	for _, tt := range append(hosts, ports...) {
+		for _, order := range [][]string{{tt.first, tt.second}, {tt.second, tt.first}} {
+			nodes := []lb.ServerNode{{Addr: order[0]}, {Addr: order[1]}}
+			ring := lb.NewRing(nodes, 100, lb.Murmur3)
+			if got := nodes[ring.Lookup(tt.hash)].Addr; got != tt.first {
+				t.Errorf("ring of %v: code %#x, a point of both, goes to %s, want %s (brpc's EndPoint order)",
+					order, tt.hash, got, tt.first)
+			}
+		}
+	}
+}
