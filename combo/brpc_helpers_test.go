@@ -47,6 +47,9 @@ func sleepUs(d time.Duration, slow func(i int) bool) func(int, *echopb.EchoReque
 // the parallel channel, with mapper and merger; it is closed when the test ends.
 func newPChan(t testing.TB, sys *actors.System, opts *combo.ParallelOptions, addr string, n int, mapper combo.CallMapper, merger combo.ResponseMerger) *combo.ParallelChannel {
 	t.Helper()
+	if opts == nil { // brpc's defaults but the timeout: 500 ms is not enough on a loaded machine
+		opts = &combo.ParallelOptions{Timeout: testTimeout}
+	}
 	p, err := combo.NewParallelChannel(sys, opts)
 	if err != nil {
 		t.Fatal(err)

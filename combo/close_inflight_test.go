@@ -88,7 +88,7 @@ func TestParallelCloseRightAfterGoOnClusterChannels(t *testing.T) {
 	writeList(t, path, addr)
 	sys := newSystem(t)
 	for run := range closeRuns {
-		p, err := combo.NewParallelChannel(sys, nil)
+		p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +124,7 @@ func TestSelectiveCloseRightAfterGoOnClusterChannels(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		p, err := combo.NewParallelChannel(sys, nil)
+		p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func TestCloseWithoutCallsClosesOwnedAtOnce(t *testing.T) {
 	addr := startEcho(t, nil)
 	sys := newSystem(t)
 	owned := &closeCounter{Channel: plain(t, sys, addr, nil)}
-	p, err := combo.NewParallelChannel(sys, nil)
+	p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

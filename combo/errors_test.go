@@ -21,7 +21,7 @@ func TestParallelErrorTextNested(t *testing.T) {
 	addr := startEcho(t, nil)
 	sys := newSystem(t)
 	inner := newPChan(t, sys, nil, addr, 2, nil, nil)
-	outer, err := combo.NewParallelChannel(sys, nil)
+	outer, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

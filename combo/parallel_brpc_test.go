@@ -92,7 +92,7 @@ func TestParallelSkipAll(t *testing.T) {
 func TestParallelConnectionFailed(t *testing.T) {
 	sys := newSystem(t)
 	dead := deadAddr(t)
-	p, err := combo.NewParallelChannel(sys, nil)
+	p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestParallelDuplicatedChannel(t *testing.T) {
 	svc := &echoservice.Service{}
 	addr := startEcho(t, svc)
 	sys := newSystem(t)
-	p, err := combo.NewParallelChannel(sys, nil)
+	p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -347,7 +347,7 @@ func TestParallelFailedMergeStopsTheOthers(t *testing.T) {
 func TestParallelCloseRightAfterGo(t *testing.T) {
 	addr := startEcho(t, nil)
 	sys := newSystem(t)
-	p, err := combo.NewParallelChannel(sys, nil)
+	p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

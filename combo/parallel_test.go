@@ -25,7 +25,7 @@ func TestParallelBroadcast(t *testing.T) {
 	svc := &echoservice.Service{}
 	addr := startEcho(t, svc)
 	sys := newSystem(t)
-	p, err := combo.NewParallelChannel(sys, nil)
+	p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
