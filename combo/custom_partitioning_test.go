@@ -27,15 +27,15 @@ import (
 // Partition (on its goroutine) and may fail it. The answers merge into
 // "server:keys;server:keys" (partition order), with "|ERRNO,ERRNO" for the failures.
 func customEcho(hook func(ctx context.Context) error) map[string]combo.CustomMethod {
-	return map[string]combo.CustomMethod{echoservice.Method: {
-		Partition: func(ctx context.Context, req proto.Message) (map[int]proto.Message, error) {
+	return map[string]combo.CustomMethod{echoservice.Method: combo.TypedCustomMethod[*echopb.EchoRequest, *echopb.EchoResponse]{
+		Partition: func(ctx context.Context, req *echopb.EchoRequest) (map[int]*echopb.EchoRequest, error) {
 			if hook != nil {
 				if err := hook(ctx); err != nil {
 					return nil, err
 				}
 			}
 			keys := map[int][]string{}
-			for _, pk := range strings.Split(req.(*echopb.EchoRequest).GetMessage(), ",") {
+			for _, pk := range strings.Split(req.GetMessage(), ",") {
 				id, key, ok := strings.Cut(pk, ":")
 				n, err := strconv.Atoi(id)
 				if !ok || err != nil {
@@ -43,16 +43,15 @@ func customEcho(hook func(ctx context.Context) error) map[string]combo.CustomMet
 				}
 				keys[n] = append(keys[n], key)
 			}
-			out := map[int]proto.Message{}
+			out := map[int]*echopb.EchoRequest{}
 			for id, ks := range keys {
 				out[id] = echoReq(strings.Join(ks, "+"))
 			}
 			return out, nil
 		},
-		MergeResponses: func(succ []proto.Message, fails []error) (proto.Message, error) {
+		MergeResponses: func(succ []*echopb.EchoResponse, fails []error) (*echopb.EchoResponse, error) {
 			parts := make([]string, len(succ))
-			for i, s := range succ {
-				r := s.(*echopb.EchoResponse)
+			for i, r := range succ {
 				parts[i] = fmt.Sprintf("%d:%s", r.GetServerIndex(), r.GetMessage())
 			}
 			msg := strings.Join(parts, ";")
@@ -65,8 +64,8 @@ func customEcho(hook func(ctx context.Context) error) map[string]combo.CustomMet
 			}
 			return &echopb.EchoResponse{Message: proto.String(msg)}, nil
 		},
-		NewResponse: func() proto.Message { return &echopb.EchoResponse{} },
-	}}
+		NewResponse: func() *echopb.EchoResponse { return &echopb.EchoResponse{} },
+	}.Method()}
 }
 
 // customInstances starts n echo servers (Index = shard id) and returns channels to them by

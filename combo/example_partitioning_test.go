@@ -19,34 +19,35 @@ import (
 )
 
 // wordsMethod splits an echo request "a b c" into one sub-request per word, joins the words
-// bound for one partition, and joins the partitions' answers.
+// bound for one partition, and joins the partitions' answers; its functions take the echo
+// method's own types.
 func wordsMethod() combo.PartitionedMethod {
-	return combo.PartitionedMethod{
-		Split: func(req proto.Message) (map[string]proto.Message, error) {
-			out := map[string]proto.Message{}
-			for _, w := range strings.Fields(req.(*echopb.EchoRequest).GetMessage()) {
+	return combo.TypedPartitionedMethod[*echopb.EchoRequest, *echopb.EchoResponse]{
+		Split: func(req *echopb.EchoRequest) (map[string]*echopb.EchoRequest, error) {
+			out := map[string]*echopb.EchoRequest{}
+			for _, w := range strings.Fields(req.GetMessage()) {
 				out[w] = &echopb.EchoRequest{Message: proto.String(w)}
 			}
 			return out, nil
 		},
-		MergeRequests: func(reqs []proto.Message) (proto.Message, error) {
+		MergeRequests: func(reqs []*echopb.EchoRequest) (*echopb.EchoRequest, error) {
 			words := make([]string, len(reqs))
 			for i, r := range reqs {
-				words[i] = r.(*echopb.EchoRequest).GetMessage()
+				words[i] = r.GetMessage()
 			}
 			return &echopb.EchoRequest{Message: proto.String(strings.Join(words, " "))}, nil
 		},
-		MergeResponses: func(successes []proto.Message, failures []error) (proto.Message, error) {
+		MergeResponses: func(successes []*echopb.EchoResponse, failures []error) (*echopb.EchoResponse, error) {
 			if len(failures) > 0 {
 				return nil, failures[0]
 			}
 			var words []string
 			for _, s := range successes {
-				words = append(words, s.(*echopb.EchoResponse).GetMessage())
+				words = append(words, s.GetMessage())
 			}
 			return &echopb.EchoResponse{Message: proto.String(strings.Join(words, " "))}, nil
 		},
-	}
+	}.Method()
 }
 
 func ExampleHashingPartitioner() {
