@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -70,6 +69,8 @@ func (a *socketActor) Receive(c actor.Context) {
 		a.onReadFailed(m)
 	case *backlogWritten:
 		a.onBacklogWritten(m)
+	case *sealedPending:
+		a.onSealedPending(m)
 	case *responded:
 		a.onResponded(m)
 	case *abandoned:
@@ -209,16 +210,12 @@ func (a *socketActor) onDialed(m *dialed) {
 
 // connected makes a dialled connection usable: it starts its reader and writes what waits for it.
 func (a *socketActor) connected(c *sconn, conn net.Conn, cred []byte) {
-	if sc, ok := conn.(syscall.Conn); ok { // TCP and unix sockets: the actor writes without blocking
-		raw, err := sc.SyscallConn()
-		if err != nil {
-			a.sk.forget(conn)
-			werr := dialError(a.sk.addr, err)
-			a.dialFailed(c, werr)
-			a.connFailed(c, werr)
-			return
-		}
-		c.nbw = newNonBlockingWriter(raw)
+	if err := a.writeMode(c, conn); err != nil {
+		a.sk.forget(conn)
+		werr := dialError(a.sk.addr, err)
+		a.dialFailed(c, werr)
+		a.connFailed(c, werr)
+		return
 	}
 	local := conn.LocalAddr().String()
 	c.conn, c.local, c.cred = conn, &local, cred

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -56,23 +57,30 @@ type sconn struct {
 	writing bool   // a backlog goroutine is writing
 	cred    []byte // the credential still to put in the first frame written; nil once sent
 	nbw     *nonBlockingWriter
-	at      int64 // pooled and short: the attempt it carries, 0 when none
+	tc      *tls.Conn   // a TLS connection the actor encrypts for (socket_sealed.go); nil otherwise
+	seal    *sealedConn // tc's records, for the actor to write
+	records []byte      // the records a backlog goroutine is writing, to reuse once written
+	at      int64       // pooled and short: the attempt it carries, 0 when none
 	idleAt  time.Time
 }
 
 // flushConn writes the connection's queued frames: directly when the socket can take them
 // without blocking, and the rest from a goroutine, so that the actor itself never blocks.
 func (a *socketActor) flushConn(c *sconn) {
-	if c.conn == nil || c.writing || len(c.out) == c.head {
+	if c.conn == nil || c.writing || (len(c.out) == c.head && (c.seal == nil || !c.seal.pending())) {
 		return
 	}
-	if c.cred != nil {
+	if c.cred != nil && c.head < len(c.out) {
 		if err := a.signFirst(c); err != nil {
 			a.connBroken(c, err)
 			return
 		}
 	}
-	if c.nbw == nil { // a TLS connection, or a Dialer's: only a goroutine may block writing it
+	if c.seal != nil {
+		a.flushSealed(c)
+		return
+	}
+	if c.nbw == nil { // a Dialer's own connection: only a goroutine may block writing it
 		a.sk.writes.Add(1)
 		a.writeBacklog(c)
 		return
@@ -162,6 +170,10 @@ func (a *socketActor) onBacklogWritten(m *backlogWritten) {
 		return
 	}
 	c.writing, c.handed = false, 0
+	if c.records != nil {
+		c.seal.recycle(c.records)
+		c.records = nil
+	}
 	if m.err != nil {
 		a.connBroken(c, m.err)
 		return

@@ -24,9 +24,10 @@ import (
 // fails, and a TLS alert on an open connection (a server that wants a client certificate under
 // TLS 1.3 says so only after the handshake), fail the attempts with ESSL, brpc's SSL error, which
 // is not retried: the same configuration would fail the same way on any server. A handshake that
-// does not finish in time is a connect timeout (ETIMEDOUT). TLS connections, and those of a
-// user's Dialer, are written by a goroutine per burst of frames rather than with non-blocking
-// writes from the socket actor, which only a plain socket allows.
+// does not finish in time is a connect timeout (ETIMEDOUT). The socket actor encrypts a TLS
+// connection's frames itself and writes the records without blocking, as it writes a plain
+// connection (socket_sealed.go); only connections a user's Dialer makes of something other than
+// a socket are written by a goroutine per burst of frames.
 //
 // A Server with ServerOptions.TLS serves TLS and plain baidu_std on the same port, as brpc's
 // servers with SSL options do: the first byte of a connection decides (22, a TLS handshake
@@ -111,7 +112,7 @@ func (sk *socket) connect(timeout time.Duration) (net.Conn, error) {
 	if sk.tls == nil {
 		return conn, nil
 	}
-	tc := tls.Client(conn, sk.tls)
+	tc := tls.Client(&sealedConn{Conn: conn}, sk.tls)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		conn.Close()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) && sk.ctx.Err() == nil {
