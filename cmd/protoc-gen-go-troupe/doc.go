@@ -1,5 +1,5 @@
 // Command protoc-gen-go-troupe is a protoc plugin generating typed troupe stubs for the services
-// of .proto files: a client over any [actors.Channel] and a server interface with its
+// of .proto files: a client over any actors.Channel and a server interface with its
 // registration function, so that programs call and serve brpc methods with their own message
 // types instead of method name strings. Install it with
 //
@@ -20,7 +20,7 @@
 //     GoBar(ctx, req, resp, cntl, done) *actors.Call, brpc's asynchronous one, whose resp the
 //     caller owns;
 //   - FooServer, the interface a program implements, and RegisterFooServer(srv, impl), which
-//     registers every method of the service on an [actors.Server].
+//     registers every method of the service on an actors.Server.
 //
 // A call with the wrong message types does not compile, where a call by name (Channel.Call with
 // the method's string) fails only at run time.
