@@ -70,14 +70,21 @@ tidycheck:
 	    echo "go.mod/go.sum are not tidy; the diff of 'go mod tidy':"; diff /tmp/troupe-go.mod.before go.mod; \
 	    cp /tmp/troupe-go.mod.before go.mod; cp /tmp/troupe-go.sum.before go.sum; exit 1; fi
 
-## generate: regenerate the protobuf Go code (installs protoc from Debian and protoc-gen-go if missing)
+## generate: regenerate the protobuf Go code and the troupe stubs (installs protoc from Debian and
+## protoc-gen-go if missing, builds protoc-gen-go-troupe). wire/echopb stays plain Go, so its stubs
+## go to their own package, examples/echo/echopbtroupe (package_suffix).
 generate: tools-protoc
+	$(GO) build -o $(BIN)/protoc-gen-go-troupe ./cmd/protoc-gen-go-troupe
 	cd wire && PATH="$(BIN):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
 	  metapb/baidu_rpc_meta.proto echopb/echo.proto
+	cd wire/echopb && PATH="$(BIN):$$PATH" protoc --go-troupe_out=../../examples/echo \
+	  --go-troupe_opt=paths=source_relative,package_suffix=troupe echo.proto
 	cd examples/delivery && PATH="$(BIN):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
-	  deliverypb/delivery.proto
+	  --go-troupe_out=. --go-troupe_opt=paths=source_relative deliverypb/delivery.proto
 	cd examples/parallel_echo && PATH="$(BIN):$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
-	  pechopb/parallel_echo.proto
+	  --go-troupe_out=. --go-troupe_opt=paths=source_relative pechopb/parallel_echo.proto
+	cd cmd/protoc-gen-go-troupe/testdata && protoc -I . -I ../../../wire --include_source_info \
+	  --descriptor_set_out=multi.binpb multi.proto
 
 tools-protoc:
 	@command -v protoc >/dev/null || { echo "installing protoc (protobuf-compiler)"; \

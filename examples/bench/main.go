@@ -25,7 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
-	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 	"github.com/troupe-rpc/troupe/examples/internal/load"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
@@ -115,9 +115,8 @@ func run(c config) error {
 // warmup makes a few calls so that the connection exists before measuring.
 func warmup(ch actors.Channel, c config) {
 	for range 10 {
-		req, resp := newRequest(c), &echopb.EchoResponse{}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = ch.Call(ctx, echoservice.Method, req, resp, nil)
+		_, _ = echopbtroupe.NewEchoServiceClient(ch).Echo(ctx, newRequest(c), nil)
 		cancel()
 	}
 }

@@ -32,13 +32,18 @@ type gotBox struct {
 	box  *deliverypb.Box
 }
 
+// stub is the generated DeliveryService client over the client's partitioner.
+func (cl *client) stub() *deliverypb.DeliveryServiceClient {
+	return deliverypb.NewDeliveryServiceClient(cl.ch)
+}
+
 // getEach calls GetBox for each name, one call after the other, and prints every box.
 func (cl *client) getEach(ctx context.Context, c config) error {
 	for i, name := range c.names {
-		box := &deliverypb.Box{}
 		req := &deliverypb.GetBoxRequest{AddrInfo: addrInfo(i, name), Passcode: proto.Int32(int32(c.passcode))}
 		cl.calls++
-		if err := cl.ch.Call(ctx, methodGetBox, req, box, nil); err != nil {
+		box, err := cl.stub().GetBox(ctx, req, nil)
+		if err != nil {
 			return fmt.Errorf("GetBox of %s: %w", name, err)
 		}
 		if box.GetAddrInfo().GetName() != name {
@@ -52,10 +57,10 @@ func (cl *client) getEach(ctx context.Context, c config) error {
 // getAll calls GetBoxes once for every name, prints how many sub-calls it took and every box,
 // and checks that each name got its box.
 func (cl *client) getAll(ctx context.Context, c config) error {
-	resp := &deliverypb.GetBoxesResponse{}
 	before := cl.stats()["fan_out"]
 	cl.calls++
-	if err := cl.ch.Call(ctx, methodGetBoxes, boxesRequest(c.names, c.passcode), resp, nil); err != nil {
+	resp, err := cl.stub().GetBoxes(ctx, boxesRequest(c.names, c.passcode), nil)
+	if err != nil {
 		return fmt.Errorf("GetBoxes: %w", err)
 	}
 	fmt.Fprintf(c.out, "%s GetBoxes of %d addresses: %d sub-calls\n", cl.name, len(c.names), cl.stats()["fan_out"]-before)
@@ -80,7 +85,7 @@ func (cl *client) wrongPasscode(ctx context.Context, c config) error {
 		wrong = -128
 	}
 	before := cl.stats()["sub_call_failures"]
-	err := cl.ch.Call(ctx, methodGetBoxes, boxesRequest(c.names, wrong), &deliverypb.GetBoxesResponse{}, nil)
+	_, err := cl.stub().GetBoxes(ctx, boxesRequest(c.names, wrong), nil)
 	if !errors.Is(err, wire.EREQUEST) {
 		return fmt.Errorf("GetBoxes with a wrong passcode = %v, want an error with code EREQUEST", err)
 	}

@@ -79,8 +79,8 @@ func runCluster(sys *actors.System, addrs []string, c config) (map[string]int64,
 // clusterBoxes calls GetBoxes for every name and checks that each box came from the shard its
 // name routes to now.
 func clusterBoxes(ctx context.Context, h *combo.HashingPartitioner, c config) error {
-	resp := &deliverypb.GetBoxesResponse{}
-	if err := h.Call(ctx, methodGetBoxes, boxesRequest(c.names, c.passcode), resp, nil); err != nil {
+	resp, err := deliverypb.NewDeliveryServiceClient(h).GetBoxes(ctx, boxesRequest(c.names, c.passcode), nil)
+	if err != nil {
 		return fmt.Errorf("GetBoxes: %w", err)
 	}
 	byShard := map[int][]string{}

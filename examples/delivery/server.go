@@ -14,10 +14,10 @@ import (
 	"github.com/troupe-rpc/troupe/wire"
 )
 
-// Full method names of the DeliveryService, as the clients call them.
+// Full method names of the DeliveryService, as the partitioners' method tables name them.
 const (
-	methodGetBox   = "delivery.DeliveryService.GetBox"
-	methodGetBoxes = "delivery.DeliveryService.GetBoxes"
+	methodGetBox   = deliverypb.DeliveryService_GetBox_FullMethodName
+	methodGetBoxes = deliverypb.DeliveryService_GetBoxes_FullMethodName
 )
 
 // shardStopTimeout bounds the graceful shutdown of each server.
@@ -31,22 +31,19 @@ type deliveryService struct {
 
 // register adds GetBox and GetBoxes to srv.
 func (d *deliveryService) register(srv *actors.Server) error {
-	if err := actors.Handle(srv, methodGetBox, d.getBox); err != nil {
-		return err
-	}
-	return actors.Handle(srv, methodGetBoxes, d.getBoxes)
+	return deliverypb.RegisterDeliveryServiceServer(srv, d)
 }
 
-// getBox answers GetBox with the box for the request's address.
-func (d *deliveryService) getBox(_ context.Context, req *deliverypb.GetBoxRequest) (*deliverypb.Box, error) {
+// GetBox answers GetBox with the box for the request's address.
+func (d *deliveryService) GetBox(_ context.Context, req *deliverypb.GetBoxRequest) (*deliverypb.Box, error) {
 	if err := d.check(req.GetPasscode()); err != nil {
 		return nil, err
 	}
 	return d.box(req.GetAddrInfo()), nil
 }
 
-// getBoxes answers GetBoxes with one box per address, in the request's order.
-func (d *deliveryService) getBoxes(_ context.Context, req *deliverypb.GetBoxesRequest) (*deliverypb.GetBoxesResponse, error) {
+// GetBoxes answers GetBoxes with one box per address, in the request's order.
+func (d *deliveryService) GetBoxes(_ context.Context, req *deliverypb.GetBoxesRequest) (*deliverypb.GetBoxesResponse, error) {
 	if err := d.check(req.GetPasscode()); err != nil {
 		return nil, err
 	}

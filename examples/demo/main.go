@@ -17,6 +17,7 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 	"github.com/troupe-rpc/troupe/wire"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
@@ -34,7 +35,8 @@ func main() {
 // demo holds the servers and the channels of the run.
 type demo struct {
 	sys        *actors.System
-	fast, slow actors.Channel
+	fast, slow *echopbtroupe.EchoServiceClient // the generated client over each server's channel
+	fastCh     actors.Channel                  // for a call by name of a method the server lacks
 	servers    []*actors.Server
 }
 
@@ -81,14 +83,16 @@ func setUp() (*demo, error) {
 		d.tearDown()
 		return nil, err
 	}
-	if d.fast, err = d.sys.NewChannel(fastAddr, nil); err != nil {
+	if d.fastCh, err = d.sys.NewChannel(fastAddr, nil); err != nil {
 		d.tearDown()
 		return nil, err
 	}
-	if d.slow, err = d.sys.NewChannel(slowAddr, &actors.ChannelOptions{Timeout: 2 * time.Second}); err != nil {
+	slowCh, err := d.sys.NewChannel(slowAddr, &actors.ChannelOptions{Timeout: 2 * time.Second})
+	if err != nil {
 		d.tearDown()
 		return nil, err
 	}
+	d.fast, d.slow = echopbtroupe.NewEchoServiceClient(d.fastCh), echopbtroupe.NewEchoServiceClient(slowCh)
 	return d, nil
 }
 
@@ -97,7 +101,7 @@ func (d *demo) startServer(svc *echoservice.Service) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := svc.Register(srv); err != nil {
+	if err := echopbtroupe.RegisterEchoServiceServer(srv, svc); err != nil {
 		return "", err
 	}
 	addr, err := srv.Listen("127.0.0.1:0")
@@ -126,8 +130,8 @@ func request(msg string) *echopb.EchoRequest {
 func (d *demo) syncCall() error {
 	var cntl actors.Controller
 	cntl.SetRequestAttachment([]byte("attached bytes"))
-	resp := &echopb.EchoResponse{}
-	if err := d.fast.Call(context.Background(), echoservice.Method, request("hello"), resp, &cntl); err != nil {
+	resp, err := d.fast.Echo(context.Background(), request("hello"), &cntl)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("reply %q, attachment %q, from %s in %v\n", resp.GetMessage(), cntl.ResponseAttachment(),
@@ -140,7 +144,7 @@ func (d *demo) asyncCalls() error {
 	var callbacks atomic.Int32
 	for i := range 5 {
 		resp := &echopb.EchoResponse{}
-		calls = append(calls, d.fast.Go(context.Background(), echoservice.Method, request(fmt.Sprint("async ", i)), resp, nil,
+		calls = append(calls, d.fast.GoEcho(context.Background(), request(fmt.Sprint("async ", i)), resp, nil,
 			func(c *actors.Controller) {
 				callbacks.Add(1)
 				fmt.Printf("  done callback: %q err=%v\n", resp.GetMessage(), c.Err())
@@ -155,7 +159,7 @@ func (d *demo) asyncCalls() error {
 }
 
 func (d *demo) cancelled() error {
-	call := d.slow.Go(context.Background(), echoservice.Method, request("never answered in time"), &echopb.EchoResponse{}, nil, nil)
+	call := d.slow.GoEcho(context.Background(), request("never answered in time"), &echopb.EchoResponse{}, nil, nil)
 	time.Sleep(20 * time.Millisecond)
 	call.Cancel()
 	err := call.Wait()
@@ -170,7 +174,7 @@ func (d *demo) cancelled() error {
 func (d *demo) timedOut() error {
 	var cntl actors.Controller
 	cntl.SetTimeout(50 * time.Millisecond)
-	err := d.slow.Call(context.Background(), echoservice.Method, request("too slow"), &echopb.EchoResponse{}, &cntl)
+	_, err := d.slow.Echo(context.Background(), request("too slow"), &cntl)
 	fmt.Printf("after %v: %v\n  code=%d errors.Is(err, context.DeadlineExceeded)=%v\n",
 		cntl.Latency().Round(time.Millisecond), err, cntl.ErrorCode(), errors.Is(err, context.DeadlineExceeded))
 	if cntl.ErrorCode() != wire.ERPCTIMEDOUT {
@@ -182,9 +186,9 @@ func (d *demo) timedOut() error {
 func (d *demo) serverErrors() error {
 	req := request("fail please")
 	req.FailCode = proto.Int32(int32(wire.ELIMIT))
-	err := d.fast.Call(context.Background(), echoservice.Method, req, &echopb.EchoResponse{}, nil)
+	_, err := d.fast.Echo(context.Background(), req, nil)
 	fmt.Printf("server failed the call: %v (code %d)\n", err, wire.ErrnoOf(err))
-	err2 := d.fast.Call(context.Background(), "example.EchoService.Nope", request("x"), &echopb.EchoResponse{}, nil)
+	err2 := d.fastCh.Call(context.Background(), "example.EchoService.Nope", request("x"), &echopb.EchoResponse{}, nil)
 	fmt.Printf("unknown method: %v (code %d)\n", err2, wire.ErrnoOf(err2))
 	if wire.ErrnoOf(err) != wire.ELIMIT || wire.ErrnoOf(err2) != wire.ENOMETHOD {
 		return errors.New("wrong codes")
@@ -193,7 +197,7 @@ func (d *demo) serverErrors() error {
 }
 
 func (d *demo) inspectStuck() error {
-	call := d.slow.Go(context.Background(), echoservice.Method, request("stuck for a while"), &echopb.EchoResponse{}, nil, nil)
+	call := d.slow.GoEcho(context.Background(), request("stuck for a while"), &echopb.EchoResponse{}, nil, nil)
 	time.Sleep(50 * time.Millisecond)
 	fmt.Print(d.sys.Inspect())
 	return call.Wait()
@@ -208,9 +212,9 @@ func (d *demo) load(dur time.Duration) error {
 	for range callers {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			req, resp := request("load"), &echopb.EchoResponse{}
+			req := request("load")
 			for ctx.Err() == nil {
-				if err := d.fast.Call(context.Background(), echoservice.Method, req, resp, nil); err != nil {
+				if _, err := d.fast.Echo(context.Background(), req, nil); err != nil {
 					failed.Add(1)
 				} else {
 					ok.Add(1)

@@ -20,8 +20,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
-	"github.com/troupe-rpc/troupe/actors/echoservice"
 	"github.com/troupe-rpc/troupe/combo"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 	"github.com/troupe-rpc/troupe/examples/internal/load"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
@@ -68,7 +68,8 @@ func newChannel(sys *actors.System, c config) (*combo.DynamicPartitionChannel, e
 
 func call(ch actors.Channel) error {
 	req := &echopb.EchoRequest{Message: proto.String("hello")}
-	return ch.Call(context.Background(), echoservice.Method, req, &echopb.EchoResponse{}, nil)
+	_, err := echopbtroupe.NewEchoServiceClient(ch).Echo(context.Background(), req, nil)
+	return err
 }
 
 func run(c config) error {

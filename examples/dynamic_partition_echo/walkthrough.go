@@ -13,6 +13,7 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 )
 
 // stage is one step of the migration: the server list, and what to expect.
@@ -142,7 +143,7 @@ func startServers(n int) ([]*echoservice.Service, []string, func(), error) {
 		svc := &echoservice.Service{Index: int32(i)}
 		srv, err := actors.NewServer(nil)
 		if err == nil {
-			err = svc.Register(srv)
+			err = echopbtroupe.RegisterEchoServiceServer(srv, svc)
 		}
 		if err != nil {
 			stop()

@@ -22,6 +22,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,7 +35,6 @@ import (
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/combo"
 	"github.com/troupe-rpc/troupe/examples/internal/closedloop"
-	"github.com/troupe-rpc/troupe/examples/parallel_echo/internal/pechoservice"
 	"github.com/troupe-rpc/troupe/examples/parallel_echo/pechopb"
 )
 
@@ -94,21 +94,26 @@ func run(c config) error {
 		return err
 	}
 	defer pchan.Close()
-	l := &closedloop.Loop{Channel: pchan, Method: pechoservice.Method, Messages: valueMessages, Threads: c.threads,
+	client := pechopb.NewEchoServiceClient(pchan)
+	l := &closedloop.Loop{Messages: func() closedloop.Messages { return valueMessages(client) }, Threads: c.threads,
 		SubChannels: c.channelNum, AttachmentSize: c.attachmentSize, Duration: c.duration, Interval: c.interval, Out: c.out}
 	l.Run()
 	return nil
 }
 
-// valueMessages is one caller's request and response: the n-th request carries value n, and the
-// merged answer must carry the same value.
-func valueMessages() closedloop.Messages {
-	req, resp := &pechopb.EchoRequest{}, &pechopb.EchoResponse{}
+// valueMessages is one caller's call: the n-th request carries value n, and the merged answer
+// must carry the same value.
+func valueMessages(client *pechopb.EchoServiceClient) closedloop.Messages {
+	req := &pechopb.EchoRequest{}
+	var resp *pechopb.EchoResponse
 	return closedloop.Messages{
-		Request:  req,
-		Response: resp,
-		Prepare:  func(n int64) { req.Value = proto.Int32(int32(n)) },
-		Check:    func() error { return checkValue(req, resp) },
+		Call: func(ctx context.Context, cntl *actors.Controller) error {
+			var err error
+			resp, err = client.Echo(ctx, req, cntl)
+			return err
+		},
+		Prepare: func(n int64) { req.Value = proto.Int32(int32(n)) },
+		Check:   func() error { return checkValue(req, resp) },
 	}
 }
 

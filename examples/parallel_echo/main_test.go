@@ -131,7 +131,7 @@ func TestParallelEchoChecksTheValue(t *testing.T) {
 	}
 	shutdownAtCleanup(t, srv)
 	var answered atomic.Int64
-	err = actors.Handle(srv, pechoservice.Method, func(_ context.Context, req *pechopb.EchoRequest) (*pechopb.EchoResponse, error) {
+	err = actors.Handle(srv, pechopb.EchoService_Echo_FullMethodName, func(_ context.Context, req *pechopb.EchoRequest) (*pechopb.EchoResponse, error) {
 		answered.Add(1)
 		return &pechopb.EchoResponse{Value: proto.Int32(req.GetValue() + 1)}, nil
 	})
@@ -176,18 +176,29 @@ func TestCheckValue(t *testing.T) {
 	}
 }
 
-// Each caller numbers its requests 0, 1, 2, …, as brpc's client does.
+// Each caller numbers its requests 0, 1, 2, …, as brpc's client does, and checks each answer
+// carries its request's value.
 func TestValueMessages(t *testing.T) {
-	m := valueMessages()
-	req, resp := m.Request.(*pechopb.EchoRequest), m.Response.(*pechopb.EchoResponse)
+	addrs, _ := startServers(t, 1)
+	sys, err := actors.NewSystem(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown()
+	ch, err := sys.NewChannel(addrs[0], &actors.ChannelOptions{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	m := valueMessages(pechopb.NewEchoServiceClient(ch))
 	for _, n := range []int64{0, 1, 7} {
 		m.Prepare(n)
-		if req.Value == nil || req.GetValue() != int32(n) {
-			t.Errorf("Prepare(%d): request value %v, want %d", n, req.Value, n)
+		var cntl actors.Controller
+		if err := m.Call(context.Background(), &cntl); err != nil {
+			t.Fatalf("Call() after Prepare(%d) = %v, want nil", n, err)
 		}
-		resp.Value = proto.Int32(int32(n))
 		if err := m.Check(); err != nil {
-			t.Errorf("Check() after Prepare(%d) and answer %d = %v, want nil", n, n, err)
+			t.Errorf("Check() after Prepare(%d) = %v, want nil", n, err)
 		}
 	}
 }

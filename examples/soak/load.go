@@ -14,8 +14,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
-	"github.com/troupe-rpc/troupe/actors/echoservice"
 	"github.com/troupe-rpc/troupe/combo"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 	"github.com/troupe-rpc/troupe/wire"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
@@ -220,7 +220,7 @@ func (t *tally) issue(rng *rand.Rand, c *client, att []byte) *actors.Call {
 	cntl.SetRequestCode(uint64(rng.Uint32())) // for the selective channel's c_murmurhash sub-channel
 	r := &record{}
 	t.issued.Add(1)
-	call := c.ch.Go(context.Background(), echoservice.Method, req, &echopb.EchoResponse{}, cntl,
+	call := echopbtroupe.NewEchoServiceClient(c.ch).GoEcho(context.Background(), req, &echopb.EchoResponse{}, cntl,
 		func(cntl *actors.Controller) { t.finish(r, c, cntl) })
 	switch rng.IntN(100) {
 	case 0:

@@ -17,6 +17,7 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 )
 
 // serveFlag is the first argument that makes the program (or its test binary) an echo server.
@@ -33,7 +34,7 @@ func serve(addr string) int {
 		fmt.Fprintln(os.Stderr, "soak server:", err)
 		return 1
 	}
-	if err := (&echoservice.Service{EchoAttachment: true}).Register(srv); err != nil {
+	if err := echopbtroupe.RegisterEchoServiceServer(srv, &echoservice.Service{EchoAttachment: true}); err != nil {
 		fmt.Fprintln(os.Stderr, "soak server:", err)
 		return 1
 	}

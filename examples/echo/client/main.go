@@ -23,7 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
-	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 	"github.com/troupe-rpc/troupe/examples/internal/tlsfiles"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/naming/etcd"
@@ -116,8 +116,8 @@ func callOnce(ch actors.Channel, c config) bool {
 	if c.attachment != "" {
 		cntl.SetRequestAttachment([]byte(c.attachment))
 	}
-	resp := &echopb.EchoResponse{}
-	err := ch.Call(context.Background(), echoservice.Method, &echopb.EchoRequest{Message: proto.String(c.message)}, resp, &cntl)
+	client := echopbtroupe.NewEchoServiceClient(ch)
+	resp, err := client.Echo(context.Background(), &echopb.EchoRequest{Message: proto.String(c.message)}, &cntl)
 	if err != nil {
 		fmt.Printf("call failed: %v (code=%v retried=%d)\n", err, cntl.ErrorCode(), cntl.RetriedCount())
 		return false

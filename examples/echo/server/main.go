@@ -24,6 +24,7 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 	"github.com/troupe-rpc/troupe/examples/internal/tlsfiles"
 )
 
@@ -90,7 +91,7 @@ func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachm
 		if err != nil {
 			return err
 		}
-		if err := services[i].Register(srv); err != nil {
+		if err := echopbtroupe.RegisterEchoServiceServer(srv, services[i]); err != nil {
 			return err
 		}
 		bound, err := srv.Listen(addrs[i])

@@ -1,8 +1,9 @@
 // Package closedloop is the closed loop of callers behind the echo examples: each caller makes one
 // synchronous call after another on a channel until the duration ends; a progress line reports
 // each interval and a summary line ends the run. It links no message package of its own: the
-// caller gives the messages, so that a program speaking brpc's parallel example's EchoService
-// (whose messages share their names with the string echo's) can use it too.
+// caller gives the call, made with its generated client, so that a program speaking brpc's
+// parallel example's EchoService (whose messages share their names with the string echo's) can
+// use it too.
 package closedloop
 
 import (
@@ -15,26 +16,23 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/troupe-rpc/troupe/actors"
 )
 
-// Messages are one caller's request and response, reused call after call.
+// Messages are one caller's call, made with the caller's own request over and over.
 type Messages struct {
-	Request  proto.Message
-	Response proto.Message // reset before each call
-	// Prepare, if set, readies Request for the caller's n-th call (n counts from 0).
+	// Call (required) makes one synchronous call with cntl, typically with a generated client.
+	Call func(ctx context.Context, cntl *actors.Controller) error
+	// Prepare, if set, readies the request for the caller's n-th call (n counts from 0).
 	Prepare func(n int64)
-	// Check, if set, checks Response after a call succeeded; an error counts the call as failed.
+	// Check, if set, checks the response after a call succeeded; an error counts the call as
+	// failed.
 	Check func() error
 }
 
-// Loop is a closed loop of callers on one channel, calling Method: each caller records its
+// Loop is a closed loop of callers, each making Messages' call: each caller records its
 // latencies and, for a combo channel, the latency of each sub-call.
 type Loop struct {
-	Channel actors.Channel
-	Method  string // the full method name, "example.EchoService.Echo"
 	// Messages (required) makes each caller's messages; it is called once per caller, before the
 	// calls start.
 	Messages       func() Messages
@@ -87,14 +85,13 @@ func (l *Loop) loop(ctx context.Context, c *caller, m Messages) {
 	var cntl actors.Controller
 	for n := int64(0); ctx.Err() == nil; n++ {
 		cntl.Reset()
-		proto.Reset(m.Response)
 		if m.Prepare != nil {
 			m.Prepare(n)
 		}
 		if len(att) > 0 {
 			cntl.SetRequestAttachment(att)
 		}
-		err := l.Channel.Call(context.Background(), l.Method, m.Request, m.Response, &cntl)
+		err := m.Call(context.Background(), &cntl)
 		if err == nil && m.Check != nil {
 			err = m.Check()
 		}

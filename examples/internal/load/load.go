@@ -5,6 +5,7 @@
 package load
 
 import (
+	"context"
 	"io"
 	"strings"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
-	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
 	"github.com/troupe-rpc/troupe/examples/internal/closedloop"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
@@ -37,8 +38,6 @@ type Load struct {
 // and returns how many calls failed.
 func (l *Load) Run() (errors int64) {
 	loop := &closedloop.Loop{
-		Channel:        l.Channel,
-		Method:         echoservice.Method,
 		Messages:       l.messages,
 		Threads:        l.Threads,
 		SubChannels:    l.SubChannels,
@@ -51,10 +50,15 @@ func (l *Load) Run() (errors int64) {
 	return loop.Run()
 }
 
-// messages is one caller's request, RequestSize bytes of "x", and response.
+// messages is one caller's call: a request of RequestSize bytes of "x", through the generated
+// echo client.
 func (l *Load) messages() closedloop.Messages {
+	client := echopbtroupe.NewEchoServiceClient(l.Channel)
+	req := &echopb.EchoRequest{Message: proto.String(strings.Repeat("x", l.RequestSize))}
 	return closedloop.Messages{
-		Request:  &echopb.EchoRequest{Message: proto.String(strings.Repeat("x", l.RequestSize))},
-		Response: &echopb.EchoResponse{},
+		Call: func(ctx context.Context, cntl *actors.Controller) error {
+			_, err := client.Echo(ctx, req, cntl)
+			return err
+		},
 	}
 }

@@ -19,7 +19,7 @@ import (
 )
 
 // Method is the full name of the echo method, the same as the string echo's.
-const Method = "example.EchoService.Echo"
+const Method = pechopb.EchoService_Echo_FullMethodName
 
 // Service answers Echo with the request's value. EchoAttachment may be set before the server
 // starts; the counter is safe for concurrent use.
@@ -33,7 +33,7 @@ type Service struct {
 
 // Register adds the service's Echo method to srv.
 func (s *Service) Register(srv *actors.Server) error {
-	return actors.Handle(srv, Method, s.Echo)
+	return pechopb.RegisterEchoServiceServer(srv, s)
 }
 
 // Echo answers req with response.value = request.value, as brpc's parallel_echo_server does.
