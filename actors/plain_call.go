@@ -31,7 +31,8 @@ type plainCall struct {
 	backup     *time.Timer
 	backoff    *time.Timer
 	retry      callrt.Retry
-	local      *string // the local address of the connection the last answer came on
+	local      *string          // the local address of the connection the last answer came on
+	fields     []wire.UserField // the request user fields, encoded in every attempt's meta
 
 	state   atomic.Int32           // for Inspect
 	crowded bool                   // the last attempt failed with EOVERCROWDED (in state's padding)
@@ -138,6 +139,12 @@ func (pc *plainCall) Prepare(c *callrt.Call) error {
 		return pc.requestTooLarge(n)
 	}
 	pc.payload, pc.payloadBuf = b, pb
+	if list := cntl.RequestUserFieldList(); len(list) > 0 {
+		pc.fields = make([]wire.UserField, len(list))
+		for i, f := range list {
+			pc.fields[i] = wire.UserField{Key: bytesOf(f.Key), Value: bytesOf(f.Value)}
+		}
+	}
 	pc.retry.Init(c, pc.ch.opts.MaxRetry, pc.ch.policy)
 	return nil
 }

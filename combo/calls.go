@@ -138,6 +138,7 @@ func (u *userCall) Receive(c *callrt.Call, msg any) {
 	main := c.Controller()
 	main.SetRemoteSide(u.cntl.RemoteSide())
 	main.SetResponseAttachment(u.cntl.ResponseAttachment())
+	main.TakeResponseUserFields(cntlOf(&u.cntl))
 	main.SetRetried(u.cntl.RetriedCount(), u.cntl.HasBackupRequest())
 	c.Finish(userError(c, u.call.Err()))
 }
@@ -167,7 +168,8 @@ func (u *userCall) Release(*callrt.Call) {
 }
 
 // copySettings gives a sub-call's Controller the settings of its call's that brpc passes down:
-// log id, request code, request id, compression and attachment (not the timeout: the call's
+// log id, request code, request id, compression, attachment, request user fields and trace ids
+// (not the timeout: the call's
 // deadline governs, nor the retry limit and backup request, which a combo channel decides).
 func copySettings(sub, main *callrt.Controller) {
 	if id, ok := main.LogID(); ok {
@@ -179,6 +181,7 @@ func copySettings(sub, main *callrt.Controller) {
 	sub.SetRequestID(main.RequestID())
 	sub.SetCompressType(main.CompressType())
 	sub.SetRequestAttachment(main.RequestAttachment())
+	sub.InheritMeta(main)
 }
 
 // runtimePolicy turns a channel's RetryPolicy into the runtime's, once per channel; nil is brpc's

@@ -28,6 +28,10 @@ type Controller struct {
 	hasBackup      bool
 	compress       wire.CompressType
 	reqAttachment  []byte
+	userFields     []UserField // request user fields, sorted by key
+	traceID        int64
+	spanID         int64
+	parentSpanID   int64
 	cancelled      atomic.Bool
 
 	// results
@@ -36,6 +40,7 @@ type Controller struct {
 	err            error
 	code           wire.Errno
 	respAttachment []byte
+	respFields     []UserField // response user fields, in the order the server sent them
 	remote, local  string
 	latency        time.Duration
 	deadline       time.Time
