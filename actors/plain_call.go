@@ -96,6 +96,9 @@ func (ch *PlainChannel) start(ctx context.Context, method string, req, resp prot
 
 // startChild starts a call of the channel as a child of parent. See [callrt.StartChildFunc].
 func (ch *PlainChannel) startChild(parent *callrt.Call, index int, method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Call {
+	if ch.icpt != nil {
+		return ch.intercept(context.Background(), method, req, resp, cntl, nil, parent, index, false)
+	}
 	return (*callrt.Call)(ch.start(context.Background(), method, req, resp, cntl, nil, parent, index))
 }
 
