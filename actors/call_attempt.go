@@ -50,7 +50,8 @@ func (pc *plainCall) send() {
 	meta := wire.Meta{
 		Service: bytesOf(method[:len(method)-len(methodName(method))-1]),
 		Method:  bytesOf(methodName(method)), CompressType: cntl.CompressType(), CorrelationID: at.id,
-		RequestID: bytesOf(cntl.RequestID()),
+		RequestID: bytesOf(cntl.RequestID()), TraceID: cntl.TraceID(), SpanID: cntl.SpanID(),
+		ParentSpanID: cntl.ParentSpanID(), UserFields: pc.fields,
 	}
 	if id, ok := cntl.LogID(); ok {
 		meta.LogID = id
@@ -125,6 +126,7 @@ func (pc *plainCall) onResponse(in *inbound) {
 	}
 	m := &in.frame.Meta
 	pc.local = in.local
+	pc.call.Controller().SetResponseUserFields(m.UserFields)
 	var err error
 	switch {
 	case m.ErrorCode != 0:

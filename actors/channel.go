@@ -166,6 +166,12 @@ type ChannelOptions struct {
 	// keeps state, such as [PercentileBackup]'s, learns from the channel it serves: give each
 	// channel a value of its own.
 	BackupPolicy BackupPolicy
+
+	// Interceptors run around every call of the channel, the first outermost (see
+	// [Interceptor]): around Call and Go alike, and around the sub-calls a combo channel makes
+	// on it. The channel's retries and backup requests happen inside the last one's next. None
+	// by default; a nil element is an error.
+	Interceptors []Interceptor
 }
 
 // validate fills defaults into a copy of opts and checks every field.
@@ -207,6 +213,9 @@ func (o *ChannelOptions) validate() (ChannelOptions, error) {
 		return v, err
 	}
 	if err := v.validateWriteLimits(); err != nil {
+		return v, err
+	}
+	if err := v.validateInterceptors(); err != nil {
 		return v, err
 	}
 	if v.HealthCheckInterval < 0 {
@@ -285,6 +294,7 @@ type PlainChannel struct {
 	inflight, succeeded, failed atomic.Int64
 	lastErr                     atomic.Pointer[string]
 	onEnd                       func(*callrt.Controller, error) // record, made once rather than per call
+	icpt                        Interceptor                     // opts.Interceptors chained; nil for none
 }
 
 // NewChannel makes a channel. Without a LoadBalancer or a Balancer in opts, target is one server,
@@ -340,6 +350,7 @@ func (s *System) newClusterChannel(target string, o *ChannelOptions) (*PlainChan
 // addChannel starts the channel's actor and records the channel for Inspect and Shutdown.
 func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
 	ch.onEnd = ch.record
+	ch.icpt = ChainInterceptors(ch.opts.Interceptors...)
 	ch.policy = runtimePolicy(ch.opts.RetryPolicy)
 	backupRuntime(&ch.policy, ch.opts.BackupPolicy)
 	ch.nest = callrt.MakeNest(ch.startChild)
@@ -371,11 +382,17 @@ func (ch *PlainChannel) Target() string { return ch.target }
 
 // Call makes a call and waits until it finished. See [Channel].
 func (ch *PlainChannel) Call(ctx context.Context, method string, req, resp proto.Message, cntl *Controller) error {
+	if ch.icpt != nil {
+		return callrt.RunInline(ch.intercept(ctx, method, req, resp, cntl.rt(), nil, nil, 0, true))
+	}
 	return ch.start(ctx, method, req, resp, cntl.rt(), nil, nil, 0).Wait()
 }
 
 // Go starts a call and returns at once. See [Channel].
 func (ch *PlainChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *Controller, done func(*Controller)) *Call {
+	if ch.icpt != nil {
+		return (*Call)(ch.intercept(ctx, method, req, resp, cntl.rt(), done, nil, 0, false))
+	}
 	return ch.start(ctx, method, req, resp, cntl.rt(), done, nil, 0)
 }
 

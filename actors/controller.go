@@ -81,6 +81,49 @@ func (c *Controller) RequestAttachment() []byte { return c.rt().RequestAttachmen
 // ResponseAttachment returns the bytes the server sent after the response message.
 func (c *Controller) ResponseAttachment() []byte { return c.rt().ResponseAttachment() }
 
+// SetRequestUserField sets a user field of the request meta (RpcMeta.user_fields, brpc's
+// request_user_fields), replacing the value of a key already set. A server reads it with
+// [ServerCall.UserField]. The meta carries the fields sorted by key, as protobuf's deterministic
+// encoding of brpc's map does.
+func (c *Controller) SetRequestUserField(key, value string) { c.rt().SetRequestUserField(key, value) }
+
+// RequestUserField returns the value of a request user field, and whether it is set.
+func (c *Controller) RequestUserField(key string) (string, bool) { return c.rt().RequestUserField(key) }
+
+// RequestUserFields returns a copy of the request user fields, nil when none is set.
+func (c *Controller) RequestUserFields() map[string]string { return c.rt().RequestUserFields() }
+
+// ResponseUserField returns the value of a user field the server sent in the response meta
+// (brpc's response_user_fields), and whether it sent it. Read it after the call finished.
+func (c *Controller) ResponseUserField(key string) (string, bool) {
+	return c.rt().ResponseUserField(key)
+}
+
+// ResponseUserFields returns a copy of the user fields the server sent in the response meta, nil
+// when it sent none.
+func (c *Controller) ResponseUserFields() map[string]string { return c.rt().ResponseUserFields() }
+
+// SetTraceID sets the trace id sent to the server (RpcRequestMeta.trace_id); 0, the default,
+// sends none.
+func (c *Controller) SetTraceID(id int64) { c.rt().SetTraceID(id) }
+
+// TraceID returns the trace id set, 0 for none.
+func (c *Controller) TraceID() int64 { return c.rt().TraceID() }
+
+// SetSpanID sets the span id sent to the server (RpcRequestMeta.span_id); 0, the default, sends
+// none.
+func (c *Controller) SetSpanID(id int64) { c.rt().SetSpanID(id) }
+
+// SpanID returns the span id set, 0 for none.
+func (c *Controller) SpanID() int64 { return c.rt().SpanID() }
+
+// SetParentSpanID sets the parent span id sent to the server (RpcRequestMeta.parent_span_id); 0,
+// the default, sends none.
+func (c *Controller) SetParentSpanID(id int64) { c.rt().SetParentSpanID(id) }
+
+// ParentSpanID returns the parent span id set, 0 for none.
+func (c *Controller) ParentSpanID() int64 { return c.rt().ParentSpanID() }
+
 // StartCancel cancels the call this Controller is used for, like brpc's StartCancel: a call not
 // yet started fails with ECANCELED as soon as it starts; a call in flight ends with ECANCELED; a
 // finished call is not affected. It is safe to call from any goroutine once the call started, and

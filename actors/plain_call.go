@@ -31,7 +31,8 @@ type plainCall struct {
 	backup     *time.Timer
 	backoff    *time.Timer
 	retry      callrt.Retry
-	local      *string // the local address of the connection the last answer came on
+	local      *string          // the local address of the connection the last answer came on
+	fields     []wire.UserField // the request user fields, encoded in every attempt's meta
 
 	state   atomic.Int32           // for Inspect
 	crowded bool                   // the last attempt failed with EOVERCROWDED (in state's padding)
@@ -95,6 +96,9 @@ func (ch *PlainChannel) start(ctx context.Context, method string, req, resp prot
 
 // startChild starts a call of the channel as a child of parent. See [callrt.StartChildFunc].
 func (ch *PlainChannel) startChild(parent *callrt.Call, index int, method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Call {
+	if ch.icpt != nil {
+		return ch.intercept(context.Background(), method, req, resp, cntl, nil, parent, index, false)
+	}
 	return (*callrt.Call)(ch.start(context.Background(), method, req, resp, cntl, nil, parent, index))
 }
 
@@ -138,6 +142,12 @@ func (pc *plainCall) Prepare(c *callrt.Call) error {
 		return pc.requestTooLarge(n)
 	}
 	pc.payload, pc.payloadBuf = b, pb
+	if list := cntl.RequestUserFieldList(); len(list) > 0 {
+		pc.fields = make([]wire.UserField, len(list))
+		for i, f := range list {
+			pc.fields[i] = wire.UserField{Key: bytesOf(f.Key), Value: bytesOf(f.Value)}
+		}
+	}
 	pc.retry.Init(c, pc.ch.opts.MaxRetry, pc.ch.policy)
 	return nil
 }

@@ -51,20 +51,27 @@ type specFunc func(method string, req, resp proto.Message, cntl *callrt.Controll
 // goCall starts a call of a combo channel of type typ, made by maker, whose runtime is rt. A
 // channel's zero value has no runtime: its calls fail with EINVAL, their done callback run when
 // goCall returns.
-func goCall(rt *callrt.Runtime, typ, maker string, spec specFunc, ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
+func goCall(rt *callrt.Runtime, typ, maker string, spec specFunc, ic *interception, ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
 	if rt == nil {
 		err := wire.Errorf(wire.EINVAL, "combo."+typ+" is not initialized: make it with "+maker)
 		s := callrt.Spec{Method: method, Controller: cntlOf(cntl), Done: doneOf(done), Target: typ}
 		return (*actors.Call)(callrt.Refuse(&s, err, runDone))
+	}
+	if ic != nil {
+		return (*actors.Call)(ic.start(rt, spec, ctx, method, req, resp, cntlOf(cntl), doneOf(done), nil, 0))
 	}
 	s := spec(method, req, resp, cntlOf(cntl))
 	s.Done = doneOf(done)
 	return (*actors.Call)(rt.Start(ctx, nil, s))
 }
 
-// nestOf is the Nest of a combo channel whose calls spec describes.
-func nestOf(spec specFunc) nest {
+// nestOf is the Nest of a combo channel whose calls spec describes, through the channel's
+// interceptors if it has any.
+func nestOf(spec specFunc, ic *interception) nest {
 	return callrt.MakeNest(func(parent *callrt.Call, index int, method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Call {
+		if ic != nil {
+			return ic.start(parent.Runtime(), spec, context.Background(), method, req, resp, cntl, nil, parent, index)
+		}
 		s := spec(method, req, resp, cntl)
 		s.Parent, s.Index = parent, index
 		return parent.Runtime().Start(context.Background(), nil, s)
@@ -138,6 +145,7 @@ func (u *userCall) Receive(c *callrt.Call, msg any) {
 	main := c.Controller()
 	main.SetRemoteSide(u.cntl.RemoteSide())
 	main.SetResponseAttachment(u.cntl.ResponseAttachment())
+	main.TakeResponseUserFields(cntlOf(&u.cntl))
 	main.SetRetried(u.cntl.RetriedCount(), u.cntl.HasBackupRequest())
 	c.Finish(userError(c, u.call.Err()))
 }
@@ -167,7 +175,8 @@ func (u *userCall) Release(*callrt.Call) {
 }
 
 // copySettings gives a sub-call's Controller the settings of its call's that brpc passes down:
-// log id, request code, request id, compression and attachment (not the timeout: the call's
+// log id, request code, request id, compression, attachment, request user fields and trace ids
+// (not the timeout: the call's
 // deadline governs, nor the retry limit and backup request, which a combo channel decides).
 func copySettings(sub, main *callrt.Controller) {
 	if id, ok := main.LogID(); ok {
@@ -179,6 +188,7 @@ func copySettings(sub, main *callrt.Controller) {
 	sub.SetRequestID(main.RequestID())
 	sub.SetCompressType(main.CompressType())
 	sub.SetRequestAttachment(main.RequestAttachment())
+	sub.InheritMeta(main)
 }
 
 // runtimePolicy turns a channel's RetryPolicy into the runtime's, once per channel; nil is brpc's

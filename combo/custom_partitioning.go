@@ -80,6 +80,12 @@ type CustomOptions struct {
 	FailureAccrual int
 	// Revive is how long an ejected instance is skipped; 0 means 10 s.
 	Revive time.Duration
+	// Interceptors run around every call of the channel, the first outermost (see
+	// actors.Interceptor): around the whole partitioned call, Call and Go alike, and around the
+	// sub-calls another combo channel makes on it. The sub-calls this channel makes happen
+	// inside the last one's next, each through its sub-channel's own interceptors. None by
+	// default; a nil element is an error.
+	Interceptors []actors.Interceptor
 }
 
 // customInstance is one instance of a schema: a shard id and the channel to it.
@@ -216,6 +222,7 @@ type CustomPartitioner struct {
 	sys     *actors.System
 	methods map[string]CustomMethod
 	opts    CustomOptions
+	icpt    *interception // the Interceptors; nil for none
 	name    string
 	schema  atomic.Pointer[customSchema]
 	closed  atomic.Bool
@@ -269,6 +276,10 @@ func newCustomPartitioner(sys *actors.System, instances map[int]actors.Channel, 
 	if err != nil {
 		return nil, fmt.Errorf("combo: NewCustomPartitioner: %w", err)
 	}
+	ic, err := newInterception("CustomOptions", o.Interceptors, o.Timeout, "custom partitioner")
+	if err != nil {
+		return nil, err
+	}
 	p := &CustomPartitioner{rt: rt, sys: sys, methods: make(map[string]CustomMethod, len(methods)), opts: o,
 		name: fmt.Sprintf("custom-partitioner-%d", partitionerIDs.Add(1))}
 	for m, cm := range methods {
@@ -276,7 +287,8 @@ func newCustomPartitioner(sys *actors.System, instances map[int]actors.Channel, 
 	}
 	p.schema.Store(s)
 	p.unshow = rt.Show(p)
-	p.nest = nestOf(p.spec)
+	p.icpt = ic
+	p.nest = nestOf(p.spec, p.icpt)
 	return p, nil
 }
 
@@ -435,7 +447,7 @@ func (p *CustomPartitioner) Call(ctx context.Context, method string, req, resp p
 
 // Go starts a partitioned call. See [actors.Channel].
 func (p *CustomPartitioner) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
-	return goCall(p.rt, "CustomPartitioner", "NewCustomPartitioner", p.spec, ctx, method, req, resp, cntl, done)
+	return goCall(p.rt, "CustomPartitioner", "NewCustomPartitioner", p.spec, p.icpt, ctx, method, req, resp, cntl, done)
 }
 
 func (p *CustomPartitioner) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {

@@ -68,7 +68,7 @@ func NewDynamicPartitionChannel(sys *actors.System, parser PartitionParser, targ
 	if err != nil {
 		return nil, err
 	}
-	sel, err := NewSelectiveChannel(sys, &SelectiveOptions{Timeout: o.Timeout, MaxRetry: o.MaxRetry})
+	sel, err := NewSelectiveChannel(sys, &SelectiveOptions{Timeout: o.Timeout, MaxRetry: o.MaxRetry, Interceptors: o.Interceptors})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (d *DynamicPartitionChannel) onServers(nodes []naming.ServerNode) {
 func (d *DynamicPartitionChannel) updateScheme(kinds int, parts [][]naming.ServerNode) {
 	s := d.schemes[kinds]
 	if s == nil {
-		sch, err := newScheme(d.sys, kinds, &d.opts)
+		sch, err := newScheme(d.sys, kinds, &d.opts, nil)
 		if err != nil {
 			d.rt.Logger().Error("combo: cannot build a partition scheme", "partitions", kinds, "err", err)
 			return
@@ -221,7 +221,7 @@ func (d *DynamicPartitionChannel) Call(ctx context.Context, method string, req, 
 // Go starts a call on one scheme. See [actors.Channel].
 func (d *DynamicPartitionChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
 	if d.sel == nil {
-		return goCall(nil, "DynamicPartitionChannel", "NewDynamicPartitionChannel", nil, ctx, method, req, resp, cntl, done)
+		return goCall(nil, "DynamicPartitionChannel", "NewDynamicPartitionChannel", nil, nil, ctx, method, req, resp, cntl, done)
 	}
 	return d.sel.Go(ctx, method, req, resp, cntl, done)
 }

@@ -172,7 +172,7 @@ func (m *MethodChannel) Call(ctx context.Context, method string, req, resp proto
 func (m *MethodChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
 	cfg := m.config(method)
 	if cfg == nil {
-		return goCall(m.rt, "MethodChannel", "a MethodBuilder", unknownMethodSpec, ctx, method, req, resp, cntl, done)
+		return goCall(m.rt, "MethodChannel", "a MethodBuilder", unknownMethodSpec, nil, ctx, method, req, resp, cntl, done)
 	}
 	return cfg.Channel.Go(ctx, method, req, resp, publicCntl(cfg.apply(cntlOf(cntl))), done)
 }

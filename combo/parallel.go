@@ -45,6 +45,12 @@ type ParallelOptions struct {
 	// FailLimit failed. By default a parallel call follows brpc: such a call succeeds with what
 	// the finished sub-calls merged, because its failures stayed under the limit.
 	Strict bool
+	// Interceptors run around every call of the channel, the first outermost (see
+	// actors.Interceptor): around the whole parallel call, Call and Go alike, and around the
+	// sub-calls another combo channel makes on it. The sub-calls this channel makes happen
+	// inside the last one's next, each through its sub-channel's own interceptors. None by
+	// default; a nil element is an error.
+	Interceptors []actors.Interceptor
 }
 
 // subChannel is one entry of a parallel channel.
@@ -66,6 +72,7 @@ type ParallelChannel struct {
 
 	rt     *callrt.Runtime
 	opts   ParallelOptions
+	icpt   *interception // the Interceptors; nil for none
 	mu     sync.Mutex
 	subs   atomic.Pointer[[]subChannel]
 	owned  map[actors.Channel]bool
@@ -88,10 +95,15 @@ func NewParallelChannel(sys *actors.System, opts *ParallelOptions) (*ParallelCha
 		return nil, fmt.Errorf("combo: ParallelOptions.FailLimit = %d, SuccessLimit = %d: want >= 0", o.FailLimit, o.SuccessLimit)
 	}
 	o.Timeout = timeoutOrDefault(o.Timeout)
+	ic, err := newInterception("ParallelOptions", o.Interceptors, o.Timeout, "parallel channel")
+	if err != nil {
+		return nil, err
+	}
 	p := &ParallelChannel{rt: rt, opts: o, owned: map[actors.Channel]bool{}}
 	p.subs.Store(&[]subChannel{})
 	p.own.init(rt, &p.closed, p.closeOwned)
-	p.nest = nestOf(p.spec)
+	p.icpt = ic
+	p.nest = nestOf(p.spec, p.icpt)
 	return p, nil
 }
 
@@ -168,7 +180,7 @@ func (p *ParallelChannel) Call(ctx context.Context, method string, req, resp pro
 
 // Go starts a parallel call. See [actors.Channel].
 func (p *ParallelChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
-	return goCall(p.rt, "ParallelChannel", "NewParallelChannel", p.spec, ctx, method, req, resp, cntl, done)
+	return goCall(p.rt, "ParallelChannel", "NewParallelChannel", p.spec, p.icpt, ctx, method, req, resp, cntl, done)
 }
 
 func (p *ParallelChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {

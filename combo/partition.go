@@ -71,6 +71,12 @@ type PartitionOptions struct {
 	// MaxRetry is how many more partition schemes a dynamic partition call may try after one
 	// failed (0: 3; actors.NoRetry: none). A PartitionChannel has one scheme and ignores it.
 	MaxRetry int
+	// Interceptors run around every call of the channel, the first outermost (see
+	// actors.Interceptor): around the whole partition call, Call and Go alike, and around the
+	// sub-calls another combo channel makes on it. The sub-calls this channel makes happen
+	// inside the last one's next, each through its sub-channel's own interceptors. None by
+	// default; a nil element is an error.
+	Interceptors []actors.Interceptor
 }
 
 // scheme is one way of partitioning: n partitions, each a cluster channel fed by hand from the
@@ -87,9 +93,10 @@ type scheme struct {
 	counts []int      // servers per partition, by index
 }
 
-// newScheme builds the channels of an n-partition scheme.
-func newScheme(sys *actors.System, n int, o *PartitionOptions) (*scheme, error) {
-	p, err := NewParallelChannel(sys, &ParallelOptions{Timeout: o.Timeout, FailLimit: o.FailLimit, Strict: o.Strict})
+// newScheme builds the channels of an n-partition scheme; ics are the interceptors of its
+// parallel channel.
+func newScheme(sys *actors.System, n int, o *PartitionOptions, ics []actors.Interceptor) (*scheme, error) {
+	p, err := NewParallelChannel(sys, &ParallelOptions{Timeout: o.Timeout, FailLimit: o.FailLimit, Strict: o.Strict, Interceptors: ics})
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +219,7 @@ func NewPartitionChannel(sys *actors.System, numPartitions int, parser Partition
 	if err != nil {
 		return nil, err
 	}
-	sch, err := newScheme(sys, numPartitions, &o)
+	sch, err := newScheme(sys, numPartitions, &o, o.Interceptors)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +355,7 @@ func (pc *PartitionChannel) Call(ctx context.Context, method string, req, resp p
 // Go starts a call to every partition. See [actors.Channel].
 func (pc *PartitionChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
 	if pc.sch == nil {
-		return goCall(nil, "PartitionChannel", "NewPartitionChannel", nil, ctx, method, req, resp, cntl, done)
+		return goCall(nil, "PartitionChannel", "NewPartitionChannel", nil, nil, ctx, method, req, resp, cntl, done)
 	}
 	return pc.sch.pchan.Go(ctx, method, req, resp, cntl, done)
 }

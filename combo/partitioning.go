@@ -98,6 +98,12 @@ type HashingOptions struct {
 	// Timeout bounds a whole partitioned call when its context has no deadline and its
 	// Controller no timeout; 0 means actors.DefaultTimeout (500 ms), negative none.
 	Timeout time.Duration
+	// Interceptors run around every call of the channel, the first outermost (see
+	// actors.Interceptor): around the whole partitioned call, Call and Go alike, and around the
+	// sub-calls another combo channel makes on it. The sub-calls this channel makes happen
+	// inside the last one's next, each through its sub-channel's own interceptors. None by
+	// default; a nil element is an error.
+	Interceptors []actors.Interceptor
 }
 
 // hashRing is a ring over some partitions: ring node i is the partition at position parts[i] of
@@ -142,6 +148,7 @@ type HashingPartitioner struct {
 	sys     *actors.System
 	methods map[string]PartitionedMethod
 	opts    HashingOptions
+	icpt    *interception // the Interceptors; nil for none
 	name    string
 	state   atomic.Pointer[hashState]
 	closed  atomic.Bool
@@ -210,6 +217,10 @@ func newHashingPartitioner(sys *actors.System, partitions map[int]actors.Channel
 	if err := checkPartitions(partitions); err != nil {
 		return nil, fmt.Errorf("combo: NewHashingPartitioner: %w", err)
 	}
+	ic, err := newInterception("HashingOptions", o.Interceptors, o.Timeout, "hashing partitioner")
+	if err != nil {
+		return nil, err
+	}
 	h := &HashingPartitioner{rt: rt, sys: sys, methods: make(map[string]PartitionedMethod, len(methods)), opts: o,
 		name: fmt.Sprintf("hashing-partitioner-%d", partitionerIDs.Add(1))}
 	for m, pm := range methods {
@@ -217,7 +228,8 @@ func newHashingPartitioner(sys *actors.System, partitions map[int]actors.Channel
 	}
 	h.state.Store(h.newState(partitions, nil))
 	h.unshow = rt.Show(h)
-	h.nest = nestOf(h.spec)
+	h.icpt = ic
+	h.nest = nestOf(h.spec, h.icpt)
 	return h, nil
 }
 
@@ -528,7 +540,7 @@ func (h *HashingPartitioner) Call(ctx context.Context, method string, req, resp 
 
 // Go starts a partitioned call. See [actors.Channel].
 func (h *HashingPartitioner) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
-	return goCall(h.rt, "HashingPartitioner", "NewHashingPartitioner", h.spec, ctx, method, req, resp, cntl, done)
+	return goCall(h.rt, "HashingPartitioner", "NewHashingPartitioner", h.spec, h.icpt, ctx, method, req, resp, cntl, done)
 }
 
 func (h *HashingPartitioner) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {

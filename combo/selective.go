@@ -49,6 +49,12 @@ type SelectiveOptions struct {
 	// actors.DefaultRetryPolicy. A policy that implements actors.BackoffPolicy waits its backoff
 	// before each retry.
 	RetryPolicy actors.RetryPolicy
+	// Interceptors run around every call of the channel, the first outermost (see
+	// actors.Interceptor): around the whole selective call, Call and Go alike, and around the
+	// sub-calls another combo channel makes on it. The sub-calls this channel makes happen
+	// inside the last one's next, each through its sub-channel's own interceptors. None by
+	// default; a nil element is an error.
+	Interceptors []actors.Interceptor
 }
 
 // ChannelHandle names a sub-channel of a SelectiveChannel, for RemoveAndDestroyChannel.
@@ -82,6 +88,7 @@ type SelectiveChannel struct {
 
 	rt     *callrt.Runtime
 	opts   SelectiveOptions
+	icpt   *interception // the Interceptors; nil for none
 	policy callrt.Policy
 	onEnd  func(*callrt.Controller, error) // tells BackupPolicy a call ended; nil without one
 	bal    lb.Balancer
@@ -128,6 +135,10 @@ func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*Selective
 			o.BackupRequest, o.BackupPolicy)
 	}
 	o.BackupRequest = max(o.BackupRequest, 0)
+	ic, err := newInterception("SelectiveOptions", o.Interceptors, o.Timeout, "selective channel")
+	if err != nil {
+		return nil, err
+	}
 	s := &SelectiveChannel{rt: rt, opts: o, policy: runtimePolicy(o.RetryPolicy), bal: bal, down: map[ChannelHandle]time.Time{}}
 	if p := o.BackupPolicy; p != nil {
 		backupRuntime(&s.policy, p)
@@ -135,7 +146,8 @@ func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*Selective
 	}
 	s.publishLocked()
 	s.own.init(rt, &s.closed, s.closeOwned)
-	s.nest = nestOf(s.spec)
+	s.icpt = ic
+	s.nest = nestOf(s.spec, s.icpt)
 	return s, nil
 }
 
@@ -302,7 +314,7 @@ func (s *SelectiveChannel) Call(ctx context.Context, method string, req, resp pr
 
 // Go starts a call. See [actors.Channel].
 func (s *SelectiveChannel) Go(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, done func(*actors.Controller)) *actors.Call {
-	return goCall(s.rt, "SelectiveChannel", "NewSelectiveChannel", s.spec, ctx, method, req, resp, cntl, done)
+	return goCall(s.rt, "SelectiveChannel", "NewSelectiveChannel", s.spec, s.icpt, ctx, method, req, resp, cntl, done)
 }
 
 func (s *SelectiveChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {

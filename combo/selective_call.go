@@ -145,6 +145,7 @@ func (s *selectiveCall) succeed(c *callrt.Call, a *selAttempt) {
 	proto.Reset(resp)
 	proto.Merge(resp, a.resp)
 	c.Controller().SetResponseAttachment(a.call.Controller().ResponseAttachment())
+	c.Controller().TakeResponseUserFields(a.call.Controller())
 	c.Finish(nil)
 }
 

@@ -28,6 +28,10 @@ type Controller struct {
 	hasBackup      bool
 	compress       wire.CompressType
 	reqAttachment  []byte
+	userFields     []UserField // request user fields, sorted by key
+	traceID        int64
+	spanID         int64
+	parentSpanID   int64
 	cancelled      atomic.Bool
 
 	// results
@@ -36,6 +40,7 @@ type Controller struct {
 	err            error
 	code           wire.Errno
 	respAttachment []byte
+	respFields     []UserField // response user fields, in the order the server sent them
 	remote, local  string
 	latency        time.Duration
 	deadline       time.Time
@@ -195,6 +200,31 @@ func (c *Controller) Sub(i int) *Controller {
 
 // SetSubs records the sub-calls' controllers of a combo call (nil for one that did not start).
 func (c *Controller) SetSubs(subs []*Controller) { c.subs = subs }
+
+// takeSettings gives c the settings of from, as the call an interceptor's next makes takes them
+// from the Controller the interceptor passed (a cancel is not a setting: it goes to the call).
+func (c *Controller) takeSettings(from *Controller) {
+	c.timeout, c.hasTimeout = from.timeout, from.hasTimeout
+	c.maxRetry, c.hasMaxRetry = from.maxRetry, from.hasMaxRetry
+	c.logID, c.hasLogID = from.logID, from.hasLogID
+	c.requestCode, c.hasRequestCode = from.requestCode, from.hasRequestCode
+	c.requestID = from.requestID
+	c.backupDelay, c.hasBackup = from.backupDelay, from.hasBackup
+	c.compress, c.reqAttachment = from.compress, from.reqAttachment
+	c.userFields = from.userFields
+	c.traceID, c.spanID, c.parentSpanID = from.traceID, from.spanID, from.parentSpanID
+}
+
+// takeResults gives c the results of the call from made, as the Controller an interceptor passed
+// to next gets them: the error, the answer's attachment and user fields, the servers, the
+// retries and the sub-calls. The latency and the deadline stay c's own call's.
+func (c *Controller) takeResults(from *Controller) {
+	c.err, c.code = from.err, from.code
+	c.respAttachment, c.respFields = from.respAttachment, from.respFields
+	c.remote, c.local = from.remote, from.local
+	c.retried, c.backup = from.retried, from.backup
+	c.subs = from.subs
+}
 
 // Reset clears settings and results.
 func (c *Controller) Reset() { *c = Controller{} }
