@@ -8,26 +8,22 @@ import (
 	"github.com/troupe-rpc/troupe/wire"
 )
 
-type serverCallKey struct{}
-
-// handlerCtx is a handler's context: the connection's, carrying the ServerCall (one allocation
-// for both).
-type handlerCtx struct {
-	context.Context
-	call     ServerCall
-	inflated int64 // bytes of the decompressed request counted in the memory budget
-}
-
-// Value returns the ServerCall for serverCallKey, and the connection context's values otherwise.
-func (h *handlerCtx) Value(key any) any {
-	if _, ok := key.(serverCallKey); ok {
-		return &h.call
-	}
-	return h.Context.Value(key)
-}
-
 // ServerCall is what a handler can learn about, and add to, the request it serves. Get it with
-// [ServerCallFromContext]. It belongs to the handler's goroutine.
+// [ServerCallFromContext]. It belongs to the handler's goroutine, and must not be used after the
+// handler returned.
+//
+// The handler's ctx ends (ctx.Done is closed) when the earliest of these happens:
+//
+//   - the deadline the client sent passes: RpcRequestMeta.timeout_ms, counted from when the server
+//     read the request, so time spent queued counts; ctx.Deadline reports it and ctx.Err is
+//     context.DeadlineExceeded. A request without timeout_ms (or with 0) has no deadline;
+//   - the client's connection closes: ctx.Err is context.Canceled;
+//   - the server's [Server.Shutdown] stops waiting for handlers (its own ctx ended) and closes
+//     the connections: context.Canceled too.
+//
+// A handler that returns after its deadline passed still has its answer sent, as brpc does (the
+// client, having given up, drops it); an error such as ctx.Err() is sent as any error without a
+// code is, as EINTERNAL. The handler's ctx must not be used after it returns.
 type ServerCall struct {
 	method         string
 	meta           *wire.Meta
