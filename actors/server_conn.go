@@ -245,7 +245,7 @@ func (sc *serverConn) invoke(ctx *handlerCtx, f *wire.Frame, m *method) (resp pr
 	if werr != nil {
 		return nil, werr
 	}
-	resp, err := m.Handle(ctx, req)
+	resp, err := m.handle(ctx, req)
 	if err != nil {
 		return nil, errorForWire(err)
 	}
