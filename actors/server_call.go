@@ -3,14 +3,18 @@ package actors
 import (
 	"context"
 	"crypto/tls"
+	"iter"
 	"net"
 
 	"github.com/troupe-rpc/troupe/wire"
 )
 
-// ServerCall is what a handler can learn about, and add to, the request it serves. Get it with
-// [ServerCallFromContext]. It belongs to the handler's goroutine, and must not be used after the
-// handler returned.
+// ServerCall is what a handler can learn about, and add to, the request it serves: what the
+// request's RpcMeta brought (method, log id, request id, trace and span ids, timeout, user
+// fields, attachment) and what the response carries besides the message (attachment, user
+// fields). Get it with [ServerCallFromContext]; interceptors also receive it. It belongs to the
+// goroutine running the handler and its interceptors, and must not be used after the handler
+// returned.
 //
 // The handler's ctx ends (ctx.Done is closed) when the earliest of these happens:
 //
@@ -29,6 +33,7 @@ type ServerCall struct {
 	meta           *wire.Meta
 	reqAttachment  []byte
 	respAttachment []byte
+	respFields     []wire.UserField
 	remote, local  net.Addr
 	tls            *tls.ConnectionState
 }
@@ -63,14 +68,67 @@ func (c *ServerCall) RequestID() string { return string(c.meta.RequestID) }
 // TimeoutMs returns the remaining timeout the client sent, or 0 when it sent none.
 func (c *ServerCall) TimeoutMs() int32 { return c.meta.TimeoutMs }
 
-// UserField returns the value of a user field of the request meta, and whether it was present.
+// TraceID returns the trace id the client sent (RpcRequestMeta.trace_id), or 0.
+func (c *ServerCall) TraceID() int64 { return c.meta.TraceID }
+
+// SpanID returns the span id the client sent (RpcRequestMeta.span_id), or 0.
+func (c *ServerCall) SpanID() int64 { return c.meta.SpanID }
+
+// ParentSpanID returns the parent span id the client sent (RpcRequestMeta.parent_span_id), or 0.
+func (c *ServerCall) ParentSpanID() int64 { return c.meta.ParentSpanID }
+
+// UserField returns the value of a user field of the request meta (RpcMeta.user_fields, brpc's
+// Controller::request_user_fields), and whether it was present. Of a key sent twice, the last
+// value counts, as when protobuf parses the map.
 func (c *ServerCall) UserField(key string) (string, bool) {
-	for _, uf := range c.meta.UserFields {
-		if string(uf.Key) == key {
-			return string(uf.Value), true
+	fields := c.meta.UserFields
+	for i := len(fields) - 1; i >= 0; i-- {
+		if string(fields[i].Key) == key {
+			return string(fields[i].Value), true
 		}
 	}
 	return "", false
+}
+
+// UserFields returns the user fields of the request meta, each key once with the value
+// [ServerCall.UserField] gives, in the order the client sent them.
+func (c *ServerCall) UserFields() iter.Seq2[string, string] {
+	return func(yield func(key, value string) bool) {
+		fields := c.meta.UserFields
+		for i, uf := range fields {
+			if sentAgain(fields[i+1:], uf.Key) {
+				continue
+			}
+			if !yield(string(uf.Key), string(uf.Value)) {
+				return
+			}
+		}
+	}
+}
+
+// sentAgain reports whether key is among fields.
+func sentAgain(fields []wire.UserField, key []byte) bool {
+	for _, uf := range fields {
+		if string(uf.Key) == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetResponseUserField sets a user field of the response meta (RpcMeta.user_fields, brpc's
+// Controller::response_user_fields), replacing the value of a key set before. The fields are sent
+// with the answer whether it is a response or the handler's error, in the order their keys were
+// first set; an answer the server makes without the handler (an overcrowded connection's
+// EOVERCROWDED) carries none.
+func (c *ServerCall) SetResponseUserField(key, value string) {
+	for i := range c.respFields {
+		if string(c.respFields[i].Key) == key {
+			c.respFields[i].Value = []byte(value)
+			return
+		}
+	}
+	c.respFields = append(c.respFields, wire.UserField{Key: []byte(key), Value: []byte(value)})
 }
 
 // RemoteAddr returns the client's address.

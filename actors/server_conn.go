@@ -304,13 +304,13 @@ func safeErrorText(err error) (text string) {
 }
 
 // reply writes a response frame for f's request: resp on success, or werr; with the response
-// attachment of call (on success only), when the request reached its handler.
+// attachment (on success only) and user fields of call, when the request reached its handler.
 // With hold, the frame waits in the write buffer for the next write or flush.
 func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, call *ServerCall, werr *wire.Error, hold bool) {
 	meta := wire.Meta{IsResponse: true, CorrelationID: f.Meta.CorrelationID, CompressType: wire.CompressNone}
 	var payload, attachment []byte
 	if call != nil {
-		attachment = call.respAttachment
+		attachment, meta.UserFields = call.respAttachment, call.respFields
 	}
 	if werr != nil {
 		meta.ErrorCode = int32(werr.Code)

@@ -168,6 +168,48 @@ func TestServerInterceptorPanic(t *testing.T) {
 	}
 }
 
+// An interceptor sees the ServerCall's metadata and the handler's error, and may change the
+// error and set response user fields on a failed call.
+func TestServerInterceptorSeesCall(t *testing.T) {
+	type seen struct {
+		trace, span, parent, logID int64
+		requestID                  string
+		timeoutMs                  int32
+		fields                     string
+		handlerCode                wire.Errno
+	}
+	got := make(chan seen, 1)
+	ic := func(ctx context.Context, call *actors.ServerCall, req proto.Message, handler actors.ServerHandler) (proto.Message, error) {
+		s := seen{trace: call.TraceID(), span: call.SpanID(), parent: call.ParentSpanID(), logID: call.LogID(),
+			requestID: call.RequestID(), timeoutMs: call.TimeoutMs()}
+		for k, v := range call.UserFields() {
+			s.fields += k + "=" + v + ";"
+		}
+		resp, err := handler(ctx, req)
+		s.handlerCode = wire.ErrnoOf(err)
+		got <- s
+		call.SetResponseUserField("seen-by", "interceptor")
+		return resp, fmt.Errorf("wrapped by interceptor: %w", err)
+	}
+	srv := newServer(t, &actors.ServerOptions{Interceptors: []actors.ServerInterceptor{ic}})
+	handle(t, srv, "test.Svc.Fail", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		return nil, wire.ELIMIT
+	})
+	c := dialRaw(t, listen(t, srv))
+	m := methodMeta("test.Svc", "Fail", 1)
+	m.TraceID, m.SpanID, m.ParentSpanID, m.LogID, m.RequestID, m.TimeoutMs = 11, 12, 13, 14, []byte("rid"), 60_000
+	m.UserFields = []wire.UserField{{Key: []byte("k1"), Value: []byte("v1")}, {Key: []byte("k2"), Value: []byte("v2")}}
+	f := c.call(m, marshal(t, hello("x")), nil)
+	wantError(t, f, wire.ELIMIT, "wrapped by interceptor")
+	if len(f.Meta.UserFields) != 1 || string(f.Meta.UserFields[0].Key) != "seen-by" || string(f.Meta.UserFields[0].Value) != "interceptor" {
+		t.Errorf("Call(Fail) response user_fields = %q, want seen-by=interceptor", f.Meta.UserFields)
+	}
+	want := seen{trace: 11, span: 12, parent: 13, logID: 14, requestID: "rid", timeoutMs: 60_000, fields: "k1=v1;k2=v2;", handlerCode: wire.ELIMIT}
+	if s := receive(t, got, "the interceptor's report"); s != want {
+		t.Errorf("interceptor saw %+v, want %+v", s, want)
+	}
+}
+
 func TestServerInterceptorNilRejected(t *testing.T) {
 	ok := func(ctx context.Context, _ *actors.ServerCall, req proto.Message, h actors.ServerHandler) (proto.Message, error) {
 		return h(ctx, req)
