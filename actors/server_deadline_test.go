@@ -30,7 +30,6 @@ var placements = []struct {
 type ctxReport struct {
 	deadline    time.Time
 	hasDeadline bool
-	err         error // ctx.Err() once ctx.Done() was closed
 }
 
 // waitingHandler registers test.Svc.Wait: a handler that reports its deadline and, once its ctx
