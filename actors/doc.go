@@ -136,7 +136,8 @@
 // deadline. The ctx also ends, with context.Canceled, when the client's connection closes or
 // when [Server.Shutdown] stops waiting. The deadline's timer is made only when the handler (or a
 // context derived from its ctx) asks for ctx.Done, so a handler that never looks costs nothing.
-// An answer returned after the deadline is still sent, as brpc does. See [ServerCall].
+// An answer returned once the deadline has passed is dropped, since the client has given up on
+// it; brpc would send it for the client to drop. See [ServerCall].
 //
 // [ServerOptions.Interceptors] wrap every handler, the first outermost; each sees the
 // [ServerCall], the parsed request and the handler's response and error, may pass on another

@@ -25,9 +25,10 @@ import (
 //   - the server's [Server.Shutdown] stops waiting for handlers (its own ctx ended) and closes
 //     the connections: context.Canceled too.
 //
-// A handler that returns after its deadline passed still has its answer sent, as brpc does (the
-// client, having given up, drops it); an error such as ctx.Err() is sent as any error without a
-// code is, as EINTERNAL. The handler's ctx must not be used after it returns.
+// The answer of a handler that returns once its deadline has passed is dropped: the client has
+// given up on it (brpc would send it, for the client to drop). The client's call so ends with
+// its own ERPCTIMEDOUT, never with what a handler returns at the deadline, such as ctx.Err().
+// The handler's ctx must not be used after it returns.
 type ServerCall struct {
 	method         string
 	meta           *wire.Meta

@@ -216,7 +216,8 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 }
 
 // handle runs one request's handler, under a context ending at deadline unless it is zero, and
-// writes its answer, or only adds it to the write buffer when hold is true.
+// writes its answer, or only adds it to the write buffer when hold is true; an answer the
+// handler returns once deadline has passed is dropped.
 func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline time.Time, hold bool) {
 	defer sc.srv.release()
 	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
@@ -228,6 +229,9 @@ func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline tim
 	hc.release()
 	m.observe(end.Sub(start))
 	m.limit.release(werr, start, end)
+	if !deadline.IsZero() && !end.Before(deadline) {
+		return // the client has given up: the answer is dropped (see ServerCall)
+	}
 	sc.reply(f, resp, &hc.call, werr, hold)
 }
 
