@@ -130,6 +130,24 @@
 // request but the last in a bthread of its own; in Go that wake-up costs more than a quick
 // handler, which is why troupe keeps quick batches in place.
 //
+// A handler's ctx ends at the deadline its request brought: RpcRequestMeta.timeout_ms, which
+// troupe's channels (and brpc's with -baidu_std_protocol_deliver_timeout_ms) set to the time
+// the call has left, counted from when the server read the request. A request without it has no
+// deadline. The ctx also ends, with context.Canceled, when the client's connection closes or
+// when [Server.Shutdown] stops waiting. The deadline's timer is made only when the handler (or a
+// context derived from its ctx) asks for ctx.Done, so a handler that never looks costs nothing.
+// An answer returned once the deadline has passed is dropped, since the client has given up on
+// it; brpc would send it for the client to drop. See [ServerCall].
+//
+// [ServerOptions.Interceptors] wrap every handler, the first outermost; each sees the
+// [ServerCall], the parsed request and the handler's response and error, may pass on another
+// ctx, and may answer without calling the handler. A panic in one is answered EINTERNAL as a
+// handler's is. The chain is built once per method when it is registered.
+//
+// Through [ServerCall] a handler reads what the request's RpcMeta brought (log id, request id,
+// trace, span and parent span ids, user fields, attachment) and sets response user fields, sent
+// in the response's RpcMeta.user_fields as brpc's Controller::response_user_fields are.
+//
 // # Imports and concurrency
 //
 // Package actors imports wire, naming, lb, mailbox, the internal call runtime and protoactor-go;

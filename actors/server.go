@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,12 @@ type ServerOptions struct {
 	// TLSHandshakeTimeout bounds a TLS handshake; a connection that does not finish it in time
 	// is closed. 0 means DefaultTLSHandshakeTimeout (10 s).
 	TLSHandshakeTimeout time.Duration
+
+	// Interceptors run around the handler of every parsed request, the first outermost: with
+	// [A, B], A is called first, B runs inside A's call to its handler argument, the method's
+	// handler inside B's, and A sees the final response and error last. A nil element is
+	// invalid. nil (the default) calls handlers directly, at no cost. See [ServerInterceptor].
+	Interceptors []ServerInterceptor
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -125,6 +132,8 @@ type method struct {
 	cost atomic.Int64
 	// limit is the method's concurrency limiter, set when the server starts; nil: none.
 	limit *methodLimit
+	// handle is Handle behind the server's interceptors, or Handle itself without any.
+	handle ServerHandler
 }
 
 // Server serves brpc's baidu_std protocol: brpc clients and troupe channels can call the methods
@@ -194,7 +203,11 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 	if err := checkLimitValues(o.MethodMaxConcurrency); err != nil {
 		return nil, err
 	}
+	if err := checkInterceptors(o.Interceptors); err != nil {
+		return nil, err
+	}
 	o.MethodMaxConcurrency = maps.Clone(o.MethodMaxConcurrency)
+	o.Interceptors = slices.Clone(o.Interceptors)
 	s := &Server{
 		opts: o, log: loggerOrDiscard(o.Logger),
 		methods: map[string]*method{}, short: map[string]string{}, services: map[string]map[string]*method{},
@@ -227,7 +240,7 @@ func (s *Server) Register(fullMethod string, m Method) error {
 		return fmt.Errorf("troupe: method %s registered twice", fullMethod)
 	}
 	full := svc + "." + name
-	s.methods[full] = &method{Method: m, name: full}
+	s.methods[full] = &method{Method: m, name: full, handle: chain(s.opts.Interceptors, m.Handle)}
 	if s.services[svc] == nil {
 		s.services[svc] = map[string]*method{}
 	}

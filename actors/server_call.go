@@ -3,36 +3,38 @@ package actors
 import (
 	"context"
 	"crypto/tls"
+	"iter"
 	"net"
 
 	"github.com/troupe-rpc/troupe/wire"
 )
 
-type serverCallKey struct{}
-
-// handlerCtx is a handler's context: the connection's, carrying the ServerCall (one allocation
-// for both).
-type handlerCtx struct {
-	context.Context
-	call     ServerCall
-	inflated int64 // bytes of the decompressed request counted in the memory budget
-}
-
-// Value returns the ServerCall for serverCallKey, and the connection context's values otherwise.
-func (h *handlerCtx) Value(key any) any {
-	if _, ok := key.(serverCallKey); ok {
-		return &h.call
-	}
-	return h.Context.Value(key)
-}
-
-// ServerCall is what a handler can learn about, and add to, the request it serves. Get it with
-// [ServerCallFromContext]. It belongs to the handler's goroutine.
+// ServerCall is what a handler can learn about, and add to, the request it serves: what the
+// request's RpcMeta brought (method, log id, request id, trace and span ids, timeout, user
+// fields, attachment) and what the response carries besides the message (attachment, user
+// fields). Get it with [ServerCallFromContext]; interceptors also receive it. It belongs to the
+// goroutine running the handler and its interceptors, and must not be used after the handler
+// returned.
+//
+// The handler's ctx ends (ctx.Done is closed) when the earliest of these happens:
+//
+//   - the deadline the client sent passes: RpcRequestMeta.timeout_ms, counted from when the server
+//     read the request, so time spent queued counts; ctx.Deadline reports it and ctx.Err is
+//     context.DeadlineExceeded. A request without timeout_ms (or with 0) has no deadline;
+//   - the client's connection closes: ctx.Err is context.Canceled;
+//   - the server's [Server.Shutdown] stops waiting for handlers (its own ctx ended) and closes
+//     the connections: context.Canceled too.
+//
+// The answer of a handler that returns once its deadline has passed is dropped: the client has
+// given up on it (brpc would send it, for the client to drop). The client's call so ends with
+// its own ERPCTIMEDOUT, never with what a handler returns at the deadline, such as ctx.Err().
+// The handler's ctx must not be used after it returns.
 type ServerCall struct {
 	method         string
 	meta           *wire.Meta
 	reqAttachment  []byte
 	respAttachment []byte
+	respFields     []wire.UserField
 	remote, local  net.Addr
 	tls            *tls.ConnectionState
 }
@@ -67,14 +69,67 @@ func (c *ServerCall) RequestID() string { return string(c.meta.RequestID) }
 // TimeoutMs returns the remaining timeout the client sent, or 0 when it sent none.
 func (c *ServerCall) TimeoutMs() int32 { return c.meta.TimeoutMs }
 
-// UserField returns the value of a user field of the request meta, and whether it was present.
+// TraceID returns the trace id the client sent (RpcRequestMeta.trace_id), or 0.
+func (c *ServerCall) TraceID() int64 { return c.meta.TraceID }
+
+// SpanID returns the span id the client sent (RpcRequestMeta.span_id), or 0.
+func (c *ServerCall) SpanID() int64 { return c.meta.SpanID }
+
+// ParentSpanID returns the parent span id the client sent (RpcRequestMeta.parent_span_id), or 0.
+func (c *ServerCall) ParentSpanID() int64 { return c.meta.ParentSpanID }
+
+// UserField returns the value of a user field of the request meta (RpcMeta.user_fields, brpc's
+// Controller::request_user_fields), and whether it was present. Of a key sent twice, the last
+// value counts, as when protobuf parses the map.
 func (c *ServerCall) UserField(key string) (string, bool) {
-	for _, uf := range c.meta.UserFields {
-		if string(uf.Key) == key {
-			return string(uf.Value), true
+	fields := c.meta.UserFields
+	for i := len(fields) - 1; i >= 0; i-- {
+		if string(fields[i].Key) == key {
+			return string(fields[i].Value), true
 		}
 	}
 	return "", false
+}
+
+// UserFields returns the user fields of the request meta, each key once with the value
+// [ServerCall.UserField] gives, in the order the client sent them.
+func (c *ServerCall) UserFields() iter.Seq2[string, string] {
+	return func(yield func(key, value string) bool) {
+		fields := c.meta.UserFields
+		for i, uf := range fields {
+			if sentAgain(fields[i+1:], uf.Key) {
+				continue
+			}
+			if !yield(string(uf.Key), string(uf.Value)) {
+				return
+			}
+		}
+	}
+}
+
+// sentAgain reports whether key is among fields.
+func sentAgain(fields []wire.UserField, key []byte) bool {
+	for _, uf := range fields {
+		if string(uf.Key) == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetResponseUserField sets a user field of the response meta (RpcMeta.user_fields, brpc's
+// Controller::response_user_fields), replacing the value of a key set before. The fields are sent
+// with the answer whether it is a response or the handler's error, in the order their keys were
+// first set; an answer the server makes without the handler (an overcrowded connection's
+// EOVERCROWDED) carries none.
+func (c *ServerCall) SetResponseUserField(key, value string) {
+	for i := range c.respFields {
+		if string(c.respFields[i].Key) == key {
+			c.respFields[i].Value = []byte(value)
+			return
+		}
+	}
+	c.respFields = append(c.respFields, wire.UserField{Key: []byte(key), Value: []byte(value)})
 }
 
 // RemoteAddr returns the client's address.

@@ -204,31 +204,35 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 		return true, false
 	}
 	sc.started()
+	var deadline time.Time // the request was read just now: its timeout_ms counts from here
+	if ms := f.Meta.TimeoutMs; ms > 0 {
+		deadline = time.Now().Add(time.Duration(ms) * time.Millisecond)
+	}
 	if sc.srv.opts.NoInPlace || m.slow() || (sc.br.Buffered() > 0 && !m.quick()) {
-		sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name})
+		sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name, deadline: deadline})
 		return true, false
 	}
-	return sc.handleInPlace(f, m, name), true
+	return sc.handleInPlace(f, m, name, deadline), true
 }
 
-// handle runs one request's handler and writes its answer, or only adds it to the write buffer
-// when hold is true.
-func (sc *serverConn) handle(f *wire.Frame, m *method, name string, hold bool) {
+// handle runs one request's handler, under a context ending at deadline unless it is zero, and
+// writes its answer, or only adds it to the write buffer when hold is true; an answer the
+// handler returns once deadline has passed is dropped.
+func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline time.Time, hold bool) {
 	defer sc.srv.release()
 	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
-		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr(), tls: sc.tls}}
+		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr(), tls: sc.tls}, deadline: deadline}
 	defer sc.finished(hc, f)
-	call := &hc.call
 	start := time.Now()
 	resp, werr := sc.invoke(hc, f, m)
 	end := time.Now()
+	hc.release()
 	m.observe(end.Sub(start))
 	m.limit.release(werr, start, end)
-	if werr != nil {
-		sc.reply(f, nil, nil, werr, hold)
-		return
+	if !deadline.IsZero() && !end.Before(deadline) {
+		return // the client has given up: the answer is dropped (see ServerCall)
 	}
-	sc.reply(f, resp, call.respAttachment, nil, hold)
+	sc.reply(f, resp, &hc.call, werr, hold)
 }
 
 // invoke parses the request and calls the handler, turning a panic in either into EINTERNAL and
@@ -245,7 +249,7 @@ func (sc *serverConn) invoke(ctx *handlerCtx, f *wire.Frame, m *method) (resp pr
 	if werr != nil {
 		return nil, werr
 	}
-	resp, err := m.Handle(ctx, req)
+	resp, err := m.handle(ctx, req)
 	if err != nil {
 		return nil, errorForWire(err)
 	}
@@ -303,11 +307,15 @@ func safeErrorText(err error) (text string) {
 	return err.Error()
 }
 
-// reply writes a response frame for f's request: resp and attachment on success, or werr. With
-// hold, the frame waits in the write buffer for the next write or flush.
-func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, attachment []byte, werr *wire.Error, hold bool) {
+// reply writes a response frame for f's request: resp on success, or werr; with the response
+// attachment (on success only) and user fields of call, when the request reached its handler.
+// With hold, the frame waits in the write buffer for the next write or flush.
+func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, call *ServerCall, werr *wire.Error, hold bool) {
 	meta := wire.Meta{IsResponse: true, CorrelationID: f.Meta.CorrelationID, CompressType: wire.CompressNone}
-	var payload []byte
+	var payload, attachment []byte
+	if call != nil {
+		attachment, meta.UserFields = call.respAttachment, call.respFields
+	}
 	if werr != nil {
 		meta.ErrorCode = int32(werr.Code)
 		meta.ErrorText = []byte(werr.Text)

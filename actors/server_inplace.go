@@ -91,11 +91,12 @@ func newInPlaceWatch(s *Server) *inPlaceWatch {
 	return &inPlaceWatch{srv: s, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
-// handleInPlace runs a request's handler on the reading goroutine and leaves its answer in the
-// write buffer; should the watchdog see it outlast inPlaceHandoff, a new goroutine reads on (and
-// this one counts as a worker until the handler returns, then writes its answer out). It returns
-// whether this goroutine still reads.
-func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string) bool {
+// handleInPlace runs a request's handler on the reading goroutine, under a context ending at
+// deadline (unless it is zero), and leaves its answer in the write buffer; should the watchdog
+// see it outlast inPlaceHandoff, a new goroutine reads on (and this one counts as a worker until
+// the handler returns, then writes its answer out). It returns whether this goroutine still
+// reads.
+func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string, deadline time.Time) bool {
 	w := sc.srv.watch
 	sc.inPlace.Store(m)
 	sc.since.Store(time.Now().UnixNano())
@@ -109,7 +110,7 @@ func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string) bool 
 			w.wake <- struct{}{}
 		}
 	}
-	sc.handle(f, m, name, true)
+	sc.handle(f, m, name, deadline, true)
 	if sc.role.CompareAndSwap(roleInPlace, roleReading) {
 		return true
 	}

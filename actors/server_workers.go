@@ -13,6 +13,9 @@ type serverTask struct {
 	f    *wire.Frame
 	m    *method
 	name string
+	// deadline is when the request's timeout_ms runs out, counted from when it was read; zero:
+	// it has none.
+	deadline time.Time
 }
 
 // workerIdle is how long a request goroutine waits for the next request before it exits.
@@ -45,7 +48,7 @@ func (p *workerPool) work(t serverTask) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		t.sc.handle(t.f, t.m, t.name, false)
+		t.sc.handle(t.f, t.m, t.name, t.deadline, false)
 		idle.Reset(workerIdle)
 		select {
 		case t = <-p.tasks:
