@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"maps"
 	"net"
 	"testing"
@@ -214,5 +215,50 @@ func TestNoMetaFieldsWhenNoneSet(t *testing.T) {
 	}
 	if f := cntl.ResponseUserFields(); f != nil {
 		t.Errorf("ResponseUserFields() = %v, want nil", f)
+	}
+}
+
+// Metadata both ways between a troupe client and a troupe server: the handler reads the trace
+// ids, log id and user fields the caller set, and the caller reads the response user fields
+// the handler set.
+func TestMetadataBothWays(t *testing.T) {
+	srv, err := actors.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = actors.Handle(srv, "example.EchoService.Echo", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		call := actors.ServerCallFromContext(ctx)
+		tenant, _ := call.UserField("tenant")
+		call.SetResponseUserField("seen", fmt.Sprintf("trace=%d span=%d parent=%d log=%d tenant=%s",
+			call.TraceID(), call.SpanID(), call.ParentSpanID(), call.LogID(), tenant))
+		call.SetResponseUserField("server", "troupe")
+		return &echopb.EchoResponse{Message: req.Message}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, srv)
+	sys := newSystem(t)
+	ch, err := sys.NewChannel(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+
+	var cntl actors.Controller
+	cntl.SetTraceID(11)
+	cntl.SetSpanID(22)
+	cntl.SetParentSpanID(33)
+	cntl.SetLogID(44)
+	cntl.SetRequestUserField("tenant", "acme")
+	if err := ch.Call(t.Context(), "example.EchoService.Echo", echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
+		t.Fatalf("Call() = %v", err)
+	}
+	want := map[string]string{"seen": "trace=11 span=22 parent=33 log=44 tenant=acme", "server": "troupe"}
+	if got := cntl.ResponseUserFields(); !maps.Equal(got, want) {
+		t.Errorf("ResponseUserFields() = %v, want %v", got, want)
+	}
+	if v, ok := cntl.ResponseUserField("server"); !ok || v != "troupe" {
+		t.Errorf("ResponseUserField(server) = %q, %v, want troupe, true", v, ok)
 	}
 }

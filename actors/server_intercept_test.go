@@ -43,8 +43,8 @@ func (tr *trail) take() []string {
 
 type ctxKey string
 
-// recorder is an interceptor that records entering and leaving, with what it sees of the call.
-func recorder(tr *trail, name string) actors.ServerInterceptor {
+// serverRecording is an interceptor that records entering and leaving, with what it sees of the call.
+func serverRecording(tr *trail, name string) actors.ServerInterceptor {
 	return func(ctx context.Context, call *actors.ServerCall, req proto.Message, handler actors.ServerHandler) (proto.Message, error) {
 		field, _ := call.UserField("who")
 		tr.add("%s> %s log=%d who=%s msg=%s", name, call.Method(), call.LogID(), field, req.(*echopb.EchoRequest).GetMessage())
@@ -60,7 +60,7 @@ func recorder(tr *trail, name string) actors.ServerInterceptor {
 func TestServerInterceptorOrder(t *testing.T) {
 	var tr trail
 	srv := newServer(t, &actors.ServerOptions{Interceptors: []actors.ServerInterceptor{
-		recorder(&tr, "A"), recorder(&tr, "B"), recorder(&tr, "C"),
+		serverRecording(&tr, "A"), serverRecording(&tr, "B"), serverRecording(&tr, "C"),
 	}})
 	handle(t, srv, "test.Svc.Echo", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
 		tr.add("handler values=%v,%v,%v method=%s", ctx.Value(ctxKey("A")), ctx.Value(ctxKey("B")), ctx.Value(ctxKey("C")),
@@ -103,7 +103,7 @@ func TestServerInterceptorShortCircuit(t *testing.T) {
 		}
 		return handler(ctx, req)
 	}
-	srv := newServer(t, &actors.ServerOptions{Interceptors: []actors.ServerInterceptor{recorder(&tr, "outer"), deny}})
+	srv := newServer(t, &actors.ServerOptions{Interceptors: []actors.ServerInterceptor{serverRecording(&tr, "outer"), deny}})
 	handle(t, srv, "test.Svc.Echo", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
 		tr.add("handler %s", req.GetMessage())
 		return &echopb.EchoResponse{Message: proto.String(req.GetMessage())}, nil
