@@ -44,6 +44,7 @@ func viaProxy(timeout time.Duration, fault func(*faultproxy.Proxy)) func(*testin
 	return func(t *testing.T, e *faultEnv) (actors.Channel, error) {
 		opts := noRetry
 		opts.Timeout = timeout
+		opts.ConnectTimeout = 5 * time.Second // a starved dialler must not fail the call before its fault
 		ch := e.channel(e.proxy.Addr(), opts)
 		fault(e.proxy)
 		return ch, e.call(ch, nil, nil, nil)
