@@ -23,7 +23,9 @@ type Node struct {
 
 // Inspect returns the live tree of the System's actors: its channels with their counters, the
 // calls in flight with their method, age and what each waits on, and the sockets with their
-// address, connection state and pending attempts. It is cheap enough to call in production, but
+// address, connection state and pending attempts. The root's goroutines counter counts every
+// goroutine the System owns: its sockets' readers, dialers and writers, and the work of combo
+// channels that must not run in an actor. It is cheap enough to call in production, but
 // it walks the whole actor registry: call it for a person, not on a hot path.
 func (s *System) Inspect() *Node {
 	now := time.Now()
@@ -31,7 +33,7 @@ func (s *System) Inspect() *Node {
 		return &Node{Kind: "system", State: "not initialized: make it with NewSystem"}
 	}
 	root := &Node{Kind: "system", Name: s.name, State: s.state(), Age: now.Sub(s.started),
-		Counters: map[string]int64{"in_flight": s.rt.InFlight(), "goroutines": s.rt.Background()}}
+		Counters: map[string]int64{"in_flight": s.rt.InFlight(), "goroutines": s.rt.Goroutines()}}
 	root.Children = []*Node{s.inspectChannels(now), s.inspectCalls(now), s.inspectSockets(now)}
 	return root
 }
@@ -205,7 +207,7 @@ func (n *Node) write(b *strings.Builder, depth int) {
 		b.WriteString(" " + n.State)
 	}
 	if n.Age > 0 {
-		fmt.Fprintf(b, " age=%v", n.Age.Round(time.Millisecond))
+		b.WriteString(" age=" + humanAge(n.Age))
 	}
 	keys := make([]string, 0, len(n.Counters))
 	for k := range n.Counters {

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // InspectHandler serves the System's actor tree for people and tools: as indented text by
-// default, as JSON with ?format=json, and as an HTML page with ?format=html. Mount it where an
-// operator can reach it, e.g. http.Handle("/troupe", sys.InspectHandler()).
+// default, as JSON with ?format=json, and as an HTML page with ?format=html, which reloads itself
+// every N seconds with &refresh=N (1 to 3600). Mount it where an operator can reach it, e.g.
+// http.Handle("/troupe", sys.InspectHandler()).
 func (s *System) InspectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tree := s.Inspect()
@@ -20,7 +23,11 @@ func (s *System) InspectHandler() http.Handler {
 			_ = enc.Encode(tree)
 		case "html":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_ = inspectPage.Execute(w, tree)
+			page := inspectView{Node: tree}
+			if n, err := strconv.Atoi(r.URL.Query().Get("refresh")); err == nil && n >= 1 && n <= 3600 {
+				page.Refresh = n
+			}
+			_ = inspectPage.Execute(w, page)
 		default:
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, _ = w.Write([]byte(tree.String()))
@@ -28,12 +35,32 @@ func (s *System) InspectHandler() http.Handler {
 	})
 }
 
-// inspectPage draws the tree as nested lists.
-var inspectPage = template.Must(template.New("inspect").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>troupe {{.Name}}</title>
+// inspectView is what the HTML page draws: the tree, and how often the page reloads (0: never).
+type inspectView struct {
+	*Node
+	Refresh int
+}
+
+// inspectPage draws the tree as nested lists, ages as people read them.
+var inspectPage = template.Must(template.New("inspect").Funcs(template.FuncMap{"age": humanAge}).Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>troupe {{.Name}}</title>{{if .Refresh}}
+<meta http-equiv="refresh" content="{{.Refresh}}">{{end}}
 <style>body{font-family:monospace} li{margin:2px 0} .k{font-weight:bold} .e{color:#b00}</style>
-</head><body><h1>troupe {{.Name}}</h1><ul>{{template "node" .}}</ul></body></html>
+</head><body><h1>troupe {{.Name}}</h1><ul>{{template "node" .Node}}</ul></body></html>
 {{define "node"}}<li><span class="k">{{.Kind}}</span> {{if ne .Name .Kind}}{{.Name}}{{end}} {{.State}}
-{{if .Age}} age={{.Age}}{{end}}{{range $k, $v := .Counters}} {{$k}}={{$v}}{{end}}
+{{if .Age}} age={{age .Age}}{{end}}{{range $k, $v := .Counters}} {{$k}}={{$v}}{{end}}
 {{if .LastErr}} <span class="e">last_err={{.LastErr}}</span>{{end}}
 {{if .Children}}<ul>{{range .Children}}{{template "node" .}}{{end}}</ul>{{end}}</li>{{end}}`))
+
+// humanAge prints d with the precision a person reads an age with: milliseconds under a
+// second, tenths of a second under a minute, seconds beyond.
+func humanAge(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}

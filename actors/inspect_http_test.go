@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -42,8 +43,29 @@ func TestInspectHandler(t *testing.T) {
 	if n := tree.Find(func(n *actors.Node) bool { return n.Kind == "channel" }); n == nil || n.Counters["succeeded"] != 1 {
 		t.Errorf("json view lacks the channel with its counters: %s", body)
 	}
+	// The connection's reader is one of the System's goroutines.
+	if n := tree.Counters["goroutines"]; n < 1 {
+		t.Errorf("json view counts %d goroutines with a connection open, want its reader at least", n)
+	}
 	ct, body = get("?format=html")
 	if !strings.HasPrefix(ct, "text/html") || !strings.Contains(body, "<li>") || !strings.Contains(body, ch.Target()) {
 		t.Errorf("html view: %s\n%s", ct, body)
+	}
+	if strings.Contains(body, "refresh") {
+		t.Errorf("html view reloads itself without &refresh:\n%s", body)
+	}
+	// Ages as people read them: no nanoseconds.
+	if ages := regexp.MustCompile(`age=[0-9.]+[a-zµ]+`).FindAllString(body, -1); len(ages) == 0 {
+		t.Errorf("html view shows no ages:\n%s", body)
+	} else {
+		for _, a := range ages {
+			if regexp.MustCompile(`\.[0-9]{4,}`).MatchString(a) || strings.HasSuffix(a, "ns") {
+				t.Errorf("html view shows %s, want milliseconds at most", a)
+			}
+		}
+	}
+	_, body = get("?format=html&refresh=2")
+	if !strings.Contains(body, `<meta http-equiv="refresh" content="2">`) {
+		t.Errorf("html view with refresh=2 does not reload itself:\n%s", body)
 	}
 }

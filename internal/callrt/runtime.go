@@ -37,7 +37,7 @@ type Runtime struct {
 	idle     chan struct{} // signalled when inflight drops to 0 after closed
 
 	goroutines sync.WaitGroup
-	background atomic.Int64 // goroutines started with Go that have not returned
+	running    atomic.Int64 // goroutines started with Go or Goroutine that have not returned
 
 	mu       sync.Mutex
 	watchers map[*context.CancelFunc]struct{}
@@ -92,8 +92,9 @@ func (rt *Runtime) Closed() bool { return rt.closed.Load() }
 // InFlight returns the number of calls that entered and have not finished.
 func (rt *Runtime) InFlight() int64 { return rt.inflight.Load() }
 
-// Background returns the number of goroutines started with [Runtime.Go] that have not returned.
-func (rt *Runtime) Background() int64 { return rt.background.Load() }
+// Goroutines returns the number of goroutines the System owns that have not returned: its
+// sockets' readers, dialers and writers, and the work started with [Runtime.Go].
+func (rt *Runtime) Goroutines() int64 { return rt.running.Load() }
 
 // enter counts a call in; it fails once the System is closed.
 func (rt *Runtime) enter() bool {
@@ -114,8 +115,14 @@ func (rt *Runtime) leave() {
 	}
 }
 
-// Goroutine runs fn on a goroutine that Shutdown waits for.
-func (rt *Runtime) Goroutine(fn func()) { rt.goroutines.Go(fn) }
+// Goroutine runs fn on a goroutine that Shutdown waits for and Inspect counts.
+func (rt *Runtime) Goroutine(fn func()) {
+	rt.running.Add(1)
+	rt.goroutines.Go(func() {
+		defer rt.running.Add(-1)
+		fn()
+	})
+}
 
 // Go runs fn on a goroutine the System owns: Inspect counts it and Shutdown, after failing the
 // calls in flight, waits for it to return. Channels use it for work that must not run in an
@@ -127,11 +134,7 @@ func (rt *Runtime) Go(fn func()) error {
 	if rt.closed.Load() {
 		return ErrClosed
 	}
-	rt.background.Add(1)
-	rt.goroutines.Go(func() {
-		defer rt.background.Add(-1)
-		fn()
-	})
+	rt.Goroutine(fn)
 	return nil
 }
 
