@@ -8,7 +8,7 @@ EXAMPLE_TIMEOUT := 60s
 SOAK_DURATION ?= 5m
 SOAK_FLAGS  ?=
 
-.PHONY: all demo test race overload bench lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd
+.PHONY: all demo test race overload bench bench-compare lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd
 
 all: lint test
 
@@ -34,6 +34,13 @@ overload:
 ## bench: every benchmark (allocations included); compare runs with benchstat
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(PKGS) | tee bench.txt
+
+## bench-compare: the key benchmarks of the working tree against BASE (default HEAD~1), ROUNDS
+## (default 6) interleaved rounds, compared by benchstat (bench-base.txt, bench-head.txt)
+BASE   ?= HEAD~1
+ROUNDS ?= 6
+bench-compare:
+	.ci/bench-compare $(BASE) $(ROUNDS)
 
 ## lint: formatting, vet, staticcheck, the import graph, go.mod tidiness
 lint: depcheck tidycheck
@@ -121,4 +128,4 @@ soak:
 ci: lint test examples
 
 clean:
-	rm -rf $(BIN) bench.txt
+	rm -rf $(BIN) bench.txt bench-base.txt bench-head.txt
