@@ -79,7 +79,7 @@ func (sc *serverConn) close() {
 
 func (sc *serverConn) serve() {
 	if sc.srv.opts.TLS != nil {
-		rc := &readerConn{Conn: sc.conn, r: bufio.NewReaderSize(sc.conn, 64<<10)}
+		rc := &readerConn{Conn: sc.conn, r: bufio.NewReaderSize(sc.conn, readBufSize)}
 		conn, ok := sc.startTLS(rc)
 		if !ok {
 			sc.end()
@@ -99,7 +99,7 @@ func (sc *serverConn) serve() {
 // serveFrom reads requests from conn: the accepted connection, or its TLS connection.
 func (sc *serverConn) serveFrom(conn net.Conn) {
 	if sc.br == nil {
-		sc.br = bufio.NewReaderSize(conn, 64<<10)
+		sc.br = bufio.NewReaderSize(conn, readBufSize)
 	}
 	sc.r = wire.NewReader(sc.br, sc.srv.opts.MaxBodySize)
 	sc.read()

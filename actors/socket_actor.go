@@ -114,7 +114,7 @@ func (a *socketActor) onAttempt(at *attempt) {
 	}
 	if a.single == nil {
 		a.single = a.dial(true)
-		a.single.out = make([]byte, 0, 64<<10)
+		a.single.out = make([]byte, 0, initialOutSize)
 	}
 	if !a.admit(a.single, at, frame) {
 		putBuf(frame)
@@ -346,7 +346,7 @@ func (a *socketActor) onStopping() {
 // connection each response also tells the actor, first, that the connection is free; a short
 // one is read no further. A response whose body exceeds maxBody fails the connection.
 func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType, maxBody int) {
-	br := bufio.NewReaderSize(conn, 64<<10)
+	br := bufio.NewReaderSize(conn, readBufSize)
 	r := wire.NewReader(br, maxBody)
 	local := conn.LocalAddr().String()
 	for {

@@ -244,7 +244,7 @@ func (a *socketActor) onHealthCheck() {
 	case a.sk.typ == connSingle && a.single == nil:
 		a.sk.checks.Add(1)
 		a.single = a.dial(true)
-		a.single.out = make([]byte, 0, 64<<10)
+		a.single.out = make([]byte, 0, initialOutSize)
 		a.health.probe = a.single.id
 	case a.sk.typ == connSingle && a.single.conn != nil:
 		// Connected by a dial that began before the isolation: the server answers.

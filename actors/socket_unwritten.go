@@ -35,7 +35,7 @@ func (c *sconn) unwritten() int { return len(c.out) - c.head + c.handed }
 // emptied resets c's buffer once everything in it was written.
 func (c *sconn) emptied() {
 	if cap(c.out) > maxIdleOut {
-		c.out = make([]byte, 0, 64<<10)
+		c.out = make([]byte, 0, initialOutSize)
 	} else {
 		c.out = c.out[:0]
 	}
