@@ -78,7 +78,7 @@ func checkSubCallSpans(t *testing.T, rec *tracetest.SpanRecorder, target string,
 func attrOf(s sdktrace.ReadOnlySpan, k string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == k {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
