@@ -325,3 +325,41 @@ func TestTraceServerContinuesRawRequestIDs(t *testing.T) {
 		t.Errorf("server span trace id %v, want the high 64 bits zero", tid)
 	}
 }
+
+// Through a channel's interceptors, asynchronously: an interceptor's ctx carries the call's span,
+// and the channel's own call (and its attempt) hang under it; every span has ended once the done
+// callback runs.
+func TestTraceInterceptedAsyncCall(t *testing.T) {
+	tp, rec := newTracer(t)
+	_, addr := startEcho(t, &echoservice.Service{})
+	var inCtx trace.SpanContext
+	icpt := func(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, next actors.Invoker) error {
+		inCtx = trace.SpanContextFromContext(ctx)
+		return next(ctx, method, req, resp, cntl)
+	}
+	ch, err := newTracedSystem(t, tp).NewChannel(addr, &actors.ChannelOptions{Timeout: testTimeout, Interceptors: []actors.Interceptor{icpt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan int, 1)
+	call := ch.Go(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil, func(*actors.Controller) {
+		ended <- len(rec.Ended())
+	})
+	if err := call.Wait(); err != nil {
+		t.Fatalf("Go(...).Wait() = %v, want nil", err)
+	}
+	if n := receive(t, ended, "the done callback"); n != 3 {
+		t.Errorf("%d spans ended when the done callback ran, want 3 (intercepted call, call, attempt)", n)
+	}
+	calls := spansNamed(rec, echoservice.Method)
+	at := one(t, "attempt", spansNamed(rec, attemptSpan))
+	if len(calls) != 2 {
+		t.Fatalf("%d call spans, want the intercepted call's and the channel's own", len(calls))
+	}
+	inner, outer := calls[0], calls[1] // the inner call ends first
+	if outer.Parent().IsValid() || inCtx.SpanID() != outer.SpanContext().SpanID() ||
+		inner.Parent().SpanID() != outer.SpanContext().SpanID() || at.Parent().SpanID() != inner.SpanContext().SpanID() {
+		t.Errorf("spans: outer %v (parent %v), interceptor ctx %v, inner under %v, attempt under %v; want interceptor ctx = outer, inner under outer, attempt under inner",
+			outer.SpanContext().SpanID(), outer.Parent().SpanID(), inCtx.SpanID(), inner.Parent().SpanID(), at.Parent().SpanID())
+	}
+}
