@@ -53,6 +53,7 @@ func (pc *plainCall) send() {
 		RequestID: bytesOf(cntl.RequestID()), TraceID: cntl.TraceID(), SpanID: cntl.SpanID(),
 		ParentSpanID: cntl.ParentSpanID(), UserFields: pc.fields,
 	}
+	pc.traceAttempt(at, &meta)
 	if id, ok := cntl.LogID(); ok {
 		meta.LogID = id
 	}
@@ -156,15 +157,18 @@ func (pc *plainCall) onAttemptFailed(m *attemptFailed) {
 // another try; a failure while the other attempt of a backup pair is pending is absorbed (the
 // call waits for that one); otherwise the failure is retried or ends the call.
 func (pc *plainCall) ended(at *attempt, err error) {
+	endAttemptSpan(at, err)
 	at.sock.pending.remove(at.id)
 	if err == nil {
 		if !pc.retry.RetriesSuccess(&pc.call) {
+			endAttemptSpan(pc.cur, nil) // a backup pair's other attempt, no longer waited for
 			pc.cur = at
 			pc.call.Finish(nil)
 			return
 		}
 		if pc.prev != nil && pc.prev != at { // the policy wants another answer: forget the original too
 			pc.prev.sock.pending.remove(pc.prev.id)
+			endAttemptSpan(pc.prev, nil)
 		}
 		pc.prev, pc.cur = nil, at
 		pc.next()

@@ -324,4 +324,42 @@
 // requests. Until MinSamples calls (100 by default) succeeded the channel sends none, or uses
 // Fallback as a fixed delay. The per-call work is a few atomic operations and allocates
 // nothing.
+//
+// # Tracing
+//
+// With [SystemOptions.TracerProvider] (OpenTelemetry's trace.TracerProvider), every call of the
+// System's channels, plain and combo, gets spans that follow the actor tree:
+//
+//   - a span per call, of kind client, named after the full method ("example.EchoService.Echo"),
+//     with OpenTelemetry's RPC attributes (rpc.system "brpc", rpc.service, rpc.method, and
+//     server.address and server.port of the server that answered). A call whose ctx carries a span
+//     is that span's child. A failed call has an error status, its brpc code as
+//     rpc.brpc.error_code and the code's name as error.type ("ERPCTIMEDOUT");
+//   - under it, a span per attempt of a plain channel's call, of kind client, named after the
+//     method with " attempt", with the server's address, troupe.retry (0 for the first attempt)
+//     and troupe.backup_request (whether it is a backup request); an attempt no longer waited for
+//     (the other one of a backup pair answered) ends without an error;
+//   - under a combo call's span, a span per sub-call (troupe.sub_call is its index), under which
+//     the sub-call's own attempts or sub-calls hang. troupe.channel names the call's channel.
+//
+// The attempt's span travels to the server in brpc's rpcz fields of RpcRequestMeta: trace_id
+// holds the low 64 bits of the 128-bit OpenTelemetry trace id (brpc's ids are 64-bit), span_id
+// the attempt's span id and parent_span_id the call's span id, each as an int64. Ids set on the
+// Controller ([Controller.SetTraceID], [Controller.SetSpanID], [Controller.SetParentSpanID]) win
+// over the tracer's, field by field. A span the sampler drops sends no ids at all.
+//
+// The provider's sampler decides which calls are recorded: sdktrace.TraceIDRatioBased,
+// sdktrace.ParentBased and the others apply as for any span. With [ServerOptions.TracerProvider]
+// a [Server] starts a span of kind server per request, named after the full method, with
+// rpc.* and client.address attributes and the handler's error: its parent is a remote span
+// built from the request's trace_id (as the low 64 bits, the high ones zero) and span_id, marked
+// sampled since brpc sends ids only for traced calls, so that a parent-based sampler follows the
+// client's decision and a brpc client's rpcz ids and troupe's server agree. A request that carried
+// no ids starts a new trace. The wire holds only 64 bits of the trace id: a troupe server's span
+// of a troupe client's call thus has the client's trace id with its high 64 bits zeroed, and a
+// backend that matches whole trace ids shows the two sides as two traces linked by the parent
+// span id, unless the client's provider makes trace ids whose high 64 bits are zero (a custom
+// sdktrace.IDGenerator). The handler's ctx carries the span (trace.SpanFromContext), for
+// user code to add children. Without a provider nothing is traced, and no allocation is added to
+// a call.
 package actors

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
@@ -49,6 +50,7 @@ type attempt struct {
 	node  naming.ServerNode // the server picked, for a cluster channel
 	frame *frameBuf         // handed over to the socket actor, which returns it to the pool
 	sent  time.Time
+	span  trace.Span // the attempt's span, nil when the call is not traced or once it ended
 }
 
 // Plain call states, as Inspect shows them.
@@ -177,6 +179,7 @@ func (pc *plainCall) Receive(_ *callrt.Call, msg any) {
 
 // End ends the call at once; a timeout counts against the server that did not answer.
 func (pc *plainCall) End(c *callrt.Call, err *wire.Error) {
+	pc.endAttemptSpans(err)
 	if err.Code == wire.ERPCTIMEDOUT && pc.cur != nil && pc.state.Load() == plainWaiting {
 		pc.feedback(pc.cur, true, wire.ERPCTIMEDOUT)
 	}
@@ -186,6 +189,7 @@ func (pc *plainCall) End(c *callrt.Call, err *wire.Error) {
 // Release stops the engine's timers, forgets its pending attempts, returns the request's buffer
 // and records the server, the connection and the retries in the Controller.
 func (pc *plainCall) Release(c *callrt.Call) {
+	pc.endAttemptSpans(nil)
 	for _, t := range [...]*time.Timer{pc.backup, pc.backoff} {
 		if t != nil {
 			t.Stop()

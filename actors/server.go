@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/wire"
@@ -114,6 +115,11 @@ type ServerOptions struct {
 	// handler inside B's, and A sees the final response and error last. A nil element is
 	// invalid. nil (the default) calls handlers directly, at no cost. See [ServerInterceptor].
 	Interceptors []ServerInterceptor
+
+	// TracerProvider, when set, gives every request a span of kind server, the child of the
+	// span the client sent in RpcRequestMeta (see "Tracing" in the package documentation); the
+	// handler's ctx carries it. nil, the default, traces nothing at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -172,6 +178,7 @@ type Server struct {
 	crowdLog  serverLogLimiter // overcrowded connections
 	budgetLog serverLogLimiter // requests refused by the request memory budget
 	idleStart sync.Once
+	tracer    trace.Tracer // from ServerOptions.TracerProvider; nil: requests are not traced
 }
 
 // errNoServer is the error of using a Server's zero value.
@@ -215,6 +222,7 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		idle: make(chan struct{}), workers: newWorkerPool(), stopped: make(chan struct{}),
 	}
 	s.watch = newInPlaceWatch(s)
+	s.tracer = tracerOf(o.TracerProvider)
 	return s, nil
 }
 

@@ -224,8 +224,10 @@ func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline tim
 		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr(), tls: sc.tls}, deadline: deadline}
 	defer sc.finished(hc, f)
 	start := time.Now()
+	sc.srv.traceRequest(hc)
 	resp, werr := sc.invoke(hc, f, m)
 	end := time.Now()
+	hc.trace.end(werr)
 	hc.release()
 	m.observe(end.Sub(start))
 	m.limit.release(werr, start, end)
@@ -249,7 +251,7 @@ func (sc *serverConn) invoke(ctx *handlerCtx, f *wire.Frame, m *method) (resp pr
 	if werr != nil {
 		return nil, werr
 	}
-	resp, err := m.handle(ctx, req)
+	resp, err := m.handle(ctx.handlerContext(), req)
 	if err != nil {
 		return nil, errorForWire(err)
 	}

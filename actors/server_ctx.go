@@ -22,6 +22,7 @@ type handlerCtx struct {
 	call            ServerCall
 	inflated        int64     // bytes of the decompressed request counted in the memory budget
 	deadline        time.Time // when the client's timeout_ms runs out; zero: it sent none
+	trace           serverTrace
 
 	mu     sync.Mutex
 	timed  context.Context // context.WithDeadline(Context, deadline), once made

@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/mailbox"
@@ -35,6 +36,9 @@ type SystemOptions struct {
 	// CircuitBreaker tunes the circuit breaker of the channels that enable it
 	// (ChannelOptions.EnableCircuitBreaker). The zero value gives brpc's defaults.
 	CircuitBreaker CircuitBreakerOptions
+	// TracerProvider, when set, traces every call of the System's channels, plain and combo:
+	// see "Tracing" in the package documentation. nil, the default, traces nothing at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // System owns everything troupe starts: the protoactor actor system (unless the user gave one),
@@ -99,6 +103,7 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	s.name = "troupe" + strings.TrimPrefix(s.as.ProcessRegistry.NextId(), "$")
 	s.rt = callrt.NewRuntime(mailbox.NewPool(o.Workers, 0, 0), mailbox.NewRegistry(s.as, s.name), s.log, runDone)
 	s.link = callrt.MakeLink(s.rt)
+	s.rt.SetTracer(tracerOf(o.TracerProvider))
 	s.deadLetters = s.as.EventStream.Subscribe(s.onDeadLetter)
 	return s, nil
 }

@@ -131,7 +131,7 @@ func (u *userCall) Start(c *callrt.Call) {
 			c.Finish(c.Errorf(wire.EINTERNAL, nil, "Go of %T panicked: %v\n%s", u.ch, r, debug.Stack()))
 		}
 	}()
-	u.call = u.ch.Go(ctx, c.Method(), c.Request(), c.Response(), &u.cntl, func(*actors.Controller) { c.Send(&userDone{}) })
+	u.call = u.ch.Go(c.TraceContext(ctx), c.Method(), c.Request(), c.Response(), &u.cntl, func(*actors.Controller) { c.Send(&userDone{}) })
 	if u.call == nil {
 		c.Finish(c.Errorf(wire.EINTERNAL, nil, "Go of %T returned no call", u.ch))
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/mailbox"
@@ -39,6 +40,7 @@ type Call struct {
 	done     any           // an asynchronous call's callback, run by Runtime.callDone
 	finished chan struct{} // closed once the call finished and its done callback returned
 	err      error
+	span     trace.Span // the call's span; nil when its Runtime traces nothing
 
 	// owned by the actor (and by the starting goroutine during the first turn)
 	timer     *deadlineTimer
@@ -137,6 +139,7 @@ func (rt *Runtime) Start(ctx context.Context, c *Call, s *Spec) *Call {
 		c.finishEarly(err, false)
 		return c
 	}
+	c.startSpan(ctx)
 	if s.Subs > 0 {
 		c.cntl.SetSubs(make([]*Controller, s.Subs))
 	}
@@ -372,6 +375,7 @@ func (c *Call) complete(err error, entered bool) {
 	c.err = err
 	c.cntl.latency = time.Since(c.begin)
 	c.cntl.setResult(err)
+	c.endSpan(err)
 	c.state.Store(callDone)
 	if c.onEnd != nil {
 		c.onEnd(c.cntl, err)

@@ -64,6 +64,7 @@ func (e *Intercepted) Start(c *Call) {
 	if base == nil {
 		base = context.Background()
 	}
+	base = c.TraceContext(base)
 	if dl := c.EffectiveDeadline(); !dl.IsZero() {
 		e.ctx, e.cancel = context.WithDeadline(base, dl)
 	} else {

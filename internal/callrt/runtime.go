@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/troupe-rpc/troupe/mailbox"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
@@ -31,6 +33,7 @@ type Runtime struct {
 	lights   *mailbox.Registry
 	log      *slog.Logger
 	callDone func(done any, c *Controller)
+	tracer   trace.Tracer // nil: calls are not traced
 
 	closed   atomic.Bool
 	inflight atomic.Int64
