@@ -249,3 +249,47 @@ func TestBackupPolicyOnCallEndOncePerCall(t *testing.T) {
 		}
 	}
 }
+
+// When the original request answers while its backup request waits, the call ends and the
+// socket stops waiting for the backup's answer: nothing of the call stays in its pending table,
+// even if that answer never comes.
+func TestBackupLeftUnansweredLeavesNothingPending(t *testing.T) {
+	srv, err := actors.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	stuck := make(chan struct{})
+	err = actors.Handle(srv, echoservice.Method, func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		if n.Add(1) == 1 {
+			// The original: slower than the backup delay, then answered.
+			time.Sleep(200 * time.Millisecond)
+			return &echopb.EchoResponse{Message: req.Message}, nil
+		}
+		<-stuck // the backup: held until the test ends
+		return &echopb.EchoResponse{Message: req.Message}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, srv)
+	t.Cleanup(func() { close(stuck) })
+	sys := newSystem(t)
+	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{BackupRequest: 20 * time.Millisecond, Timeout: testTimeout,
+		ConnectTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	var cntl actors.Controller
+	if err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
+		t.Fatalf("Call() = %v", err)
+	}
+	if !cntl.HasBackupRequest() {
+		t.Fatalf("no backup request was sent within 200 ms of a 20 ms backup delay")
+	}
+	eventually(t, "the socket to wait for no answer", func() bool {
+		s := socketNode(sys, addr)
+		return s != nil && s.Counters["pending"] == 0
+	})
+}

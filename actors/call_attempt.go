@@ -161,7 +161,10 @@ func (pc *plainCall) ended(at *attempt, err error) {
 	at.sock.pending.remove(at.id)
 	if err == nil {
 		if !pc.retry.RetriesSuccess(&pc.call) {
-			endAttemptSpan(pc.cur, nil) // a backup pair's other attempt, no longer waited for
+			if o := pc.cur; o != nil && o != at { // a backup pair's other attempt, no longer waited for
+				o.sock.pending.remove(o.id)
+				endAttemptSpan(o, nil)
+			}
 			pc.cur = at
 			pc.call.Finish(nil)
 			return
