@@ -74,7 +74,7 @@ func callBoth(t *testing.T, ch actors.Channel, msg string, cntl func() *actors.C
 func TestInterceptorsRunInOrder(t *testing.T) {
 	var r recorder
 	svc := &echoservice.Service{}
-	_, ch := newChannel(t, svc, &actors.ChannelOptions{Interceptors: []actors.Interceptor{
+	_, ch := newChannel(t, svc, &actors.ChannelOptions{Timeout: testTimeout, ConnectTimeout: testTimeout, Interceptors: []actors.Interceptor{
 		recording(&r, "a"), recording(&r, "b"), recording(&r, "c"),
 	}})
 	defer ch.Close()
@@ -103,7 +103,7 @@ func TestInterceptorSeesTheCall(t *testing.T) {
 		cntl   *actors.Controller
 	}
 	calls := make(chan seen, 2)
-	_, ch := newChannel(t, nil, &actors.ChannelOptions{Interceptors: []actors.Interceptor{
+	_, ch := newChannel(t, nil, &actors.ChannelOptions{Timeout: testTimeout, ConnectTimeout: testTimeout, Interceptors: []actors.Interceptor{
 		func(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, next actors.Invoker) error {
 			err := next(ctx, method, req, resp, cntl)
 			calls <- seen{method, req.(*echopb.EchoRequest).GetMessage(), resp.(*echopb.EchoResponse), cntl}
@@ -134,7 +134,7 @@ func TestInterceptorSeesTheCall(t *testing.T) {
 func TestInterceptorShortCircuits(t *testing.T) {
 	svc := &echoservice.Service{}
 	deny := errors.New("denied by policy")
-	_, ch := newChannel(t, svc, &actors.ChannelOptions{Interceptors: []actors.Interceptor{
+	_, ch := newChannel(t, svc, &actors.ChannelOptions{Timeout: testTimeout, ConnectTimeout: testTimeout, Interceptors: []actors.Interceptor{
 		func(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, next actors.Invoker) error {
 			switch req.(*echopb.EchoRequest).GetMessage() {
 			case "cached":
@@ -244,7 +244,7 @@ func TestInterceptorChangesSettings(t *testing.T) {
 func TestInterceptorPanic(t *testing.T) {
 	var calls atomic.Int32
 	var r recorder
-	_, ch := newChannel(t, nil, &actors.ChannelOptions{Interceptors: []actors.Interceptor{
+	_, ch := newChannel(t, nil, &actors.ChannelOptions{Timeout: testTimeout, ConnectTimeout: testTimeout, Interceptors: []actors.Interceptor{
 		recording(&r, "outer"),
 		func(ctx context.Context, method string, req, resp proto.Message, cntl *actors.Controller, next actors.Invoker) error {
 			if calls.Add(1) <= 2 {

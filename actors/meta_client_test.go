@@ -41,7 +41,7 @@ func TestRequestUserFieldsReachTheServer(t *testing.T) {
 	}
 	addr := serveOn(t, srv)
 	sys := newSystem(t)
-	ch, err := sys.NewChannel(addr, nil)
+	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: testTimeout, ConnectTimeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestMetadataBothWays(t *testing.T) {
 	}
 	addr := serveOn(t, srv)
 	sys := newSystem(t)
-	ch, err := sys.NewChannel(addr, nil)
+	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: testTimeout, ConnectTimeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

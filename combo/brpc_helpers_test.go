@@ -44,11 +44,17 @@ func sleepUs(d time.Duration, slow func(i int) bool) func(int, *echopb.EchoReque
 }
 
 // newPChan returns a parallel channel of n sub-channels, each a plain channel to addr owned by
-// the parallel channel, with mapper and merger; it is closed when the test ends.
+// the parallel channel, with mapper and merger, and a 10 s timeout unless opts sets one; it is
+// closed when the test ends.
 func newPChan(t testing.TB, sys *actors.System, opts *combo.ParallelOptions, addr string, n int, mapper combo.CallMapper, merger combo.ResponseMerger) *combo.ParallelChannel {
 	t.Helper()
-	if opts == nil { // brpc's defaults but the timeout: 500 ms is not enough on a loaded machine
-		opts = &combo.ParallelOptions{Timeout: testTimeout}
+	if opts == nil {
+		opts = &combo.ParallelOptions{}
+	}
+	if opts.Timeout == 0 { // brpc's default of 500 ms is not enough on a loaded machine
+		o := *opts
+		o.Timeout = testTimeout
+		opts = &o
 	}
 	p, err := combo.NewParallelChannel(sys, opts)
 	if err != nil {
@@ -63,9 +69,18 @@ func newPChan(t testing.TB, sys *actors.System, opts *combo.ParallelOptions, add
 	return p
 }
 
-// newSChan returns a selective channel, closed when the test ends, owning the given sub-channels.
+// newSChan returns a selective channel owning the given sub-channels, with a 10 s timeout
+// unless opts sets one; it is closed when the test ends.
 func newSChan(t testing.TB, sys *actors.System, opts *combo.SelectiveOptions, subs ...actors.Channel) *combo.SelectiveChannel {
 	t.Helper()
+	if opts == nil {
+		opts = &combo.SelectiveOptions{}
+	}
+	if opts.Timeout == 0 { // brpc's default of 500 ms is not enough on a loaded machine
+		o := *opts
+		o.Timeout = testTimeout
+		opts = &o
+	}
 	s, err := combo.NewSelectiveChannel(sys, opts)
 	if err != nil {
 		t.Fatal(err)

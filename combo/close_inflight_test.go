@@ -115,7 +115,7 @@ func TestSelectiveCloseRightAfterGoOnClusterChannels(t *testing.T) {
 	writeList(t, path, addr)
 	sys := newSystem(t)
 	for run := range closeRuns {
-		s, err := combo.NewSelectiveChannel(sys, nil)
+		s, err := combo.NewSelectiveChannel(sys, &combo.SelectiveOptions{Timeout: testTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}

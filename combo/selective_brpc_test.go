@@ -313,7 +313,7 @@ func TestSelectiveRemoveAndDestroyChannel(t *testing.T) {
 func TestSelectiveCloseRightAfterGo(t *testing.T) {
 	addr := startEcho(t, &echoservice.Service{Sleep: 5 * time.Millisecond})
 	sys := newSystem(t)
-	s, err := combo.NewSelectiveChannel(sys, nil)
+	s, err := combo.NewSelectiveChannel(sys, &combo.SelectiveOptions{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
