@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,4 +233,71 @@ func BenchmarkPercentileBackup(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkLargeCluster: 64 callers over a cluster channel of 1 000 servers (one troupe server
+// listening on 1 000 ports; rr), against the same calls spread by hand, round robin, over 1 000
+// plain channels. allocs/op counts client and server together.
+func BenchmarkLargeCluster(b *testing.B) {
+	const servers = 1000
+	srv, err := actors.NewServer(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := (&echoservice.Service{}).Register(srv); err != nil {
+		b.Fatal(err)
+	}
+	addrs := make([]string, servers)
+	for i := range addrs {
+		a, err := srv.Listen("127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		addrs[i] = a.String()
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	sys := newSystem(b)
+	opts := &actors.ChannelOptions{Timeout: 10 * time.Second, ConnectTimeout: 10 * time.Second}
+	cluster, err := sys.NewChannel("list://"+strings.Join(addrs, ","), &actors.ChannelOptions{LoadBalancer: "rr",
+		Timeout: opts.Timeout, ConnectTimeout: opts.ConnectTimeout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	chans := make([]*actors.PlainChannel, servers)
+	for i, a := range addrs {
+		if chans[i], err = sys.NewChannel(a, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Uint64
+	for _, tc := range []struct {
+		name string
+		call func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error
+	}{
+		{"cluster", func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error {
+			return cluster.Call(context.Background(), echoservice.Method, req, resp, nil)
+		}},
+		{"by-hand", func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error {
+			ch := chans[next.Add(1)%servers]
+			return ch.Call(context.Background(), echoservice.Method, req, resp, nil)
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(64 / max(1, testingGOMAXPROCS()))
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := echoReq("0123456789abcdef"), &echopb.EchoResponse{}
+				for pb.Next() {
+					if err := tc.call(req, resp); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

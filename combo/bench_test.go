@@ -26,7 +26,7 @@ const benchCallers = 8
 // proto.Merge in index order. Each op is one fanned-out call; allocs/op counts client and server
 // together, both running in the benchmark's process.
 func BenchmarkFanOut(b *testing.B) {
-	for _, tc := range []struct{ ways, servers int }{{4, 1}, {4, 4}, {16, 1}} {
+	for _, tc := range []struct{ ways, servers int }{{4, 1}, {4, 4}, {16, 1}, {16, 4}, {64, 4}} {
 		b.Run(fmt.Sprintf("ways=%d/servers=%d", tc.ways, tc.servers), func(b *testing.B) {
 			var addrs []string
 			for range tc.servers {
@@ -46,12 +46,12 @@ func BenchmarkFanOut(b *testing.B) {
 			}
 			b.Cleanup(func() { _ = p.Close() })
 			b.Run("parallel", func(b *testing.B) {
-				runCallers(b, func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error {
+				runCallers(b, tc.ways, func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error {
 					return p.Call(context.Background(), echoservice.Method, req, resp, nil)
 				})
 			})
 			b.Run("goroutines", func(b *testing.B) {
-				runCallers(b, func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error {
+				runCallers(b, tc.ways, func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error {
 					return handFanOut(chans, req, resp)
 				})
 			})
@@ -59,10 +59,17 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 }
 
-// runCallers runs call from benchCallers goroutines with b.RunParallel.
-func runCallers(b *testing.B, call func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error) {
+// runCallers runs call from benchCallers goroutines with b.RunParallel, and reports the
+// allocations of each of the ways sub-calls of a call (client and server together).
+func runCallers(b *testing.B, ways int, call func(req *echopb.EchoRequest, resp *echopb.EchoResponse) error) {
 	b.ReportAllocs()
 	b.SetParallelism(max(1, benchCallers/runtime.GOMAXPROCS(0)))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	defer func() {
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N*ways), "allocs/sub-call")
+	}()
 	b.RunParallel(func(pb *testing.PB) {
 		req := echoReq("0123456789abcdef")
 		resp := &echopb.EchoResponse{}
