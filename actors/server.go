@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-rpc/troupe/internal/stats"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -114,6 +115,10 @@ type ServerOptions struct {
 	// handler inside B's, and A sees the final response and error last. A nil element is
 	// invalid. nil (the default) calls handlers directly, at no cost. See [ServerInterceptor].
 	Interceptors []ServerInterceptor
+
+	// DisableMetrics turns off the per-method metrics of [Server.Stats]: a request then skips
+	// its method's record (about 0.2 µs). Connection counters stay.
+	DisableMetrics bool
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -134,6 +139,8 @@ type method struct {
 	limit *methodLimit
 	// handle is Handle behind the server's interceptors, or Handle itself without any.
 	handle ServerHandler
+	// stats is the method's metrics (metrics_server.go); nil when they are disabled.
+	stats *stats.Method
 }
 
 // Server serves brpc's baidu_std protocol: brpc clients and troupe channels can call the methods
@@ -166,6 +173,7 @@ type Server struct {
 
 	reqMem    atomic.Int64 // bytes held by requests read and not done (server_budget.go)
 	dropped   atomic.Int64 // answers dropped on overcrowded connections (server_write.go)
+	crowded   atomic.Int64 // answers replaced by EOVERCROWDED (server_write.go)
 	acceptLog serverLogLimiter
 	connLog   serverLogLimiter
 	tlsLog    serverLogLimiter
@@ -240,7 +248,8 @@ func (s *Server) Register(fullMethod string, m Method) error {
 		return fmt.Errorf("troupe: method %s registered twice", fullMethod)
 	}
 	full := svc + "." + name
-	s.methods[full] = &method{Method: m, name: full, handle: chain(s.opts.Interceptors, m.Handle)}
+	s.methods[full] = &method{Method: m, name: full, handle: chain(s.opts.Interceptors, m.Handle),
+		stats: s.newMethodStats(full)}
 	if s.services[svc] == nil {
 		s.services[svc] = map[string]*method{}
 	}

@@ -35,6 +35,9 @@ type SystemOptions struct {
 	// CircuitBreaker tunes the circuit breaker of the channels that enable it
 	// (ChannelOptions.EnableCircuitBreaker). The zero value gives brpc's defaults.
 	CircuitBreaker CircuitBreakerOptions
+	// DisableMetrics turns off the per-method metrics of the System's channels ([System.Stats]):
+	// a call then skips its method's record (about 0.2 µs). Socket counters stay.
+	DisableMetrics bool
 }
 
 // System owns everything troupe starts: the protoactor actor system (unless the user gave one),
@@ -53,7 +56,9 @@ type System struct {
 	// breaker holds the circuit breaker's settings, from SystemOptions.CircuitBreaker.
 	breaker breakerParams
 	name    string // prefix of every registry id troupe uses for this System
-	started time.Time
+	// noMetrics is SystemOptions.DisableMetrics.
+	noMetrics bool
+	started   time.Time
 
 	mu       sync.Mutex
 	sockets  map[sockKey]*socket
@@ -85,7 +90,7 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	s := &System{
 		log: loggerOrDiscard(o.Logger), started: time.Now(), breaker: bp,
 		sockets: map[sockKey]*socket{}, retiring: map[*socket]struct{}{}, quit: make(chan struct{}),
-		channels: map[*PlainChannel]struct{}{},
+		channels: map[*PlainChannel]struct{}{}, noMetrics: o.DisableMetrics,
 	}
 	s.clientLog = newClientLogLimiter(s.log)
 	s.as, s.ownAS = o.ActorSystem, o.ActorSystem == nil

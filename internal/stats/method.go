@@ -79,6 +79,11 @@ type Method struct {
 	rejected atomic.Int64
 	errors   Errors
 	latency  *Latency
+	observe  func(time.Duration, wire.Errno)
+
+	// Tag is what the owner of the record attached to it when it was made (see [Table]); it is
+	// not changed afterwards.
+	Tag any
 }
 
 // NewMethod returns the empty record of method name; clock is as for [NewLatencyClock].
@@ -102,7 +107,22 @@ func (m *Method) Done(d time.Duration, code wire.Errno) {
 		m.errors.Add(code)
 	}
 	m.latency.Record(d, code != 0)
+	if m.observe != nil {
+		m.observe(d, code)
+	}
 }
+
+// Observe makes fn see every latency and code recorded by End and Done. It must be called before
+// the record is shared.
+func (m *Method) Observe(fn func(time.Duration, wire.Errno)) { m.observe = fn }
+
+// Counts returns the record's counters without the latencies: cheaper than a [Method.Snapshot].
+func (m *Method) Counts() (calls, inFlight, retries, backups, rejected int64) {
+	return m.calls.Load(), m.inflight.Load(), m.retries.Load(), m.backups.Load(), m.rejected.Load()
+}
+
+// Errors returns the counts of errors by code; nil when there were none.
+func (m *Method) Errors() map[wire.Errno]int64 { return m.errors.Snapshot() }
 
 // Retried counts n retries and a backup request if backup.
 func (m *Method) Retried(n int, backup bool) {

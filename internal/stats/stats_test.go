@@ -186,7 +186,7 @@ func TestErrorsByCode(t *testing.T) {
 }
 
 func TestMethodCountsConcurrently(t *testing.T) {
-	tb := NewTable(nil)
+	tb := NewTable(nil, nil)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -217,9 +217,9 @@ func TestMethodCountsConcurrently(t *testing.T) {
 }
 
 func TestTableBoundsMethods(t *testing.T) {
-	tb := NewTable(nil)
+	tb := NewTable(nil, nil)
 	for i := range MaxMethods + 10 {
-		tb.Get(string(rune('a'+i%26)) + string(rune(i))).Done(time.Millisecond, 0)
+		tb.Get(string(rune('a'+i%26))+string(rune(i))).Done(time.Millisecond, 0)
 	}
 	snap := tb.Snapshot()
 	if len(snap) != MaxMethods+1 {
@@ -247,7 +247,7 @@ func BenchmarkMethodEnd(b *testing.B) {
 }
 
 func BenchmarkTableGet(b *testing.B) {
-	tb := NewTable(nil)
+	tb := NewTable(nil, nil)
 	tb.Get("example.EchoService.Echo")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -19,10 +19,14 @@ type Table struct {
 	m     atomic.Pointer[map[string]*Method]
 	mu    sync.Mutex
 	clock func() int64
+	onNew func(*Method)
 }
 
-// NewTable returns an empty Table; clock is as for [NewLatencyClock].
-func NewTable(clock func() int64) *Table { return &Table{clock: clock} }
+// NewTable returns an empty Table; clock is as for [NewLatencyClock]. onNew, if not nil, is
+// called with every record the Table makes before it is used: it may set its Tag and Observe.
+func NewTable(clock func() int64, onNew func(*Method)) *Table {
+	return &Table{clock: clock, onNew: onNew}
+}
 
 // Get returns the record of method name, making it on first use.
 func (t *Table) Get(name string) *Method {
@@ -55,6 +59,9 @@ func (t *Table) add(name string) *Method {
 		next[k] = v
 	}
 	m := NewMethod(name, t.clock)
+	if t.onNew != nil {
+		t.onNew(m)
+	}
 	next[name] = m
 	t.m.Store(&next)
 	return m
