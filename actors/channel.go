@@ -352,7 +352,7 @@ func (s *System) newClusterChannel(target string, o *ChannelOptions) (*PlainChan
 // addChannel starts the channel's actor and records the channel for Inspect and Shutdown.
 func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
 	ch.onEnd = ch.record
-	ch.stats = s.newStatsTable()
+	ch.stats = s.newStatsTable(ch.target)
 	ch.icpt = ChainInterceptors(ch.opts.Interceptors...)
 	ch.policy = runtimePolicy(ch.opts.RetryPolicy)
 	backupRuntime(&ch.policy, ch.opts.BackupPolicy)

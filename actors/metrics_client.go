@@ -76,12 +76,17 @@ func (ch *PlainChannel) Stats() ChannelStats {
 	return ChannelStats{Name: ch.pid.Id, Target: ch.target, InFlight: ch.inflight.Load(), Methods: tableStats(ch.stats)}
 }
 
-// newStatsTable returns the per-method table of a channel, nil when metrics are disabled.
-func (s *System) newStatsTable() *stats.Table {
+// newStatsTable returns the per-method table of a channel to target, nil when metrics are
+// disabled.
+func (s *System) newStatsTable(target string) *stats.Table {
 	if s.noMetrics {
 		return nil
 	}
-	return stats.NewTable(nil, nil)
+	var onNew func(*stats.Method)
+	if s.otel != nil {
+		onNew = s.otel.tagMethod(target)
+	}
+	return stats.NewTable(nil, onNew)
 }
 
 // socketIO counts a socket's traffic, for [SocketStats].

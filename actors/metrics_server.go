@@ -42,11 +42,17 @@ func (s *Server) Stats() ServerStats {
 		return ServerStats{}
 	}
 	out := ServerStats{InFlight: s.inflight.Load(), Overcrowded: s.crowded.Load(), Dropped: s.dropped.Load()}
-	for _, m := range s.methods { // written only before Serve
+	s.mu.Lock()
+	recs := make([]*stats.Method, 0, len(s.methods))
+	for _, m := range s.methods {
 		if m.stats != nil {
-			snap := m.stats.Snapshot()
-			out.Methods = append(out.Methods, methodStats(&snap))
+			recs = append(recs, m.stats)
 		}
+	}
+	s.mu.Unlock()
+	for _, m := range recs {
+		snap := m.Snapshot()
+		out.Methods = append(out.Methods, methodStats(&snap))
 	}
 	sort.Slice(out.Methods, func(i, j int) bool { return out.Methods[i].Method < out.Methods[j].Method })
 	now := time.Now()
@@ -64,7 +70,9 @@ func (s *Server) newMethodStats(name string) *stats.Method {
 	if s.opts.DisableMetrics {
 		return nil
 	}
-	return stats.NewMethod(name, nil)
+	m := stats.NewMethod(name, nil)
+	s.otel.tagMethod(m)
+	return m
 }
 
 // began counts a request of m in its handler.

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/internal/stats"
@@ -119,6 +120,10 @@ type ServerOptions struct {
 	// DisableMetrics turns off the per-method metrics of [Server.Stats]: a request then skips
 	// its method's record (about 0.2 µs). Connection counters stay.
 	DisableMetrics bool
+	// MeterProvider, when set, receives the server's metrics through OpenTelemetry: the
+	// rpc.server.duration histogram, per-method and server counters (see the package
+	// documentation's Metrics section). troupe never uses the global provider.
+	MeterProvider metric.MeterProvider
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -174,6 +179,7 @@ type Server struct {
 	reqMem    atomic.Int64 // bytes held by requests read and not done (server_budget.go)
 	dropped   atomic.Int64 // answers dropped on overcrowded connections (server_write.go)
 	crowded   atomic.Int64 // answers replaced by EOVERCROWDED (server_write.go)
+	otel      *otelServer  // nil without ServerOptions.MeterProvider
 	acceptLog serverLogLimiter
 	connLog   serverLogLimiter
 	tlsLog    serverLogLimiter
@@ -221,6 +227,9 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		methods: map[string]*method{}, short: map[string]string{}, services: map[string]map[string]*method{},
 		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
 		idle: make(chan struct{}), workers: newWorkerPool(), stopped: make(chan struct{}),
+	}
+	if err := s.newOtelServer(o.MeterProvider); err != nil {
+		return nil, fmt.Errorf("troupe: ServerOptions.MeterProvider: %w", err)
 	}
 	s.watch = newInPlaceWatch(s)
 	return s, nil
@@ -397,6 +406,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	s.mu.Unlock()
+	s.stopOtel()
 	err := s.waitIdle(ctx)
 	s.mu.Lock()
 	conns := make([]*serverConn, 0, len(s.conns))
