@@ -32,7 +32,7 @@ func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]metricdata
 
 func attr(set attribute.Set, key string) string {
 	v, _ := set.Value(attribute.Key(key))
-	return v.Emit()
+	return v.String()
 }
 
 // sumOf returns the value of a counter's point whose rpc.brpc.error_code is code (any code when
