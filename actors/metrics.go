@@ -38,9 +38,11 @@ type MethodStats struct {
 	InFlight int64  // calls started and not ended (on a server: requests in their handlers)
 	Retries  int64  // client: retries and backup requests sent (attempts beyond the first)
 	Backups  int64  // client: calls that sent a backup request
-	Rejected int64  // server: requests refused by a concurrency limit (ELIMIT) before their handler
+	// Rejected counts, on a server, the requests answered before their handler: over a
+	// concurrency limit or the request memory budget (ELIMIT), or while stopping (ELOGOFF).
+	Rejected int64
 	// Errors counts the calls that failed, by brpc code; nil when none did. A server's
-	// rejections count here too, under ELIMIT.
+	// rejections count here too, under their code.
 	Errors map[wire.Errno]int64
 	// Latency covers every call since start; LastMinute the calls that ended in the last 60
 	// seconds. A server measures its handlers, a client its whole calls, retries included.
