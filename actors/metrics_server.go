@@ -95,7 +95,7 @@ func (m *method) ended(start, end time.Time, werr *wire.Error, deadline time.Tim
 	case werr != nil:
 		code = werr.Code
 	}
-	m.stats.End(end.Sub(start), code)
+	m.stats.EndAt(end.Unix(), end.Sub(start), code)
 }
 
 // refused records a request of m answered with werr before its handler: a concurrency limit,

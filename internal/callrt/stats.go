@@ -23,6 +23,6 @@ func (c *Call) endStats() {
 			code = wire.EINTERNAL // as Finish makes of an error without a brpc code
 		}
 		m.Retried(c.cntl.retried, c.cntl.backup)
-		m.End(c.cntl.latency, code)
+		m.EndAt(c.begin.Add(c.cntl.latency).Unix(), c.cntl.latency, code)
 	}
 }

@@ -28,10 +28,14 @@ func (l *Latency) now() int64 {
 	return time.Now().Unix()
 }
 
-// Record counts a call that took d and failed or not.
-func (l *Latency) Record(d time.Duration, failed bool) {
+// Record counts a call that took d and failed or not, ending now.
+func (l *Latency) Record(d time.Duration, failed bool) { l.RecordAt(l.now(), d, failed) }
+
+// RecordAt counts a call that took d and failed or not, ending in Unix second sec: a caller that
+// has the time already saves reading the clock.
+func (l *Latency) RecordAt(sec int64, d time.Duration, failed bool) {
 	l.all.Record(d)
-	l.ring.record(l.now(), max(int64(d), 0), failed)
+	l.ring.record(sec, max(int64(d), 0), failed)
 }
 
 // LatencySnapshot is what a [Latency] recorded.

@@ -95,18 +95,27 @@ func NewMethod(name string, clock func() int64) *Method {
 func (m *Method) Begin() { m.inflight.Add(1) }
 
 // End counts a call begun with [Method.Begin] that ended after d with code (0: success).
-func (m *Method) End(d time.Duration, code wire.Errno) {
+func (m *Method) End(d time.Duration, code wire.Errno) { m.EndAt(m.latency.now(), d, code) }
+
+// EndAt is End for a call that ended in Unix second sec, which the caller knows already; a
+// Method on a clock of its own ([NewMethod]) takes the clock's second instead.
+func (m *Method) EndAt(sec int64, d time.Duration, code wire.Errno) {
 	m.inflight.Add(-1)
-	m.Done(d, code)
+	m.doneAt(sec, d, code)
 }
 
 // Done counts a call that ended after d with code (0: success), without Begin.
-func (m *Method) Done(d time.Duration, code wire.Errno) {
+func (m *Method) Done(d time.Duration, code wire.Errno) { m.doneAt(m.latency.now(), d, code) }
+
+func (m *Method) doneAt(sec int64, d time.Duration, code wire.Errno) {
+	if m.latency.clock != nil {
+		sec = m.latency.clock()
+	}
 	m.calls.Add(1)
 	if code != 0 {
 		m.errors.Add(code)
 	}
-	m.latency.Record(d, code != 0)
+	m.latency.RecordAt(sec, d, code != 0)
 	if m.observe != nil {
 		m.observe(d, code)
 	}
