@@ -327,7 +327,8 @@
 //
 // # Metrics
 //
-// Metrics are on by default, on both sides. A plain channel records, per method, the calls that
+// Metrics are on by default, on both sides. A plain channel (and combo's parallel and selective
+// channels) records, per method, the calls that
 // ended, errors by brpc code, calls in flight, retries and backup requests, and latency; a socket
 // counts connections, bytes and frames both ways and the writes that carried them. A [Server]
 // records, per method, requests answered, errors by code, handler latency, requests in handlers

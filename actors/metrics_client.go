@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/internal/stats"
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -16,11 +17,16 @@ type SystemStats struct {
 	Sockets  []SocketStats  // by address
 }
 
-// ChannelStats is what a plain channel measured.
+// ChannelStats is what a channel measured: a plain channel, or a parallel or selective channel
+// of package combo (partition channels are measured on their plain sub-channels only).
 type ChannelStats struct {
-	Name     string // the channel actor's id, as Inspect shows it
-	Target   string // the server address or naming service URL
-	InFlight int64
+	// Name is a plain channel actor's id, as Inspect shows it, or a combo channel's kind and
+	// number, "parallel-2".
+	Name string
+	// Target is a plain channel's server address or naming service URL, or a combo channel's
+	// kind, "parallel channel".
+	Target   string
+	InFlight int64         // a plain channel's calls in flight (a combo channel's are in its Methods)
 	Methods  []MethodStats // by method name
 }
 
@@ -58,6 +64,11 @@ func (s *System) Stats() SystemStats {
 	s.mu.Unlock()
 	for _, ch := range chans {
 		out.Channels = append(out.Channels, ch.Stats())
+	}
+	for _, x := range s.rt.Shown() {
+		if cs, ok := x.(*callrt.ChannelStats); ok {
+			out.Channels = append(out.Channels, ChannelStats{Name: cs.Name, Target: cs.Kind + " channel", Methods: tableStats(cs.Table)})
+		}
 	}
 	sort.Slice(out.Channels, func(i, j int) bool { return out.Channels[i].Name < out.Channels[j].Name })
 	now := time.Now()

@@ -1,6 +1,8 @@
 package callrt
 
 import (
+	"strconv"
+
 	"github.com/troupe-rpc/troupe/internal/stats"
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -25,4 +27,19 @@ func (c *Call) endStats() {
 		m.Retried(c.cntl.retried, c.cntl.backup)
 		m.EndAt(c.begin.Add(c.cntl.latency).Unix(), c.cntl.latency, code)
 	}
+}
+
+// ChannelStats is the per-method records of a channel that is not a plain channel (a combo
+// channel), listed with [Runtime.Show] so that the System's Stats finds it.
+type ChannelStats struct {
+	Name  string // "parallel-3": the channel's kind and a number
+	Kind  string // "parallel", "selective"
+	Table *stats.Table
+}
+
+// ShowStats makes and lists the records of a channel of kind; remove unlists them.
+func (rt *Runtime) ShowStats(kind string) (t *stats.Table, remove func()) {
+	cs := &ChannelStats{Name: kind + "-" + strconv.FormatInt(rt.statsSeq.Add(1), 10), Kind: kind,
+		Table: stats.NewTable(nil, nil)}
+	return cs.Table, rt.Show(cs)
 }
