@@ -114,6 +114,7 @@ examples:
 	$(GO) build -o $(BIN)/parallel_echo_server ./examples/parallel_echo/server
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/demo -duration 2s
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/delivery
+	timeout $(EXAMPLE_TIMEOUT) $(BIN)/metrics -metrics 127.0.0.1:0 -duration 2s
 	timeout $(EXAMPLE_TIMEOUT) $(BIN)/dynamic_partition_echo -walkthrough -thread_num 8 -stage 1s
 	./.ci/run-examples $(BIN)
 

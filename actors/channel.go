@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
+	"github.com/troupe-rpc/troupe/internal/stats"
 	"github.com/troupe-rpc/troupe/lb"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
@@ -295,6 +296,7 @@ type PlainChannel struct {
 	lastErr                     atomic.Pointer[string]
 	onEnd                       func(*callrt.Controller, error) // record, made once rather than per call
 	icpt                        Interceptor                     // opts.Interceptors chained; nil for none
+	stats                       *stats.Table                    // per-method metrics; nil when disabled
 }
 
 // NewChannel makes a channel. Without a LoadBalancer or a Balancer in opts, target is one server,
@@ -350,6 +352,7 @@ func (s *System) newClusterChannel(target string, o *ChannelOptions) (*PlainChan
 // addChannel starts the channel's actor and records the channel for Inspect and Shutdown.
 func (s *System) addChannel(ch *PlainChannel, a actor.Actor) error {
 	ch.onEnd = ch.record
+	ch.stats = s.newStatsTable(ch.target)
 	ch.icpt = ChainInterceptors(ch.opts.Interceptors...)
 	ch.policy = runtimePolicy(ch.opts.RetryPolicy)
 	backupRuntime(&ch.policy, ch.opts.BackupPolicy)

@@ -83,7 +83,7 @@ type attemptFailed struct {
 // start makes a call of the channel; parent, when set, makes it a child of a combo call.
 func (ch *PlainChannel) start(ctx context.Context, method string, req, resp proto.Message, cntl *callrt.Controller, done func(*Controller), parent *callrt.Call, index int) *Call {
 	spec := callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
-		Timeout: ch.opts.Timeout, Target: ch.target, Parent: parent, Index: index, OnEnd: ch.onEnd}
+		Timeout: ch.opts.Timeout, Target: ch.target, Parent: parent, Index: index, OnEnd: ch.onEnd, Stats: ch.stats}
 	if done != nil {
 		spec.Done = done
 	}

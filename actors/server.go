@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-rpc/troupe/internal/stats"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -120,6 +122,13 @@ type ServerOptions struct {
 	// span the client sent in RpcRequestMeta (see "Tracing" in the package documentation); the
 	// handler's ctx carries it. nil, the default, traces nothing at no cost.
 	TracerProvider trace.TracerProvider
+	// DisableMetrics turns off the per-method metrics of [Server.Stats]: a request then skips
+	// its method's record (about 0.2 µs). Connection counters stay.
+	DisableMetrics bool
+	// MeterProvider, when set, receives the server's metrics through OpenTelemetry: the
+	// rpc.server.duration histogram, per-method and server counters (see the package
+	// documentation's Metrics section). troupe never uses the global provider.
+	MeterProvider metric.MeterProvider
 }
 
 // Method is a handler registered under a full method name: NewRequest makes an empty request to
@@ -140,6 +149,8 @@ type method struct {
 	limit *methodLimit
 	// handle is Handle behind the server's interceptors, or Handle itself without any.
 	handle ServerHandler
+	// stats is the method's metrics (metrics_server.go); nil when they are disabled.
+	stats *stats.Method
 }
 
 // Server serves brpc's baidu_std protocol: brpc clients and troupe channels can call the methods
@@ -172,6 +183,8 @@ type Server struct {
 
 	reqMem    atomic.Int64 // bytes held by requests read and not done (server_budget.go)
 	dropped   atomic.Int64 // answers dropped on overcrowded connections (server_write.go)
+	crowded   atomic.Int64 // answers replaced by EOVERCROWDED (server_write.go)
+	otel      *otelServer  // nil without ServerOptions.MeterProvider
 	acceptLog serverLogLimiter
 	connLog   serverLogLimiter
 	tlsLog    serverLogLimiter
@@ -221,6 +234,9 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{},
 		idle: make(chan struct{}), workers: newWorkerPool(), stopped: make(chan struct{}),
 	}
+	if err := s.newOtelServer(o.MeterProvider); err != nil {
+		return nil, fmt.Errorf("troupe: ServerOptions.MeterProvider: %w", err)
+	}
 	s.watch = newInPlaceWatch(s)
 	s.tracer = tracerOf(o.TracerProvider)
 	return s, nil
@@ -248,7 +264,8 @@ func (s *Server) Register(fullMethod string, m Method) error {
 		return fmt.Errorf("troupe: method %s registered twice", fullMethod)
 	}
 	full := svc + "." + name
-	s.methods[full] = &method{Method: m, name: full, handle: chain(s.opts.Interceptors, m.Handle)}
+	s.methods[full] = &method{Method: m, name: full, handle: chain(s.opts.Interceptors, m.Handle),
+		stats: s.newMethodStats(full)}
 	if s.services[svc] == nil {
 		s.services[svc] = map[string]*method{}
 	}
@@ -396,6 +413,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	s.mu.Unlock()
+	s.stopOtel()
 	err := s.waitIdle(ctx)
 	s.mu.Lock()
 	conns := make([]*serverConn, 0, len(s.conns))

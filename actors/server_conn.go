@@ -45,6 +45,7 @@ type serverConn struct {
 	// Limits (server_write.go, server_idle.go): busy counts the requests in handlers, reqs
 	// those read; a paused reader waits on resume.
 	busy      atomic.Int64
+	io        connIO // bytes and age, for Stats
 	reqs      atomic.Int64
 	paused    atomic.Bool
 	resume    chan struct{}
@@ -55,7 +56,8 @@ type serverConn struct {
 func newServerConn(s *Server, c net.Conn) *serverConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	sc := &serverConn{srv: s, conn: c, ctx: ctx, cancel: cancel, authed: s.opts.Authenticator == nil}
-	sc.out.w = c
+	sc.io.born = time.Now()
+	sc.out.w, sc.out.io = c, &sc.io
 	sc.out.others = func() bool { return s.inflight.Load() > 1 }
 	sc.out.idle.L = &sc.out.mu
 	sc.initLimits()
@@ -127,6 +129,7 @@ func (sc *serverConn) read() {
 		f := new(wire.Frame)
 		err := sc.r.ReadFrame(f)
 		if err == nil || errors.Is(err, wire.ErrAttachmentSize) || errors.Is(err, wire.ErrChecksum) {
+			sc.io.read(len(f.Body))
 			if !sc.authed && !sc.authenticate(f) {
 				sc.linger()
 				sc.end()
@@ -189,17 +192,20 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 		return true, false
 	}
 	if werr := sc.srv.holdRequest(f); werr != nil {
+		m.refused(werr)
 		sc.reply(f, nil, nil, werr, false)
 		return true, false
 	}
 	if werr := sc.srv.admit(); werr != nil { // ELOGOFF while closing: written before the connection closes
 		sc.srv.dropRequest(f, 0)
+		m.refused(werr)
 		sc.reply(f, nil, nil, werr, false)
 		return true, false
 	}
 	if werr := m.limit.admit(); werr != nil { // the method's limit, after the server's
 		sc.srv.release()
 		sc.srv.dropRequest(f, 0)
+		m.refused(werr)
 		sc.reply(f, nil, nil, werr, false)
 		return true, false
 	}
@@ -223,6 +229,7 @@ func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline tim
 	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
 		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr(), tls: sc.tls}, deadline: deadline}
 	defer sc.finished(hc, f)
+	m.began()
 	start := time.Now()
 	sc.srv.traceRequest(hc)
 	resp, werr := sc.invoke(hc, f, m)
@@ -231,6 +238,7 @@ func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline tim
 	hc.release()
 	m.observe(end.Sub(start))
 	m.limit.release(werr, start, end)
+	m.ended(start, end, werr, deadline)
 	if !deadline.IsZero() && !end.Before(deadline) {
 		return // the client has given up: the answer is dropped (see ServerCall)
 	}

@@ -75,6 +75,7 @@ type writeCombiner struct {
 	outLen      int
 	crowded     atomic.Bool
 	written     func()
+	io          *connIO // counts the bytes written, for Stats
 	overcrowded func(unwritten int64, dropped bool)
 }
 
@@ -156,7 +157,8 @@ func (wc *writeCombiner) writeOut(yield bool) {
 		wc.buf = wc.spare[:0]
 		wc.outLen = len(out)
 		wc.mu.Unlock()
-		_, err := wc.w.Write(out)
+		n, err := wc.w.Write(out)
+		wc.io.wrote(n)
 		wc.mu.Lock()
 		if cap(out) <= maxSpare {
 			wc.spare = out[:0]
@@ -211,6 +213,8 @@ func (sc *serverConn) overcrowded(unwritten int64, dropped bool) {
 	if dropped {
 		what = "troupe: connection overcrowded, dropping answers"
 		sc.srv.dropped.Add(1)
+	} else {
+		sc.srv.crowded.Add(1)
 	}
 	sc.srv.warnLimited(&sc.srv.crowdLog, what, "remote", sc.conn.RemoteAddr().String(),
 		"unwritten", unwritten, "max_unwritten_bytes", sc.out.limit, "dropped_total", sc.srv.dropped.Load())

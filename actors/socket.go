@@ -53,6 +53,7 @@ type socket struct {
 	state   atomic.Int32
 	local   atomic.Pointer[string] // local address of the connection used last
 	lastErr atomic.Pointer[string]
+	io      socketIO     // bytes and frames, for Stats
 	writes  atomic.Int64 // write syscalls
 	frames  atomic.Int64 // frames queued to be written
 	dropped atomic.Int64 // frames dropped unwritten: their calls had ended

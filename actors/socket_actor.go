@@ -121,6 +121,7 @@ func (a *socketActor) onAttempt(at *attempt) {
 		return
 	}
 	a.sk.frames.Add(1)
+	a.sk.io.sent(len(frame.b))
 	a.single.out = append(a.single.out, frame.b...)
 	a.publishUnwritten(a.single)
 	putBuf(frame)
@@ -358,6 +359,7 @@ func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType
 			sk.post(self, &readFailed{id: id, err: err})
 			return
 		}
+		sk.io.read(len(in.frame.Body))
 		if err == nil && isRequestFrame(&in.frame.Meta) {
 			putInbound(in)
 			sk.post(self, &readFailed{id: id, err: errRequestAsAnswer})

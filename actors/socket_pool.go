@@ -23,6 +23,7 @@ func (a *socketActor) take(q queued) {
 		return
 	}
 	a.sk.frames.Add(1)
+	a.sk.io.sent(len(q.frame.b))
 	if a.sk.typ == connPooled {
 		if c := a.popIdle(); c != nil {
 			a.assign(c, q)

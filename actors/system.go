@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/mailbox"
@@ -39,6 +40,13 @@ type SystemOptions struct {
 	// TracerProvider, when set, traces every call of the System's channels, plain and combo:
 	// see "Tracing" in the package documentation. nil, the default, traces nothing at no cost.
 	TracerProvider trace.TracerProvider
+	// DisableMetrics turns off the per-method metrics of the System's channels ([System.Stats]):
+	// a call then skips its method's record (about 0.2 µs). Socket counters stay.
+	DisableMetrics bool
+	// MeterProvider, when set, receives the System's metrics through OpenTelemetry: the
+	// rpc.client.duration histogram, per-method counters and socket counters (see the
+	// package documentation's Metrics section). troupe never uses the global provider.
+	MeterProvider metric.MeterProvider
 }
 
 // System owns everything troupe starts: the protoactor actor system (unless the user gave one),
@@ -57,7 +65,10 @@ type System struct {
 	// breaker holds the circuit breaker's settings, from SystemOptions.CircuitBreaker.
 	breaker breakerParams
 	name    string // prefix of every registry id troupe uses for this System
-	started time.Time
+	// noMetrics is SystemOptions.DisableMetrics.
+	noMetrics bool
+	otel      *otelClient // nil without SystemOptions.MeterProvider
+	started   time.Time
 
 	mu       sync.Mutex
 	sockets  map[sockKey]*socket
@@ -89,9 +100,12 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	s := &System{
 		log: loggerOrDiscard(o.Logger), started: time.Now(), breaker: bp,
 		sockets: map[sockKey]*socket{}, retiring: map[*socket]struct{}{}, quit: make(chan struct{}),
-		channels: map[*PlainChannel]struct{}{},
+		channels: map[*PlainChannel]struct{}{}, noMetrics: o.DisableMetrics,
 	}
 	s.clientLog = newClientLogLimiter(s.log)
+	if err := s.newOtelClient(o.MeterProvider); err != nil {
+		return nil, fmt.Errorf("troupe: SystemOptions.MeterProvider: %w", err)
+	}
 	s.as, s.ownAS = o.ActorSystem, o.ActorSystem == nil
 	if s.ownAS {
 		log := s.log
@@ -193,6 +207,7 @@ func (s *System) stopAll() {
 	}
 	s.rt.Wait()
 	s.as.EventStream.Unsubscribe(s.deadLetters)
+	s.stopOtel()
 	s.rt.Pool().Close()
 	s.rt.Lights().Close()
 	if s.ownAS {

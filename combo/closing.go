@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
+	"github.com/troupe-rpc/troupe/internal/stats"
 )
 
 // owner is how a combo channel that owns sub-channels closes them: a call in flight keeps what
@@ -18,16 +19,22 @@ type owner struct {
 	inflight atomic.Int64
 	once     sync.Once
 	err      error // release's, once it ran
+	// stats is the channel's per-method metrics, which System.Stats lists until unshow.
+	stats  *stats.Table
+	unshow func()
 }
 
-// init sets what the owner needs; a channel's constructor calls it before any call.
-func (o *owner) init(rt *callrt.Runtime, closed *atomic.Bool, release func() error) {
+// init sets what the owner needs; a channel's constructor calls it before any call. kind names
+// the channel in System.Stats.
+func (o *owner) init(rt *callrt.Runtime, closed *atomic.Bool, release func() error, kind string) {
 	o.rt, o.closed, o.release = rt, closed, release
+	o.stats, o.unshow = rt.ShowStats(kind)
 }
 
 // track counts a call of the channel in flight until it ends; every call's Spec goes through it.
 func (o *owner) track(s *callrt.Spec) *callrt.Spec {
 	o.inflight.Add(1)
+	s.Stats = o.stats
 	next := s.OnEnd
 	s.OnEnd = func(c *callrt.Controller, err error) {
 		if next != nil {
@@ -62,7 +69,10 @@ func (o *owner) close() error {
 	return o.err
 }
 
-func (o *owner) releaseNow() { o.err = o.release() }
+func (o *owner) releaseNow() {
+	o.unshow()
+	o.err = o.release()
+}
 
 // releaseLogged releases after the last call ended, when no one waits for Close's error: it is
 // logged instead.

@@ -101,7 +101,7 @@ func NewParallelChannel(sys *actors.System, opts *ParallelOptions) (*ParallelCha
 	}
 	p := &ParallelChannel{rt: rt, opts: o, owned: map[actors.Channel]bool{}}
 	p.subs.Store(&[]subChannel{})
-	p.own.init(rt, &p.closed, p.closeOwned)
+	p.own.init(rt, &p.closed, p.closeOwned, "parallel")
 	p.icpt = ic
 	p.nest = nestOf(p.spec, p.icpt)
 	return p, nil

@@ -145,7 +145,7 @@ func NewSelectiveChannel(sys *actors.System, opts *SelectiveOptions) (*Selective
 		s.onEnd = func(c *callrt.Controller, _ error) { backupEnded(rt, p, c) }
 	}
 	s.publishLocked()
-	s.own.init(rt, &s.closed, s.closeOwned)
+	s.own.init(rt, &s.closed, s.closeOwned, "selective")
 	s.icpt = ic
 	s.nest = nestOf(s.spec, s.icpt)
 	return s, nil

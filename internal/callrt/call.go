@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/troupe-rpc/troupe/internal/stats"
 	"github.com/troupe-rpc/troupe/mailbox"
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -31,6 +32,7 @@ type Call struct {
 	index    int   // the child's index, reported back to its parent
 	target   string
 	onEnd    func(*Controller, error)
+	stats    *stats.Method          // the method's record in its channel's Spec.Stats; nil: none
 	status   atomic.Pointer[string] // what an engine says it waits for, for Inspect
 	light    atomic.Pointer[mailbox.Light]
 	method   string
@@ -88,6 +90,9 @@ type Spec struct {
 	// start, after its Controller holds the result and the latency; channels count calls and
 	// feed their backup policy with it. It must not block.
 	OnEnd func(*Controller, error)
+	// Stats, when set, is the channel's per-method records: the call counts itself in flight
+	// as it starts and records its end there (internal/stats).
+	Stats *stats.Table
 	// Subs, when positive, is the number of sub-calls the call's Controller reports from the
 	// moment the call is made, each nil until it starts, also when the call fails before it
 	// starts (brpc's parallel channel sets its sub count first thing). A Controller reused
@@ -132,6 +137,7 @@ func (rt *Runtime) Start(ctx context.Context, c *Call, s *Spec) *Call {
 		ctx = context.Background()
 	}
 	c.finished, c.begin = make(chan struct{}), time.Now()
+	c.beginStats(s.Stats)
 	if c.cntl == nil {
 		c.cntl = new(Controller)
 	}
@@ -377,6 +383,7 @@ func (c *Call) complete(err error, entered bool) {
 	c.cntl.setResult(err)
 	c.endSpan(err)
 	c.state.Store(callDone)
+	c.endStats()
 	if c.onEnd != nil {
 		c.onEnd(c.cntl, err)
 	}

@@ -45,6 +45,7 @@ type Runtime struct {
 	mu       sync.Mutex
 	watchers map[*context.CancelFunc]struct{}
 	shown    map[*any]struct{}
+	statsSeq atomic.Int64 // numbers the ChannelStats of combo channels
 }
 
 // NewRuntime returns the Runtime of a System. callDone runs an asynchronous call's done callback,
