@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -229,8 +230,9 @@ func rawIdleConns(b *testing.B, addr string, n int) {
 // BenchmarkIdleConnectionMemory reports what an idle connection costs each side once it has
 // carried a call: the server's (B/idle-server-conn: troupe's server, with hand-made client
 // connections whose own few hundred bytes are counted in), and the client's
-// (B/idle-client-conn: a troupe socket each, to a minimal server whose own cost per connection,
-// measured with hand-made connections in the same run, is taken off).
+// (B/idle-client-conn: the sockets of one cluster channel over as many minimal servers, whose
+// own cost per connection, measured with hand-made connections in the same run, is taken off;
+// the channel's own state, its per-method metrics included, is shared by its sockets).
 func BenchmarkIdleConnectionMemory(b *testing.B) {
 	var server, client float64
 	for b.Loop() {
@@ -239,25 +241,48 @@ func BenchmarkIdleConnectionMemory(b *testing.B) {
 		rawIdleConns(b, addr, idleConns)
 		server = float64(int64(liveBytes())-int64(before)) / idleConns
 
-		minimal := startHoldingServer(b, 0)
+		minimal := make([]string, idleConns)
+		for i := range minimal {
+			minimal[i] = startHoldingServer(b, 0).addr
+		}
 		before = liveBytes()
-		rawIdleConns(b, minimal.addr, idleConns)
+		for _, a := range minimal {
+			rawIdleConns(b, a, 1)
+		}
 		minimalCost := int64(liveBytes()) - int64(before)
 
 		sys := newSystem(b)
+		ch, err := sys.NewChannel("list://"+strings.Join(minimal, ","), &actors.ChannelOptions{LoadBalancer: "rr",
+			ConnectTimeout: 10 * time.Second, Timeout: 10 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ch.Call(context.Background(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil); err != nil {
+			b.Fatal(err) // the channel's state, before its connections
+		}
 		before = liveBytes()
-		for range idleConns {
-			// A Dialer of its own gives each channel a socket of its own.
-			ch, err := sys.NewChannel(minimal.addr, &actors.ChannelOptions{Dialer: new(net.Dialer), ConnectTimeout: 10 * time.Second})
-			if err != nil {
-				b.Fatal(err)
-			}
+		for range idleConns - 1 {
 			if err := ch.Call(context.Background(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
-		client = float64(int64(liveBytes())-int64(before)-minimalCost) / idleConns
+		if n := countSockets(sys.Inspect()); n != idleConns {
+			b.Fatalf("%d sockets after %d round-robin calls, want one per server", n, idleConns)
+		}
+		client = float64(int64(liveBytes())-int64(before)-minimalCost*(idleConns-1)/idleConns) / (idleConns - 1)
 	}
 	b.ReportMetric(server, "B/idle-server-conn")
 	b.ReportMetric(client, "B/idle-client-conn")
+}
+
+// countSockets counts the socket nodes of an Inspect tree.
+func countSockets(n *actors.Node) int {
+	c := 0
+	if n.Kind == "socket" {
+		c++
+	}
+	for _, k := range n.Children {
+		c += countSockets(k)
+	}
+	return c
 }
