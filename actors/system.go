@@ -10,8 +10,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
-	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/mailbox"
