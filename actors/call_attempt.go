@@ -204,6 +204,7 @@ func (pc *plainCall) next() {
 		pc.remember(pc.cur.node)
 	}
 	pc.retry.Done++
+	pc.retried.Store(int32(pc.retry.Done))
 	if d := pc.retry.Wait(&pc.call); d > 0 {
 		pc.state.Store(plainBackingOff)
 		l := pc.call.Light()
@@ -227,6 +228,7 @@ func (pc *plainCall) onBackup() {
 	pc.prev = pc.cur
 	pc.remember(pc.cur.node)
 	pc.retry.Done++
+	pc.retried.Store(int32(pc.retry.Done))
 	pc.call.Controller().SetBackupSent()
 	pc.send()
 }

@@ -18,7 +18,14 @@ type Node struct {
 	Age      time.Duration    `json:"age_ns,omitempty"`   // time since the actor started
 	Counters map[string]int64 `json:"counters,omitempty"` // e.g. in_flight, succeeded, failed, pending, writes, frames
 	LastErr  string           `json:"last_err,omitempty"` // the last error it saw, if any
-	Children []*Node          `json:"children,omitempty"`
+	// A call's method, channel target, deadline (a sub-call's is its parent's; zero: none),
+	// the time left until it when the tree was taken, and log id (0: none set).
+	Method   string        `json:"method,omitempty"`
+	Channel  string        `json:"channel,omitempty"`
+	Deadline time.Time     `json:"deadline,omitzero"`
+	TimeLeft time.Duration `json:"time_left_ns,omitempty"`
+	LogID    int64         `json:"log_id,omitempty"`
+	Children []*Node       `json:"children,omitempty"`
 }
 
 // Inspect returns the live tree of the System's actors: its channels with their counters, the
@@ -104,15 +111,28 @@ func (ch *PlainChannel) inspect(now time.Time) *Node {
 func (s *System) inspectCalls(now time.Time) *Node {
 	n := &Node{Kind: "calls", Name: "calls"}
 	for _, c := range s.rt.Calls(now) {
-		n.Children = append(n.Children, callNode(c))
+		n.Children = append(n.Children, callNode(c, now))
 	}
 	return n
 }
 
-func callNode(c *callrt.CallInfo) *Node {
-	n := &Node{Kind: c.Kind, Name: c.ID, State: c.State, Age: c.Age}
+// callNode shows a call: what it waits on, its method, channel, deadline and time left, log id,
+// and its retries (attempts after the first, backup requests included) when its channel counts
+// them.
+func callNode(c *callrt.CallInfo, now time.Time) *Node {
+	n := &Node{Kind: c.Kind, Name: c.ID, State: c.State, Age: c.Age, Method: c.Method, Channel: c.Target,
+		Deadline: c.Deadline}
+	if !c.Deadline.IsZero() {
+		n.TimeLeft = c.Deadline.Sub(now)
+	}
+	if c.HasLogID {
+		n.LogID = c.LogID
+	}
+	if c.Retries > 0 {
+		n.Counters = map[string]int64{"retries": int64(c.Retries)}
+	}
 	for _, child := range c.Children {
-		n.Children = append(n.Children, callNode(child))
+		n.Children = append(n.Children, callNode(child, now))
 	}
 	return n
 }
@@ -208,6 +228,12 @@ func (n *Node) write(b *strings.Builder, depth int) {
 	}
 	if n.Age > 0 {
 		b.WriteString(" age=" + humanAge(n.Age))
+	}
+	if !n.Deadline.IsZero() {
+		b.WriteString(" time_left=" + humanAge(n.TimeLeft))
+	}
+	if n.LogID != 0 {
+		fmt.Fprintf(b, " log_id=%d", n.LogID)
 	}
 	keys := make([]string, 0, len(n.Counters))
 	for k := range n.Counters {

@@ -30,6 +30,12 @@ type ServerConnStats struct {
 	Requests int64         // requests read
 	BytesIn  int64         // bytes of the frames read, headers included
 	BytesOut int64         // bytes written
+	// Writes counts the write calls that sent the answers; AnswersPerWrite is Requests over
+	// Writes, how well answers combine (rejected requests' answers included).
+	Writes          int64
+	AnswersPerWrite float64
+	InHandlers      int64 // requests of the connection in their handlers now
+	TLS             bool
 }
 
 // Stats returns what the server measured: per method, calls, errors by brpc code, handler
@@ -110,6 +116,7 @@ func (m *method) refused(werr *wire.Error) {
 type connIO struct {
 	born              time.Time
 	bytesIn, bytesOut atomic.Int64
+	writes            atomic.Int64
 }
 
 // read counts a frame read, whose body is n bytes.
@@ -119,12 +126,17 @@ func (io *connIO) read(n int) { io.bytesIn.Add(int64(n + wire.HeaderSize)) }
 func (io *connIO) wrote(n int) {
 	if io != nil {
 		io.bytesOut.Add(int64(n))
+		io.writes.Add(1)
 	}
 }
 
 func (sc *serverConn) stats(now time.Time) ServerConnStats {
 	st := ServerConnStats{Age: now.Sub(sc.io.born), Requests: sc.reqs.Load(),
-		BytesIn: sc.io.bytesIn.Load(), BytesOut: sc.io.bytesOut.Load()}
+		BytesIn: sc.io.bytesIn.Load(), BytesOut: sc.io.bytesOut.Load(), Writes: sc.io.writes.Load(),
+		InHandlers: sc.busy.Load(), TLS: sc.isTLS.Load()}
+	if st.Writes > 0 {
+		st.AnswersPerWrite = float64(st.Requests) / float64(st.Writes)
+	}
 	if a := sc.conn.RemoteAddr(); a != nil {
 		st.Remote = a.String()
 	}

@@ -38,6 +38,7 @@ type plainCall struct {
 	state   atomic.Int32           // for Inspect
 	crowded bool                   // the last attempt failed with EOVERCROWDED (in state's padding)
 	server  atomic.Pointer[string] // the server of the current attempt, for Inspect
+	retried atomic.Int32           // retry.Done, for Inspect
 }
 
 // attempt is one try of a call on a socket; it is the message that asks the socket actor to
@@ -218,6 +219,10 @@ func (pc *plainCall) Release(c *callrt.Call) {
 }
 
 // Status says what the call waits for, for Inspect.
+// Retries returns how many attempts the call made after its first, backup requests included.
+// It is called from any goroutine.
+func (pc *plainCall) Retries() int { return int(pc.retried.Load()) }
+
 func (pc *plainCall) Status() string {
 	st := pc.state.Load()
 	if st == plainWaiting {

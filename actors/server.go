@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/internal/stats"
+	"github.com/troupe-rpc/troupe/rpcz"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -122,6 +123,10 @@ type ServerOptions struct {
 	// span the client sent in RpcRequestMeta (see "Tracing" in the package documentation); the
 	// handler's ctx carries it. nil, the default, traces nothing at no cost.
 	TracerProvider trace.TracerProvider
+	// Rpcz, when set, keeps the server's recent sampled requests (package rpcz), with their
+	// method, client, log id, time and result, for the console's /rpcz page. One Recorder may
+	// serve a System and Servers together. nil, the default, records nothing.
+	Rpcz *rpcz.Recorder
 	// DisableMetrics turns off the per-method metrics of [Server.Stats]: a request then skips
 	// its method's record (about 0.2 µs). Connection counters stay.
 	DisableMetrics bool
@@ -191,7 +196,8 @@ type Server struct {
 	crowdLog  serverLogLimiter // overcrowded connections
 	budgetLog serverLogLimiter // requests refused by the request memory budget
 	idleStart sync.Once
-	tracer    trace.Tracer // from ServerOptions.TracerProvider; nil: requests are not traced
+	tracer    trace.Tracer // from ServerOptions.TracerProvider and Rpcz; nil: requests are not traced
+	rpcz      *rpcz.Recorder
 }
 
 // errNoServer is the error of using a Server's zero value.
@@ -238,7 +244,8 @@ func NewServer(opts *ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("troupe: ServerOptions.MeterProvider: %w", err)
 	}
 	s.watch = newInPlaceWatch(s)
-	s.tracer = tracerOf(o.TracerProvider)
+	s.tracer = o.Rpcz.Tracer(tracerOf(o.TracerProvider))
+	s.rpcz = o.Rpcz
 	return s, nil
 }
 
@@ -447,4 +454,13 @@ func (s *Server) waitIdle(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Rpcz returns the recorder of the server's recent requests, [ServerOptions.Rpcz]; nil when it
+// has none.
+func (s *Server) Rpcz() *rpcz.Recorder {
+	if s == nil {
+		return nil
+	}
+	return s.rpcz
 }

@@ -30,6 +30,7 @@ type serverConn struct {
 	once   sync.Once
 	authed bool                 // the first request's credential was accepted (or none is required); reader's
 	tls    *tls.ConnectionState // the TLS connection's state once its handshake is done; nil: plain
+	isTLS  atomic.Bool          // tls is set, for Stats and Inspect
 	// plainRefused: a plain connection to a server that requires TLS; every request gets ESSL.
 	plainRefused bool
 

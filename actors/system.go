@@ -15,6 +15,7 @@ import (
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/mailbox"
+	"github.com/troupe-rpc/troupe/rpcz"
 	"github.com/troupe-rpc/troupe/wire"
 )
 
@@ -40,6 +41,10 @@ type SystemOptions struct {
 	// TracerProvider, when set, traces every call of the System's channels, plain and combo:
 	// see "Tracing" in the package documentation. nil, the default, traces nothing at no cost.
 	TracerProvider trace.TracerProvider
+	// Rpcz, when set, keeps the System's recent sampled calls (package rpcz): each call with
+	// its attempts, retries, backup requests and sub-calls, their servers, codes and times, for
+	// the console's /rpcz page. nil, the default, records nothing.
+	Rpcz *rpcz.Recorder
 	// DisableMetrics turns off the per-method metrics of the System's channels ([System.Stats]):
 	// a call then skips its method's record (about 0.2 µs). Socket counters stay.
 	DisableMetrics bool
@@ -65,6 +70,7 @@ type System struct {
 	// breaker holds the circuit breaker's settings, from SystemOptions.CircuitBreaker.
 	breaker breakerParams
 	name    string // prefix of every registry id troupe uses for this System
+	rpcz    *rpcz.Recorder
 	// noMetrics is SystemOptions.DisableMetrics.
 	noMetrics bool
 	otel      *otelClient // nil without SystemOptions.MeterProvider
@@ -117,7 +123,8 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	s.name = "troupe" + strings.TrimPrefix(s.as.ProcessRegistry.NextId(), "$")
 	s.rt = callrt.NewRuntime(mailbox.NewPool(o.Workers, 0, 0), mailbox.NewRegistry(s.as, s.name), s.log, runDone)
 	s.link = callrt.MakeLink(s.rt)
-	s.rt.SetTracer(tracerOf(o.TracerProvider))
+	s.rt.SetTracer(o.Rpcz.Tracer(tracerOf(o.TracerProvider)))
+	s.rpcz = o.Rpcz
 	s.deadLetters = s.as.EventStream.Subscribe(s.onDeadLetter)
 	return s, nil
 }
@@ -314,4 +321,13 @@ func (s *System) releaseSocket(sk *socket) {
 			s.mu.Unlock()
 		}
 	})
+}
+
+// Rpcz returns the recorder of the System's recent calls, [SystemOptions.Rpcz]; nil when it has
+// none.
+func (s *System) Rpcz() *rpcz.Recorder {
+	if s == nil {
+		return nil
+	}
+	return s.rpcz
 }

@@ -194,6 +194,7 @@ func (sc *serverConn) startTLS(br *readerConn) (net.Conn, bool) {
 	}
 	state := tc.ConnectionState()
 	sc.tls = &state
+	sc.isTLS.Store(true)
 	return tc, true
 }
 

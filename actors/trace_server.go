@@ -33,10 +33,13 @@ func (s *Server) startServerSpan(hc *handlerCtx) {
 	if m := hc.call.meta; m.TraceID != 0 && m.SpanID != 0 {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, callrt.RemoteSpanContext(m.TraceID, m.SpanID))
 	}
-	attrs := make([]attribute.KeyValue, 0, 5)
+	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = callrt.MethodAttributes(attrs, hc.call.method)
 	if r := hc.call.remote; r != nil {
 		attrs = callrt.AddressAttributes(attrs, callrt.AttrClientAddress, callrt.AttrClientPort, r.String())
+	}
+	if id := hc.call.meta.LogID; id != 0 {
+		attrs = append(attrs, callrt.AttrLogID.Int64(id))
 	}
 	hc.trace.ctx, _ = s.tracer.Start(ctx, hc.call.method, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attrs...))

@@ -40,6 +40,12 @@ type Statuser interface {
 	Status() string
 }
 
+// RetryCounter is an Engine that says, for Inspect, how many attempts its call made after the
+// first. Retries is called from any goroutine.
+type RetryCounter interface {
+	Retries() int
+}
+
 // ChildDone tells a parent call that one of its children ended. Call is the child: its Err and
 // Controller hold the result.
 type ChildDone struct {

@@ -13,6 +13,12 @@ type CallInfo struct {
 	ID       string
 	State    string // "example.EchoService.Echo → 127.0.0.1:8000: waiting for response from …"
 	Age      time.Duration
+	Method   string
+	Target   string    // the channel's target
+	Deadline time.Time // the call's deadline, a sub-call's parent's; zero: none
+	Retries  int       // attempts after the first, when the engine counts them
+	LogID    int64
+	HasLogID bool
 	Children []*CallInfo
 }
 
@@ -44,7 +50,12 @@ func (c *Call) info(l *mailbox.Light, now time.Time) *CallInfo {
 	if c.parent != nil {
 		kind = "sub-call"
 	}
-	n := &CallInfo{Kind: kind, ID: l.ID(), State: c.method + " → " + c.target + ": " + state, Age: now.Sub(c.begin)}
+	n := &CallInfo{Kind: kind, ID: l.ID(), State: c.method + " → " + c.target + ": " + state, Age: now.Sub(c.begin),
+		Method: c.method, Target: c.target, Deadline: c.EffectiveDeadline()}
+	n.LogID, n.HasLogID = c.cntl.LogID()
+	if r, ok := c.engine.(RetryCounter); ok {
+		n.Retries = r.Retries()
+	}
 	for _, child := range l.Children() {
 		if cc, ok := child.Handler().(*Call); ok {
 			n.Children = append(n.Children, cc.info(child, now))

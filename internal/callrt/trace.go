@@ -33,6 +33,8 @@ const (
 	AttrSubCall       = attribute.Key("troupe.sub_call")
 	AttrRetry         = attribute.Key("troupe.retry")
 	AttrBackup        = attribute.Key("troupe.backup_request")
+	AttrLogID         = attribute.Key("troupe.log_id")
+	AttrTimeoutMS     = attribute.Key("troupe.timeout_ms")
 )
 
 // RPCSystem is the rpc.system of troupe's spans.
@@ -73,18 +75,24 @@ func (c *Call) startSpan(ctx context.Context) {
 	if c.parent != nil {
 		attrs = append(attrs, AttrSubCall.Int(c.index))
 	}
+	if id, ok := c.cntl.LogID(); ok {
+		attrs = append(attrs, AttrLogID.Int64(id))
+	}
 	_, c.span = t.Start(ctx, c.method, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithTimestamp(c.begin), trace.WithAttributes(attrs...))
 }
 
-// endSpan ends the call's span with its result: the server that answered, and on failure the
-// error's code and an error status.
+// endSpan ends the call's span with its result: its timeout, the server that answered, and on
+// failure the error's code and an error status.
 func (c *Call) endSpan(err error) {
 	s := c.span
 	if s == nil {
 		return
 	}
 	if s.IsRecording() {
+		if c.prepared && c.timeout > 0 {
+			s.SetAttributes(AttrTimeoutMS.Int64(c.timeout.Milliseconds()))
+		}
 		if addr := c.cntl.RemoteSide(); addr != "" {
 			s.SetAttributes(AddressAttributes(nil, AttrServerAddress, AttrServerPort, addr)...)
 		}
