@@ -8,22 +8,29 @@ EXAMPLE_TIMEOUT := 60s
 SOAK_DURATION ?= 5m
 SOAK_FLAGS  ?=
 
-.PHONY: all demo test race overload bench bench-compare lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd
+.PHONY: all demo test race overload bench bench-compare lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd tools-chromium
 
 all: lint test
 
-## demo: brpc's 3 → 4 partition migration on loopback servers, then every calling style at work
+## demo: brpc's 3 → 4 partition migration on loopback servers, then every calling style at work,
+## with the debugging console served on DEMO_CONSOLE (its URL is printed); CONSOLE_HOLD=5m keeps
+## it up that long afterwards, under a light load
+DEMO_CONSOLE ?= 127.0.0.1:0
+CONSOLE_HOLD ?= 0s
 demo:
 	@$(GO) run ./examples/dynamic_partition_echo -walkthrough -thread_num 16
-	@$(GO) run ./examples/demo
+	@$(GO) run ./examples/demo -console $(DEMO_CONSOLE) -console_hold $(CONSOLE_HOLD)
 
-## test: every test, with the race detector (installs etcd for the naming tests if missing)
-test: tools-etcd
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+## test: every test, with the race detector (installs etcd for the naming tests and Chromium for
+## the console's browser test if missing); the console's screenshots land in bin/test-output
+test: tools-etcd tools-chromium
+	@mkdir -p $(BIN)/test-output
+	$(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(BIN)/test-output $(PKGS)
+	@find $(BIN)/test-output -name '*.png' | sort | sed 's/^/console screenshot: /'
 
 ## race: repeated runs on 1 and 2 CPUs, to shake out flakes (actors' six runs take about a quarter
 ## of an hour on two cores, beyond go test's default 10m timeout per package)
-race: tools-etcd
+race: tools-etcd tools-chromium
 	$(GO) test -race -count=3 -cpu 1,2 -timeout 60m $(PKGS)
 
 ## overload: the auto concurrency limiter's goal, a slow method offered 10 times its capacity
@@ -106,6 +113,15 @@ tools-etcd:
 	  ($$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends etcd-server) >/dev/null; }
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { echo "etcd is still missing"; exit 1; }
+
+## tools-chromium: install Debian's chromium when none is found (the console's test drives it
+## headless). Works as root without a TTY; other users need sudo.
+tools-chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { echo "installing chromium"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  ($$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core) >/dev/null; }
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { echo "chromium is still missing"; exit 1; }
 
 ## examples: build every example and run the ones that stop by themselves, each bounded in time
 ## (the parallel example's server is bin/parallel_echo_server: bin/server is the echo server)

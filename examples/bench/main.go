@@ -25,8 +25,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/console"
 	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
+	"github.com/troupe-rpc/troupe/examples/internal/consolehttp"
 	"github.com/troupe-rpc/troupe/examples/internal/load"
+	"github.com/troupe-rpc/troupe/rpcz"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
@@ -42,6 +45,7 @@ type config struct {
 	connectionType string
 	backup         time.Duration
 	inspect        bool
+	console        string // address to serve the console on; "": none
 }
 
 func main() {
@@ -58,6 +62,7 @@ func main() {
 	flag.StringVar(&c.connectionType, "connection_type", "", "single, pooled or short")
 	backupMs := flag.Int("backup_ms", -1, "send a backup request after this many milliseconds (-1: never)")
 	flag.BoolVar(&c.inspect, "inspect", false, "print troupe's actor tree at the end")
+	flag.StringVar(&c.console, "console", "", "serve the debugging console (status, vars, rpcz…) over HTTP on this address while the load runs, e.g. 127.0.0.1:8081")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
 	if *backupMs >= 0 {
@@ -82,11 +87,23 @@ func run(c config) error {
 	if c.threads < 1 || c.requestSize < 0 || c.attachmentSize < 0 || c.duration <= 0 {
 		return errors.New("-thread_num, -request_size, -attachment_size and -duration must be positive")
 	}
-	sys, err := actors.NewSystem(nil)
+	var sysOpts actors.SystemOptions
+	if c.console != "" {
+		sysOpts.Rpcz = rpcz.New(nil) // the console's /rpcz: recent calls, 100 a second at most
+	}
+	sys, err := actors.NewSystem(&sysOpts)
 	if err != nil {
 		return err
 	}
 	defer sys.Shutdown()
+	if c.console != "" {
+		url, stop, err := consolehttp.Serve(c.console, console.Options{System: sys, Title: "bench"})
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Println("console:", url)
+	}
 	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry, LoadBalancer: c.loadBalancer,
 		ConnectionType: c.connectionType, BackupRequest: c.backup}
 	if c.maxRetry == 0 {

@@ -27,9 +27,13 @@ func TestBenchRuns(t *testing.T) {
 	}
 	defer srv.Shutdown(context.Background())
 	c := config{server: addr.String(), threads: 4, requestSize: 16, attachmentSize: 8,
-		duration: 300 * time.Millisecond, timeout: time.Second, maxRetry: 1}
+		duration: 300 * time.Millisecond, timeout: time.Second, maxRetry: 1, console: "127.0.0.1:0"}
 	if err := run(c); err != nil {
 		t.Fatalf("run() = %v", err)
+	}
+	c.console = "no-port"
+	if err := run(c); err == nil {
+		t.Fatal("run(-console no-port) = nil, want an error")
 	}
 	if err := run(config{server: addr.String(), threads: 0, duration: time.Second}); err == nil {
 		t.Fatal("run(thread_num=0) = nil, want an error")

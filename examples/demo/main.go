@@ -2,6 +2,10 @@
 // asynchronous and semi-synchronous calls, cancellation, timeouts, errors carrying brpc's codes,
 // the actor tree of a stuck call, and a short burst of load. Everything runs in this process over
 // real sockets; it needs no flags and exits 0 when every step behaved as it should.
+//
+// With -console ADDR it serves troupe's debugging console (package console) on ADDR while it runs
+// and prints its URL; -console_hold keeps the process, a light load and the console up that long
+// after the steps, to look around.
 package main
 
 import (
@@ -10,22 +14,30 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/console"
 	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
+	"github.com/troupe-rpc/troupe/examples/internal/consolehttp"
+	"github.com/troupe-rpc/troupe/rpcz"
 	"github.com/troupe-rpc/troupe/wire"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
 func main() {
 	duration := flag.Duration("duration", 3*time.Second, "length of the load phase at the end")
+	consoleAddr := flag.String("console", "", "serve the debugging console over HTTP on this address (127.0.0.1:0 picks a port)")
+	hold := flag.Duration("console_hold", 0, "with -console: keep the console up this long after the steps, under a light load")
 	flag.Parse()
-	if err := run(*duration); err != nil {
+	if err := run(*duration, *consoleAddr, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
@@ -38,14 +50,26 @@ type demo struct {
 	fast, slow *echopbtroupe.EchoServiceClient // the generated client over each server's channel
 	fastCh     actors.Channel                  // for a call by name of a method the server lacks
 	servers    []*actors.Server
+	rec        *rpcz.Recorder // the console's recent calls; nil without -console
 }
 
-func run(load time.Duration) error {
-	d, err := setUp()
-	if err != nil {
-		return err
+func run(load time.Duration, consoleAddr string, hold time.Duration) error {
+	d := &demo{}
+	if consoleAddr != "" {
+		d.rec = rpcz.New(nil)
 	}
 	defer d.tearDown()
+	if err := d.setUp(); err != nil {
+		return err
+	}
+	if consoleAddr != "" {
+		url, stop, err := consolehttp.Serve(consoleAddr, console.Options{System: d.sys, Servers: d.servers, Title: "troupe demo"})
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Println("console:", url)
+	}
 	steps := []struct {
 		title string
 		fn    func() error
@@ -64,40 +88,67 @@ func run(load time.Duration) error {
 			return fmt.Errorf("%s: %w", s.title, err)
 		}
 	}
+	if consoleAddr != "" && hold > 0 {
+		d.hold(hold)
+	}
 	return nil
 }
 
-func setUp() (*demo, error) {
-	d := &demo{}
+// setUp starts the servers and the channels; tearDown stops what it started, also after it
+// failed.
+func (d *demo) setUp() error {
 	fastAddr, err := d.startServer(&echoservice.Service{Index: 0, EchoAttachment: true})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	slowAddr, err := d.startServer(&echoservice.Service{Index: 1, Sleep: 300 * time.Millisecond})
 	if err != nil {
-		d.tearDown()
-		return nil, err
+		return err
 	}
 	fmt.Printf("echo servers: fast on %s, slow (300ms) on %s\n", fastAddr, slowAddr)
-	if d.sys, err = actors.NewSystem(nil); err != nil {
-		d.tearDown()
-		return nil, err
+	if d.sys, err = actors.NewSystem(&actors.SystemOptions{Rpcz: d.rec}); err != nil {
+		return err
 	}
 	if d.fastCh, err = d.sys.NewChannel(fastAddr, nil); err != nil {
-		d.tearDown()
-		return nil, err
+		return err
 	}
 	slowCh, err := d.sys.NewChannel(slowAddr, &actors.ChannelOptions{Timeout: 2 * time.Second})
 	if err != nil {
-		d.tearDown()
-		return nil, err
+		return err
 	}
 	d.fast, d.slow = echopbtroupe.NewEchoServiceClient(d.fastCh), echopbtroupe.NewEchoServiceClient(slowCh)
-	return d, nil
+	return nil
+}
+
+// hold keeps the console up for dur, or until SIGINT or SIGTERM, while four callers call the
+// fast server every 10 ms and one the slow server, so that its pages have something to show.
+func (d *demo) hold(dur time.Duration) {
+	fmt.Printf("\nthe console stays up for %v under a light load (Ctrl-C ends it)\n", dur)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, dur)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			client, pause := d.fast, 10*time.Millisecond
+			if i == 4 {
+				client, pause = d.slow, 0
+			}
+			for ctx.Err() == nil {
+				_, _ = client.Echo(ctx, request("hold"), nil)
+				select {
+				case <-ctx.Done():
+				case <-time.After(pause):
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func (d *demo) startServer(svc *echoservice.Service) (string, error) {
-	srv, err := actors.NewServer(nil)
+	srv, err := actors.NewServer(&actors.ServerOptions{Rpcz: d.rec})
 	if err != nil {
 		return "", err
 	}

@@ -24,8 +24,11 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/console"
 	"github.com/troupe-rpc/troupe/examples/echo/echopbtroupe"
+	"github.com/troupe-rpc/troupe/examples/internal/consolehttp"
 	"github.com/troupe-rpc/troupe/examples/internal/tlsfiles"
+	"github.com/troupe-rpc/troupe/rpcz"
 )
 
 func main() {
@@ -41,6 +44,7 @@ func main() {
 	tlsKey := flag.String("tls_key", "", "PEM private key of -tls_cert")
 	tlsCA := flag.String("tls_ca", "", "PEM CA: TLS clients must show a certificate it signed (mutual TLS)")
 	requireTLS := flag.Bool("require_tls", false, "refuse plain connections (needs -tls_cert)")
+	consoleAddr := flag.String("console", "", "serve the debugging console (status, vars, rpcz…) over HTTP on this address, e.g. 127.0.0.1:8080")
 	flag.Parse()
 	if *cpuprofile != "" {
 		stop, err := profileCPU(*cpuprofile)
@@ -56,7 +60,7 @@ func main() {
 		os.Exit(2)
 	}
 	sec := security{tls: tlsConf, require: *requireTLS}
-	if err := run(*port, *listenAddr, *serverNum, *sleepUs, *echoAttachment, *maxConcurrency, *duration, sec); err != nil {
+	if err := run(*port, *listenAddr, *serverNum, *sleepUs, *echoAttachment, *maxConcurrency, *duration, sec, *consoleAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
@@ -68,7 +72,7 @@ type security struct {
 	require bool
 }
 
-func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachment bool, maxConcurrency int, duration time.Duration, sec security) error {
+func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachment bool, maxConcurrency int, duration time.Duration, sec security, consoleAddr string) error {
 	if serverNum < 1 {
 		return fmt.Errorf("-server_num=%d, want >= 1", serverNum)
 	}
@@ -83,11 +87,15 @@ func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachm
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var servers []*actors.Server
 	defer shutdownAll(&servers)
+	var rec *rpcz.Recorder // the console's /rpcz: recent requests, 100 a second at most
+	if consoleAddr != "" {
+		rec = rpcz.New(nil)
+	}
 	services := make([]*echoservice.Service, serverNum)
 	for i := range serverNum {
 		services[i] = &echoservice.Service{Index: int32(i), Sleep: sleeps[i], EchoAttachment: echoAttachment}
 		srv, err := actors.NewServer(&actors.ServerOptions{MaxConcurrency: maxConcurrency, Logger: log,
-			TLS: sec.tls, RequireTLS: sec.require})
+			TLS: sec.tls, RequireTLS: sec.require, Rpcz: rec})
 		if err != nil {
 			return err
 		}
@@ -100,6 +108,14 @@ func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachm
 		}
 		fmt.Printf("server %d listening on %s%s\n", i, bound, sec.describe())
 		servers = append(servers, srv)
+	}
+	if consoleAddr != "" {
+		url, stop, err := consolehttp.Serve(consoleAddr, console.Options{Servers: servers, Title: "echo server"})
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Println("console:", url)
 	}
 	report(services, duration)
 	return nil

@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,7 +84,7 @@ func TestRun(t *testing.T) {
 	start := time.Now()
 	go func() {
 		defer close(finished)
-		result <- run(0, "127.0.0.1:0", 3, "0,1000", true, 0, duration, security{})
+		result <- run(0, "127.0.0.1:0", 3, "0,1000", true, 0, duration, security{}, "127.0.0.1:0")
 	}()
 	t.Cleanup(func() {
 		select {
@@ -107,6 +110,27 @@ func TestRun(t *testing.T) {
 			addrs[i] = m[2]
 		case <-time.After(testTimeout):
 			t.Fatalf("run() printed %d listening addresses within %v, want 3", len(addrs), testTimeout)
+		}
+	}
+	// -console: its URL follows the listening lines, and /status shows the three servers.
+	var url string
+	for url == "" {
+		select {
+		case line := <-lines:
+			url, _ = strings.CutPrefix(line, "console: ")
+		case <-time.After(testTimeout):
+			t.Fatalf("run() printed no console URL within %v", testTimeout)
+		}
+	}
+	resp, err := http.Get(url + "status?format=json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for i := range 3 {
+		if !strings.Contains(string(status), `"server": "`+addrs[i]+`"`) {
+			t.Errorf("console /status lacks server %d (%s):\n%s", i, addrs[i], status)
 		}
 	}
 	for i := range 3 {
@@ -179,7 +203,7 @@ func TestRunBadArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := run(tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs, true, 0, time.Millisecond, security{}); err == nil {
+			if err := run(tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs, true, 0, time.Millisecond, security{}, ""); err == nil {
 				t.Errorf("run(%d, %q, %d, %q, ...) = nil, want an error", tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs)
 			}
 		})
@@ -187,8 +211,11 @@ func TestRunBadArguments(t *testing.T) {
 }
 
 func TestRunNegativeMaxConcurrency(t *testing.T) {
-	if err := run(0, "127.0.0.1:0", 1, "", true, -1, time.Millisecond, security{}); err == nil {
+	if err := run(0, "127.0.0.1:0", 1, "", true, -1, time.Millisecond, security{}, ""); err == nil {
 		t.Errorf("run(max_concurrency -1) = nil, want an error")
+	}
+	if err := run(0, "127.0.0.1:0", 1, "", true, 0, time.Millisecond, security{}, "no-port"); err == nil || !strings.Contains(err.Error(), "-console no-port") {
+		t.Errorf("run(-console no-port) = %v, want an error naming the flag", err)
 	}
 }
 
@@ -208,7 +235,7 @@ func TestRunListenFailureStopsEarlierServers(t *testing.T) {
 	} else {
 		l.Close()
 	}
-	if err := run(0, first, 2, "", true, 0, time.Millisecond, security{}); err == nil {
+	if err := run(0, first, 2, "", true, 0, time.Millisecond, security{}, ""); err == nil {
 		t.Fatalf("run(2 servers from %s, the second port busy) = nil, want an error", first)
 	}
 	if conn, err := net.DialTimeout("tcp", first, testTimeout); err == nil {
