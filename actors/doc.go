@@ -395,4 +395,15 @@
 // .errors (by rpc.brpc.error_code), .in_flight, .retries, .backup_requests and .rejected;
 // troupe.socket.{connections,connections_open,bytes_in,bytes_out,frames_in,frames_out,writes}
 // by server.address and server.port; troupe.server.{connections_open,overcrowded,dropped}.
+//
+// # Debugging: Inspect, rpcz and the console
+//
+// [System.Inspect] returns the client's live actor tree: channels, the calls in flight (each
+// with its method, channel, what it waits on, deadline and time left, log id and retries, and
+// its sub-calls) and the sockets. [Server.Inspect] returns a server's: its listeners, its
+// methods with their requests in handlers and limits, and its connections with what each
+// reader is doing. [SystemOptions.Rpcz] and [ServerOptions.Rpcz] take a recorder of package
+// rpcz, which keeps recent sampled calls and requests through the tracing hooks above (the
+// recorder wraps the TracerProvider's tracer when there is one). Package console serves all of
+// it, with the metrics, as web pages and JSON.
 package actors
