@@ -516,7 +516,7 @@ func (s *span) snapshot(now time.Time) *Span {
 		case "server.address", "client.address":
 			host = kv.Value.AsString()
 		case "server.port", "client.port":
-			port = kv.Value.Emit()
+			port = kv.Value.String()
 		case "rpc.brpc.error_code":
 			out.Code = wire.Errno(kv.Value.AsInt64())
 		case "troupe.channel":
@@ -536,7 +536,7 @@ func (s *span) snapshot(now time.Time) *Span {
 			if out.Attributes == nil {
 				out.Attributes = map[string]string{}
 			}
-			out.Attributes[string(kv.Key)] = kv.Value.Emit()
+			out.Attributes[string(kv.Key)] = kv.Value.String()
 		}
 	}
 	if service != "" && method != "" {

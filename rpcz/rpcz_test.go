@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
@@ -26,13 +25,13 @@ func world(t *testing.T, opts *rpcz.Options) (*rpcz.Recorder, *actors.System, st
 	t.Helper()
 	rec := rpcz.New(opts)
 	sys, err := actors.NewSystem(&actors.SystemOptions{Rpcz: rec})
-	require.NoError(t, err)
+	must(t, err)
 	t.Cleanup(sys.Shutdown)
 	srv, err := actors.NewServer(&actors.ServerOptions{Rpcz: rec})
-	require.NoError(t, err)
-	require.NoError(t, (&echoservice.Service{}).Register(srv))
+	must(t, err)
+	must(t, (&echoservice.Service{}).Register(srv))
 	addr, err := srv.Listen("127.0.0.1:0")
-	require.NoError(t, err)
+	must(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), actorstest.Timeout)
 		defer cancel()
@@ -44,12 +43,12 @@ func world(t *testing.T, opts *rpcz.Options) (*rpcz.Recorder, *actors.System, st
 func TestRecordsCallAttemptAndRequestWithOneTraceID(t *testing.T) {
 	rec, sys, addr := world(t, nil)
 	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout})
-	require.NoError(t, err)
+	must(t, err)
 	defer ch.Close()
 
 	var cntl actors.Controller
 	cntl.SetLogID(4242)
-	require.NoError(t, ch.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("hi"), &echopb.EchoResponse{}, &cntl))
+	must(t, ch.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("hi"), &echopb.EchoResponse{}, &cntl))
 
 	// The server's request ends before the client reads the answer: both are in the ring.
 	var call, req *rpcz.Span
@@ -65,76 +64,84 @@ func TestRecordsCallAttemptAndRequestWithOneTraceID(t *testing.T) {
 		}
 		return call != nil && req != nil
 	})
-	require.Equal(t, echoservice.Method, call.Method)
-	require.Equal(t, addr, call.Channel)
-	require.Equal(t, addr, call.Remote)
-	require.Equal(t, int64(4242), call.LogID)
-	require.Equal(t, actorstest.Timeout.Milliseconds(), call.TimeoutMS)
-	require.False(t, call.Failed())
-	require.Len(t, call.Children, 1)
+	check(t, "call.Method", call.Method, echoservice.Method)
+	check(t, "call.Channel", call.Channel, addr)
+	check(t, "call.Remote", call.Remote, addr)
+	check(t, "call.LogID", call.LogID, int64(4242))
+	check(t, "call.TimeoutMS", call.TimeoutMS, actorstest.Timeout.Milliseconds())
+	check(t, "call.Failed()", call.Failed(), false)
+	check(t, "len(call.Children)", len(call.Children), 1)
 	at := call.Children[0]
-	require.Equal(t, "attempt", at.Kind)
-	require.Equal(t, 0, at.Retry)
-	require.Equal(t, addr, at.Remote)
+	check(t, "at.Kind", at.Kind, "attempt")
+	check(t, "at.Retry", at.Retry, 0)
+	check(t, "at.Remote", at.Remote, addr)
 
 	// The server continued the attempt's trace: brpc's rpcz ids went over the wire.
-	require.Equal(t, call.TraceID, req.TraceID)
-	require.Equal(t, at.SpanID, req.ParentID)
-	require.Equal(t, echoservice.Method, req.Method)
-	require.Equal(t, int64(4242), req.LogID)
-	require.Len(t, call.TraceID, 32)
-	require.Equal(t, "0000000000000000", call.TraceID[:16], "brpc's trace ids are 64-bit")
+	check(t, "req.TraceID", req.TraceID, call.TraceID)
+	check(t, "req.ParentID", req.ParentID, at.SpanID)
+	check(t, "req.Method", req.Method, echoservice.Method)
+	check(t, "req.LogID", req.LogID, int64(4242))
+	check(t, "len(call.TraceID)", len(call.TraceID), 32)
+	check(t, "brpc's trace ids are 64-bit", call.TraceID[:16], "0000000000000000")
 
 	found := rec.Find(req.SpanID)
-	require.NotNil(t, found)
-	require.Equal(t, req.SpanID, found.SpanID)
-	require.Equal(t, call.SpanID, rec.Find(at.SpanID).SpanID, "Find returns the trace's root")
-	require.Len(t, rec.Recent(rpcz.Query{TraceID: call.TraceID[16:]}), 2)
+	if found == nil {
+		t.Fatal("Find(the request's span id) = nil")
+	}
+	check(t, "found.SpanID", found.SpanID, req.SpanID)
+	check(t, "Find returns the trace's root", rec.Find(at.SpanID).SpanID, call.SpanID)
+	check(t, "traces of the call's brpc trace id", len(rec.Recent(rpcz.Query{TraceID: call.TraceID[16:]})), 2)
 }
 
 func TestRecordsFailuresWithTheirCode(t *testing.T) {
 	rec, sys, addr := world(t, nil)
 	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout, MaxRetry: actors.NoRetry})
-	require.NoError(t, err)
+	must(t, err)
 	defer ch.Close()
 	req := actorstest.EchoRequest("fail")
 	req.FailCode = proto.Int32(int32(wire.EINTERNAL))
 	err = ch.Call(context.Background(), echoservice.Method, req, &echopb.EchoResponse{}, nil)
-	require.Error(t, err)
-	require.NoError(t, ch.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("ok"), &echopb.EchoResponse{}, nil))
+	if err == nil {
+		t.Fatal("the failing call succeeded")
+	}
+	must(t, ch.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("ok"), &echopb.EchoResponse{}, nil))
 
 	actorstest.Eventually(t, "four traces", func() bool { return len(rec.Recent(rpcz.Query{})) == 4 })
 	failed := rec.Recent(rpcz.Query{AnyError: true})
-	require.Len(t, failed, 2, "the call and the server's request failed")
+	check(t, "failed traces (the call and the server's request)", len(failed), 2)
 	for _, s := range failed {
-		require.Equal(t, wire.EINTERNAL, s.Code, s.Kind)
-		require.NotEmpty(t, s.Error)
+		check(t, s.Kind+"'s code", s.Code, wire.EINTERNAL)
+		if s.Error == "" {
+			t.Errorf("%s has no error text", s.Kind)
+		}
 	}
-	require.Len(t, rec.Recent(rpcz.Query{Code: wire.EINTERNAL}), 2)
-	require.Empty(t, rec.Recent(rpcz.Query{Code: wire.ELIMIT}))
-	require.Len(t, rec.Recent(rpcz.Query{Limit: 1}), 1)
-	require.Empty(t, rec.Recent(rpcz.Query{Method: "NoSuch"}))
-	require.Empty(t, rec.Recent(rpcz.Query{MinDuration: time.Hour}))
+	check(t, "traces with EINTERNAL", len(rec.Recent(rpcz.Query{Code: wire.EINTERNAL})), 2)
+	check(t, "traces with ELIMIT", len(rec.Recent(rpcz.Query{Code: wire.ELIMIT})), 0)
+	check(t, "traces under Limit 1", len(rec.Recent(rpcz.Query{Limit: 1})), 1)
+	check(t, "traces of method NoSuch", len(rec.Recent(rpcz.Query{Method: "NoSuch"})), 0)
+	check(t, "traces of an hour or more", len(rec.Recent(rpcz.Query{MinDuration: time.Hour})), 0)
 	newest := rec.Recent(rpcz.Query{})[0]
-	require.False(t, newest.Failed(), "newest first: the second call's trace")
+	check(t, "the newest trace (the second call's) failed", newest.Failed(), false)
 }
 
 func TestRetriesAndSubCallsAreChildren(t *testing.T) {
 	rec, sys, addr := world(t, nil)
 	dead := actorstest.DeadAddr(t)
 	pc, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: actorstest.Timeout})
-	require.NoError(t, err)
+	must(t, err)
 	defer pc.Close()
 	for _, a := range []string{addr, dead} {
 		sub, err := sys.NewChannel(a, &actors.ChannelOptions{Timeout: actorstest.Timeout, MaxRetry: 2})
-		require.NoError(t, err)
+		must(t, err)
 		defer sub.Close()
-		require.NoError(t, pc.AddChannel(sub, combo.DoesntOwnChannel, nil, nil))
+		must(t, pc.AddChannel(sub, combo.DoesntOwnChannel, nil, nil))
 	}
 	var cntl actors.Controller
 	err = pc.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, &cntl)
 	var werr *wire.Error
-	require.True(t, err == nil || errors.As(err, &werr), "%v", err)
+	if err != nil && !errors.As(err, &werr) {
+		t.Fatalf("parallel call = %v", err)
+	}
 
 	var root *rpcz.Span
 	actorstest.Eventually(t, "the parallel call recorded", func() bool {
@@ -158,47 +165,70 @@ func TestRetriesAndSubCallsAreChildren(t *testing.T) {
 			}
 		}
 	})
-	require.Equal(t, 2, subs)
-	require.Equal(t, 1+3, attempts, "one to the live server, three to the dead one")
-	require.Equal(t, 2, retries)
+	check(t, "subs", subs, 2)
+	check(t, "one to the live server, three to the dead one", attempts, 1+3)
+	check(t, "retries", retries, 2)
 }
 
 func TestSamplingBudgetAndBounds(t *testing.T) {
 	rec, sys, addr := world(t, &rpcz.Options{PerSecond: 1, Capacity: 3})
 	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout})
-	require.NoError(t, err)
+	must(t, err)
 	defer ch.Close()
 	for range 5 {
-		require.NoError(t, ch.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
+		must(t, ch.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
 	}
 	offered, sampled := rec.Counts()
-	require.Equal(t, int64(10), offered, "five calls and five requests")
+	check(t, "five calls and five requests", offered, int64(10))
 	// One trace per second at most: unless the calls straddled seconds, one was sampled.
-	require.GreaterOrEqual(t, sampled, int64(1))
-	require.Less(t, sampled, offered)
-	require.LessOrEqual(t, len(rec.Recent(rpcz.Query{})), 3)
+	if sampled < 1 || sampled >= offered {
+		t.Errorf("sampled %d of %d, want at least one and not all", sampled, offered)
+	}
+
+	if n := len(rec.Recent(rpcz.Query{})); n > 3 {
+		t.Errorf("the ring of capacity 3 holds %d traces", n)
+	}
 
 	all := rpcz.New(&rpcz.Options{PerSecond: -1, Capacity: 2, MaxSpans: 1})
 	sys2, err := actors.NewSystem(&actors.SystemOptions{Rpcz: all})
-	require.NoError(t, err)
+	must(t, err)
 	defer sys2.Shutdown()
 	ch2, err := sys2.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout})
-	require.NoError(t, err)
+	must(t, err)
 	defer ch2.Close()
 	for range 3 {
-		require.NoError(t, ch2.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
+		must(t, ch2.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
 	}
 	got := all.Recent(rpcz.Query{})
-	require.Len(t, got, 2, "the ring keeps Capacity traces")
-	require.Len(t, got[0].Children, 1, "MaxSpans counts the root and its attempt")
+	check(t, "traces in a ring of capacity 2", len(got), 2)
+	check(t, "children kept under MaxSpans 1", len(got[0].Children), 1)
 }
 
 func TestNilRecorder(t *testing.T) {
 	var r *rpcz.Recorder
-	require.Nil(t, r.Recent(rpcz.Query{}))
-	require.Nil(t, r.Find("0123456789abcdef"))
-	require.Nil(t, r.Tracer(nil))
+	if r.Recent(rpcz.Query{}) != nil || r.Find("0123456789abcdef") != nil || r.Tracer(nil) != nil {
+		t.Error("a nil Recorder records something")
+	}
+
 	o, s := r.Counts()
-	require.Zero(t, o+s)
-	require.Nil(t, rpcz.New(nil).Find("not hex"))
+	check(t, "a nil Recorder's counts", o+s, 0)
+	if rpcz.New(nil).Find("not hex") != nil {
+		t.Error("Find(\"not hex\") found a span")
+	}
+}
+
+// must fails the test at once on a non-nil error.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// check fails the test when got is not want.
+func check[T comparable](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
 }
