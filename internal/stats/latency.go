@@ -1,12 +1,17 @@
 package stats
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Latency records the latencies of calls: since it was made ([Histogram]) and over the last
-// minute, second by second. Make it with [NewLatency]; it must not be copied.
+// minute, second by second. Make it with [NewLatency]; it must not be copied. Its ring of
+// seconds (50 KiB) is made by the first call recorded, so that a method never called (a
+// server's method nobody uses, say) costs only its histogram.
 type Latency struct {
 	all   Histogram
-	ring  ring
+	ring  atomic.Pointer[ring]
 	clock func() int64 // the current Unix second
 }
 
@@ -16,9 +21,20 @@ func NewLatency() *Latency { return NewLatencyClock(nil) }
 // NewLatencyClock returns an empty Latency whose seconds come from clock (Unix seconds); nil is
 // the wall clock.
 func NewLatencyClock(clock func() int64) *Latency {
-	l := &Latency{clock: clock}
-	l.ring.init()
-	return l
+	return &Latency{clock: clock}
+}
+
+// seconds returns the ring, made on first use.
+func (l *Latency) seconds() *ring {
+	if r := l.ring.Load(); r != nil {
+		return r
+	}
+	r := new(ring)
+	r.init()
+	if l.ring.CompareAndSwap(nil, r) {
+		return r
+	}
+	return l.ring.Load()
 }
 
 func (l *Latency) now() int64 {
@@ -35,7 +51,7 @@ func (l *Latency) Record(d time.Duration, failed bool) { l.RecordAt(l.now(), d, 
 // has the time already saves reading the clock.
 func (l *Latency) RecordAt(sec int64, d time.Duration, failed bool) {
 	l.all.Record(d)
-	l.ring.record(sec, max(int64(d), 0), failed)
+	l.seconds().record(sec, max(int64(d), 0), failed)
 }
 
 // LatencySnapshot is what a [Latency] recorded.
@@ -47,7 +63,13 @@ type LatencySnapshot struct {
 
 // Snapshot returns what l recorded.
 func (l *Latency) Snapshot() LatencySnapshot {
-	secs, last := l.ring.seconds(l.now())
+	var secs []Second
+	var last Summary
+	if r := l.ring.Load(); r != nil {
+		secs, last = r.seconds(l.now())
+	} else {
+		secs = emptySeconds(l.now())
+	}
 	return LatencySnapshot{Total: l.all.Snapshot(), LastMinute: last, PerSecond: secs}
 }
 

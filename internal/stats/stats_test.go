@@ -271,3 +271,25 @@ func BenchmarkMethodEndAt(b *testing.B) {
 		}
 	})
 }
+
+// A method never called costs its histogram only: the ring of seconds comes with the first call.
+func TestLatencyRingIsMadeByTheFirstCall(t *testing.T) {
+	l := NewLatencyClock(func() int64 { return 1000 })
+	if l.ring.Load() != nil {
+		t.Fatal("a new Latency has its ring already")
+	}
+	snap := l.Snapshot()
+	if len(snap.PerSecond) != Window || snap.PerSecond[Window-1].Start != 1000 || snap.LastMinute.Count != 0 {
+		t.Fatalf("an unused Latency's snapshot: %d seconds, last %+v, minute %+v", len(snap.PerSecond), snap.PerSecond[Window-1], snap.LastMinute)
+	}
+	if l.ring.Load() != nil {
+		t.Fatal("Snapshot made the ring")
+	}
+	l.Record(time.Millisecond, false)
+	if l.ring.Load() == nil {
+		t.Fatal("recording a call made no ring")
+	}
+	if snap := l.Snapshot(); snap.PerSecond[Window-1].Calls != 1 || snap.LastMinute.Count != 1 {
+		t.Fatalf("after a call: last second %+v, minute %+v", snap.PerSecond[Window-1], snap.LastMinute)
+	}
+}

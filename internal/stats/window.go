@@ -111,3 +111,12 @@ func (r *ring) seconds(now int64) ([]Second, Summary) {
 	}
 	return out, summarize(all[:], slotSub, sum, maxV, slotUnit)
 }
+
+// emptySeconds returns the seconds of (now-Window, now] without calls.
+func emptySeconds(now int64) []Second {
+	out := make([]Second, Window)
+	for i := range out {
+		out[i].Start = now - Window + 1 + int64(i)
+	}
+	return out
+}
