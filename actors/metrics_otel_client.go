@@ -6,6 +6,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/troupe-rpc/troupe/internal/callrt"
 	"github.com/troupe-rpc/troupe/internal/stats"
 )
 
@@ -67,6 +68,11 @@ func (s *System) observeOtel(_ context.Context, obs metric.Observer) error {
 		tables = append(tables, ch.stats)
 	}
 	s.mu.Unlock()
+	for _, x := range s.rt.Shown() { // combo channels
+		if cs, ok := x.(*callrt.ChannelStats); ok {
+			tables = append(tables, cs.Table)
+		}
+	}
 	for _, t := range tables {
 		if t != nil {
 			t.Each(func(m *stats.Method) { o.side.observe(obs, m) })

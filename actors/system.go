@@ -123,6 +123,7 @@ func NewSystem(opts *SystemOptions) (*System, error) {
 	s.name = "troupe" + strings.TrimPrefix(s.as.ProcessRegistry.NextId(), "$")
 	s.rt = callrt.NewRuntime(mailbox.NewPool(o.Workers, 0, 0), mailbox.NewRegistry(s.as, s.name), s.log, runDone)
 	s.link = callrt.MakeLink(s.rt)
+	s.rt.SetStatsTables(s.newStatsTable) // combo channels' records: off with DisableMetrics, in OTel
 	s.rt.SetTracer(o.Rpcz.Tracer(tracerOf(o.TracerProvider)))
 	s.rpcz = o.Rpcz
 	s.deadLetters = s.as.EventStream.Subscribe(s.onDeadLetter)

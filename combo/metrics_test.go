@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
 	"github.com/troupe-rpc/troupe/combo"
 	"github.com/troupe-rpc/troupe/wire/echopb"
@@ -53,5 +57,88 @@ func TestParallelChannelStats(t *testing.T) {
 	}
 	if chs := sys.Stats().Channels; len(chs) != 0 {
 		t.Errorf("after Close, Stats() lists %d channels, want none: %+v", len(chs), chs)
+	}
+}
+
+// A combo channel's records follow the System's settings: off with DisableMetrics, exported
+// through the System's MeterProvider under the channel's name.
+func TestComboChannelMetricsFollowTheSystem(t *testing.T) {
+	addr := startEcho(t, nil)
+	off, err := actors.NewSystem(&actors.SystemOptions{DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Shutdown()
+	po, err := combo.NewParallelChannel(off, &combo.ParallelOptions{Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer po.Close()
+	if err := po.AddChannel(plain(t, off, addr, nil), combo.OwnsChannel, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := po.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil); err != nil {
+		t.Fatalf("Call() = %v", err)
+	}
+	for _, ch := range off.Stats().Channels {
+		if strings.HasPrefix(ch.Name, "parallel-") || len(ch.Methods) > 0 {
+			t.Errorf("with metrics disabled, Stats lists %s with methods %+v", ch.Name, ch.Methods)
+		}
+	}
+
+	reader := sdkmetric.NewManualReader()
+	sys, err := actors.NewSystem(&actors.SystemOptions{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown()
+	const n = 4
+	p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.AddChannel(plain(t, sys, addr, nil), combo.OwnsChannel, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := p.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil); err != nil {
+			t.Fatalf("Call() = %v", err)
+		}
+	}
+	var name string
+	for _, ch := range sys.Stats().Channels {
+		if strings.HasPrefix(ch.Name, "parallel-") {
+			name = ch.Name
+		}
+	}
+	if name == "" {
+		t.Fatal("Stats lists no parallel channel")
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var durations, calls uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch data := m.Data.(type) {
+			case metricdata.Histogram[float64]:
+				for _, dp := range data.DataPoints {
+					if v, ok := dp.Attributes.Value("troupe.channel.target"); ok && v.AsString() == name && m.Name == "rpc.client.duration" {
+						durations += dp.Count
+					}
+				}
+			case metricdata.Sum[int64]:
+				for _, dp := range data.DataPoints {
+					if v, ok := dp.Attributes.Value("troupe.channel.target"); ok && v.AsString() == name && m.Name == "troupe.rpc.client.calls" {
+						calls += uint64(dp.Value)
+					}
+				}
+			}
+		}
+	}
+	if durations != n || calls != n {
+		t.Errorf("OpenTelemetry has %d durations and %d calls of %s, want %d each", durations, calls, name, n)
 	}
 }

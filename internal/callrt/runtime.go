@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/troupe-rpc/troupe/internal/stats"
 	"github.com/troupe-rpc/troupe/mailbox"
 	"github.com/troupe-rpc/troupe/naming"
 	"github.com/troupe-rpc/troupe/wire"
@@ -46,6 +47,7 @@ type Runtime struct {
 	watchers map[*context.CancelFunc]struct{}
 	shown    map[*any]struct{}
 	statsSeq atomic.Int64 // numbers the ChannelStats of combo channels
+	newTable func(name string) *stats.Table
 }
 
 // NewRuntime returns the Runtime of a System. callDone runs an asynchronous call's done callback,

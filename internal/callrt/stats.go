@@ -37,9 +37,22 @@ type ChannelStats struct {
 	Table *stats.Table
 }
 
-// ShowStats makes and lists the records of a channel of kind; remove unlists them.
+// SetStatsTables makes newTable the maker of combo channels' per-method records: it gets the
+// channel's name and returns nil when metrics are disabled. It is set once, before any channel
+// is made; without it, every combo channel gets a plain table.
+func (rt *Runtime) SetStatsTables(newTable func(name string) *stats.Table) { rt.newTable = newTable }
+
+// ShowStats makes and lists the records of a channel of kind; remove unlists them. It returns a
+// nil table, and lists nothing, when metrics are disabled.
 func (rt *Runtime) ShowStats(kind string) (t *stats.Table, remove func()) {
-	cs := &ChannelStats{Name: kind + "-" + strconv.FormatInt(rt.statsSeq.Add(1), 10), Kind: kind,
-		Table: stats.NewTable(nil, nil)}
-	return cs.Table, rt.Show(cs)
+	name := kind + "-" + strconv.FormatInt(rt.statsSeq.Add(1), 10)
+	if rt.newTable != nil {
+		t = rt.newTable(name)
+	} else {
+		t = stats.NewTable(nil, nil)
+	}
+	if t == nil {
+		return nil, func() {}
+	}
+	return t, rt.Show(&ChannelStats{Name: name, Kind: kind, Table: t})
 }
