@@ -8,20 +8,26 @@ import (
 
 	"github.com/troupe-rpc/troupe/actors"
 	"github.com/troupe-rpc/troupe/actors/echoservice"
+	"github.com/troupe-rpc/troupe/rpcz"
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
 // BenchmarkUnaryEchoMetrics is BenchmarkUnaryEcho with the metrics of client and server off, on
-// (the default) and exported through an OpenTelemetry SDK MeterProvider, with one caller and with
-// 64 callers on one channel.
+// (the default), exported through an OpenTelemetry SDK MeterProvider, and on with an rpcz
+// recorder on both sides (default sampling: 100 traces a second), with one caller and with 64
+// callers on one channel.
 func BenchmarkUnaryEchoMetrics(b *testing.B) {
-	for _, mode := range []string{"off", "on", "otel"} {
+	for _, mode := range []string{"off", "on", "otel", "rpcz"} {
 		b.Run("metrics="+mode, func(b *testing.B) {
 			sopts := &actors.ServerOptions{DisableMetrics: mode == "off"}
 			copts := &actors.SystemOptions{DisableMetrics: mode == "off"}
 			if mode == "otel" {
 				sopts.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 				copts.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			}
+			if mode == "rpcz" {
+				rec := rpcz.New(nil)
+				sopts.Rpcz, copts.Rpcz = rec, rec
 			}
 			srv, err := actors.NewServer(sopts)
 			if err != nil {

@@ -21,7 +21,7 @@ func tracerOf(tp trace.TracerProvider) trace.Tracer {
 // traceAttempt starts the span of attempt at when its call is traced, and puts the attempt's
 // ids into meta, each unless the Controller set one (a user's id wins).
 func (pc *plainCall) traceAttempt(at *attempt, meta *wire.Meta) {
-	if pc.call.Span() != nil {
+	if s := pc.call.Span(); s != nil && !callrt.Silent(s) {
 		pc.startAttemptSpan(at, meta)
 	}
 }

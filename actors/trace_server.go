@@ -33,6 +33,12 @@ func (s *Server) startServerSpan(hc *handlerCtx) {
 	if m := hc.call.meta; m.TraceID != 0 && m.SpanID != 0 {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, callrt.RemoteSpanContext(m.TraceID, m.SpanID))
 	}
+	if ps, ok := s.tracer.(callrt.PreSampler); ok {
+		var record bool
+		if ctx, _, record = ps.PreSample(ctx); !record {
+			return // the request is not traced: its handler runs under hc
+		}
+	}
 	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = callrt.MethodAttributes(attrs, hc.call.method)
 	if r := hc.call.remote; r != nil {

@@ -11,7 +11,8 @@
 //
 // Sampling is per local root (a call made by the program, a request a Server received): the first
 // [Options.PerSecond] of each second are recorded with everything under them, the rest not at
-// all. An unsampled call costs a few allocations for its span attributes and nothing else; with
-// no Recorder and no TracerProvider, calls are not traced at all. Memory is bounded by
+// all. troupe asks the Recorder before it builds a span's attributes, so an unsampled call
+// allocates nothing more (BenchmarkUnaryEchoMetrics/metrics=rpcz: 16 allocations per call, as
+// without a Recorder); with no Recorder and no TracerProvider, calls are not traced at all. Memory is bounded by
 // [Options.Capacity] traces of at most [Options.MaxSpans] spans each.
 package rpcz

@@ -213,6 +213,34 @@ func (s *skipped) AddEvent(name string, o ...trace.EventOption) {
 	}
 }
 
+// presampled marks the context of a local root that PreSample sampled: Start takes no second
+// share of the budget for it.
+type presampled struct{}
+
+// PreSample tells, before the caller builds a span's attributes and options, whether the span
+// that Start would start under ctx is recorded anywhere. When it is not, it returns the span to
+// use instead (one that records nothing) and false; the caller then skips Start and saves the
+// allocations. When it is, it returns the context to pass to Start. Troupe's call runtime and
+// server ask it before every span.
+func (t *tracer) PreSample(ctx context.Context) (context.Context, trace.Span, bool) {
+	switch trace.SpanFromContext(ctx).(type) {
+	case *span:
+		return ctx, nil, true
+	case *skipped:
+		if t.next == nil {
+			return ctx, skippedRoot, false
+		}
+		return ctx, nil, true
+	}
+	if t.next != nil {
+		return ctx, nil, true // the wrapped tracer decides too: Start takes the share
+	}
+	if !t.r.take(time.Now()) {
+		return ctx, skippedRoot, false
+	}
+	return context.WithValue(ctx, presampled{}, true), nil, true
+}
+
 func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	cfg := trace.NewSpanStartConfig(opts...)
 	parent := trace.SpanFromContext(ctx)
@@ -228,7 +256,7 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if tr == nil && !t.r.take(now) {
+	if tr == nil && ctx.Value(presampled{}) == nil && !t.r.take(now) {
 		return t.skip(ctx, name, nil, opts)
 	}
 	var next trace.Span

@@ -232,3 +232,35 @@ func check[T comparable](t *testing.T, what string, got, want T) {
 		t.Fatalf("%s = %v, want %v", what, got, want)
 	}
 }
+
+// Sampling is decided once per call: the sub-calls and attempts of a call follow it, sampled or
+// not, and never take a share of the budget.
+func TestSubCallsFollowTheirCallsSampling(t *testing.T) {
+	_, addr := actorstest.StartEcho(t, nil)
+	rec := rpcz.New(&rpcz.Options{PerSecond: 1})
+	sys, err := actors.NewSystem(&actors.SystemOptions{Rpcz: rec})
+	must(t, err)
+	defer sys.Shutdown()
+	pc, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: actorstest.Timeout})
+	must(t, err)
+	defer pc.Close()
+	for range 3 {
+		sub, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout})
+		must(t, err)
+		must(t, pc.AddChannel(sub, combo.OwnsChannel, nil, nil))
+	}
+	const n = 5
+	for range n {
+		must(t, pc.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
+	}
+	offered, sampled := rec.Counts()
+	check(t, "local roots offered", offered, int64(n))
+	traces := rec.Recent(rpcz.Query{})
+	check(t, "traces recorded", int64(len(traces)), sampled)
+	for _, tr := range traces {
+		check(t, "sub-calls of a sampled call", len(tr.Children), 3)
+		for _, sub := range tr.Children {
+			check(t, "attempts of a sampled sub-call", len(sub.Children), 1)
+		}
+	}
+}

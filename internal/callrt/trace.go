@@ -40,6 +40,18 @@ const (
 // RPCSystem is the rpc.system of troupe's spans.
 const RPCSystem = "brpc"
 
+// PreSampler is a tracer that can tell, before a span's attributes are built, that it records
+// nothing of the span Start would start under ctx: it then returns the span to use and false, and
+// the caller skips Start. Otherwise it returns the context to start the span from. The rpcz
+// recorder's tracer is one: its unsampled calls cost no attributes.
+type PreSampler interface {
+	PreSample(ctx context.Context) (context.Context, trace.Span, bool)
+}
+
+// Silent reports whether span s is one whose children are not worth starting: it records nothing
+// and has no ids to pass on.
+func Silent(s trace.Span) bool { return !s.IsRecording() && !s.SpanContext().IsValid() }
+
 // SetTracer makes every call of the Runtime traced with t: each call gets a span, a child of the
 // span its context carries or, for a child call, of its parent's span. nil, the default, traces
 // nothing at no cost. It is set once, before any call starts.
@@ -68,7 +80,19 @@ func (c *Call) startSpan(ctx context.Context) {
 		return
 	}
 	if c.parent != nil {
+		if ps := c.parent.span; ps != nil && Silent(ps) {
+			c.span = ps // nothing records the parent: nothing records its children either
+			return
+		}
 		ctx = c.parent.TraceContext(ctx)
+	}
+	if ps, ok := t.(PreSampler); ok {
+		var span trace.Span
+		var record bool
+		if ctx, span, record = ps.PreSample(ctx); !record {
+			c.span = span
+			return
+		}
 	}
 	attrs := make([]attribute.KeyValue, 0, 6)
 	attrs = append(MethodAttributes(attrs, c.method), AttrChannel.String(c.target))
