@@ -25,6 +25,8 @@ const (
 	DefaultCapacity  = 1024 // traces kept
 	DefaultPerSecond = 100  // traces sampled per second
 	DefaultMaxSpans  = 256  // spans kept per trace
+	// DefaultMaxKeptSpans bounds the spans of all the traces kept: about 13 MB at most.
+	DefaultMaxKeptSpans = 16384
 )
 
 // Options tune a [Recorder]. The zero value takes the defaults.
@@ -40,6 +42,10 @@ type Options struct {
 	// MaxSpans bounds the spans kept per trace (a 1 000-way fan-out keeps its first MaxSpans
 	// and counts the others in [Span.Dropped]); 0 means DefaultMaxSpans.
 	MaxSpans int
+	// MaxKeptSpans bounds the spans of all the traces the ring keeps, which bounds its memory
+	// (a span takes about 800 bytes): the oldest traces go first when the newest would exceed
+	// it. The ring of failures has a quarter of it. 0 means DefaultMaxKeptSpans.
+	MaxKeptSpans int
 }
 
 // Recorder keeps the recent sampled calls and requests of the Systems and Servers given it (see
@@ -58,29 +64,45 @@ type Recorder struct {
 	open   map[*trace_]struct{}
 }
 
-// ring is a bounded list of traces, the oldest dropped first.
+// ring is a bounded queue of traces, the oldest dropped first: at most len(traces) of them, and
+// no more than budget spans in all (but always the newest trace).
 type ring struct {
-	traces []*trace_ // traces[next] is the oldest once full
-	next   int
-	full   bool
+	traces []*trace_ // circular: traces[head] is the oldest of n
+	sizes  []int     // the spans of each
+	head   int
+	n      int
+	spans  int
+	budget int
 }
 
-func (r *ring) push(tr *trace_) {
-	r.traces[r.next] = tr
-	r.next++
-	if r.next == len(r.traces) {
-		r.next, r.full = 0, true
+func newRing(capacity, budget int) ring {
+	return ring{traces: make([]*trace_, capacity), sizes: make([]int, capacity), budget: budget}
+}
+
+func (r *ring) push(tr *trace_, size int) {
+	if r.n == len(r.traces) {
+		r.pop()
 	}
+	i := (r.head + r.n) % len(r.traces)
+	r.traces[i], r.sizes[i] = tr, size
+	r.n++
+	r.spans += size
+	for r.spans > r.budget && r.n > 1 {
+		r.pop()
+	}
+}
+
+func (r *ring) pop() {
+	r.spans -= r.sizes[r.head]
+	r.traces[r.head] = nil
+	r.head = (r.head + 1) % len(r.traces)
+	r.n--
 }
 
 // newestFirst appends the ring's traces to out, newest first.
 func (r *ring) newestFirst(out []*trace_) []*trace_ {
-	n := r.next
-	if r.full {
-		n = len(r.traces)
-	}
-	for i := range n {
-		out = append(out, r.traces[(r.next-1-i+len(r.traces))%len(r.traces)])
+	for i := r.n - 1; i >= 0; i-- {
+		out = append(out, r.traces[(r.head+i)%len(r.traces)])
 	}
 	return out
 }
@@ -101,8 +123,12 @@ func New(opts *Options) *Recorder {
 	if r.maxSpans <= 0 {
 		r.maxSpans = DefaultMaxSpans
 	}
-	r.all.traces = make([]*trace_, r.capacity)
-	r.failed.traces = make([]*trace_, max(r.capacity/4, 1))
+	spans := o.MaxKeptSpans
+	if spans <= 0 {
+		spans = DefaultMaxKeptSpans
+	}
+	r.all = newRing(r.capacity, spans)
+	r.failed = newRing(max(r.capacity/4, 1), max(spans/4, 1))
 	return r
 }
 
@@ -459,13 +485,13 @@ func (s *span) End(o ...trace.SpanEndOption) {
 // keep moves ended trace tr into the ring, and into the ring of failures when its root failed.
 func (r *Recorder) keep(tr *trace_) {
 	tr.mu.Lock()
-	failed := tr.root.code == codes.Error
+	failed, size := tr.root.code == codes.Error, tr.spans+1
 	tr.mu.Unlock()
 	r.mu.Lock()
 	delete(r.open, tr)
-	r.all.push(tr)
+	r.all.push(tr, size)
 	if failed {
-		r.failed.push(tr)
+		r.failed.push(tr, size)
 	}
 	r.mu.Unlock()
 }

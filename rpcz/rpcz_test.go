@@ -202,6 +202,19 @@ func TestSamplingBudgetAndBounds(t *testing.T) {
 	got := all.Recent(rpcz.Query{})
 	check(t, "traces in a ring of capacity 2", len(got), 2)
 	check(t, "children kept under MaxSpans 1", len(got[0].Children), 1)
+
+	// Two spans a trace (the call and its attempt) under a budget of 5 kept spans: 2 traces.
+	few := rpcz.New(&rpcz.Options{PerSecond: -1, Capacity: 100, MaxKeptSpans: 5})
+	sys3, err := actors.NewSystem(&actors.SystemOptions{Rpcz: few})
+	must(t, err)
+	defer sys3.Shutdown()
+	ch3, err := sys3.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout})
+	must(t, err)
+	defer ch3.Close()
+	for range 4 {
+		must(t, ch3.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
+	}
+	check(t, "traces kept under MaxKeptSpans 5", len(few.Recent(rpcz.Query{})), 2)
 }
 
 func TestNilRecorder(t *testing.T) {
