@@ -20,7 +20,8 @@ import (
 type MethodRow struct {
 	Method string `json:"method"`
 	// QPS is the calls that ended in the last complete second; QPSMinute the average over the
-	// last minute (over the seconds since the first call, for a method younger than that).
+	// last minute's complete seconds (those since the first call, for a method younger than
+	// that).
 	QPS       float64 `json:"qps"`
 	QPSMinute float64 `json:"qps_minute"`
 	Calls     int64   `json:"calls"` // since start
@@ -51,21 +52,25 @@ func methodRow(m *actors.MethodStats) MethodRow {
 		}
 		row.Errors[codeName(code)] += n
 	}
-	var minute int64
-	first := -1 // the first second with calls: a younger method averages over its life
+	var complete int64 // the calls of the complete seconds
+	first := -1        // the first second with calls: a younger method averages over its life
+	last := len(m.PerSecond) - 2
 	for i, s := range m.PerSecond {
 		row.PerSecond = append(row.PerSecond, float64(s.Calls))
-		minute += s.Calls
 		row.ErrorsMinute += s.Errors
+		if i > last {
+			continue // the current second, not over yet
+		}
+		complete += s.Calls
 		if s.Calls > 0 && first < 0 {
 			first = i
 		}
-		if i == len(m.PerSecond)-2 { // the last complete second
+		if i == last {
 			row.QPS, row.P99Now = float64(s.Calls), s.P99
 		}
 	}
 	if first >= 0 {
-		row.QPSMinute = float64(minute) / float64(len(m.PerSecond)-first)
+		row.QPSMinute = float64(complete) / float64(last-first+1)
 	}
 	return row
 }
