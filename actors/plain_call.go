@@ -218,11 +218,11 @@ func (pc *plainCall) Release(c *callrt.Call) {
 	}
 }
 
-// Status says what the call waits for, for Inspect.
 // Retries returns how many attempts the call made after its first, backup requests included.
 // It is called from any goroutine.
 func (pc *plainCall) Retries() int { return int(pc.retried.Load()) }
 
+// Status says what the call waits for, for Inspect.
 func (pc *plainCall) Status() string {
 	st := pc.state.Load()
 	if st == plainWaiting {
