@@ -61,7 +61,8 @@ func ExampleHashingPartitioner() {
 		defer ch.Close()
 		partitions = append(partitions, ch)
 	}
-	h, _ := combo.NewHashingPartitioner(sys, partitions, map[string]combo.PartitionedMethod{echoservice.Method: wordsMethod()}, nil)
+	h, _ := combo.NewHashingPartitioner(sys, partitions, map[string]combo.PartitionedMethod{echoservice.Method: wordsMethod()},
+		&combo.HashingOptions{Timeout: 5 * time.Second})
 	defer h.Close()
 
 	resp := &echopb.EchoResponse{}
@@ -94,7 +95,7 @@ func ExampleCustomPartitioner() {
 			}
 			return map[int]proto.Message{id: req}, nil
 		},
-	}}, &combo.CustomOptions{Instances: func(shard int) []int {
+	}}, &combo.CustomOptions{Timeout: 5 * time.Second, Instances: func(shard int) []int {
 		if shard == 0 {
 			return []int{0, 1}
 		}
@@ -128,7 +129,7 @@ func ExampleMethodBuilder() {
 	defer fanOut.Close()
 
 	ch, err := combo.NewMethodBuilder(sys).
-		Method(echoservice.Method, combo.MethodConfig{Channel: fanOut, Timeout: time.Second}).
+		Method(echoservice.Method, combo.MethodConfig{Channel: fanOut, Timeout: 5 * time.Second}).
 		Build()
 	fmt.Println(err)
 	err = ch.Call(context.Background(), echoservice.Method, &echopb.EchoRequest{Message: proto.String("x y")}, &echopb.EchoResponse{}, nil)
@@ -153,7 +154,8 @@ func ExampleShards() {
 	defer sys.Shutdown()
 	shards, _ := combo.NewShards(sys, "file://"+list, nil)
 	defer shards.Close()
-	h, _ := shards.NewHashingPartitioner(map[string]combo.PartitionedMethod{echoservice.Method: wordsMethod()}, nil)
+	h, _ := shards.NewHashingPartitioner(map[string]combo.PartitionedMethod{echoservice.Method: wordsMethod()},
+		&combo.HashingOptions{Timeout: 5 * time.Second})
 	defer h.Close()
 
 	err := h.Call(context.Background(), echoservice.Method, &echopb.EchoRequest{Message: proto.String("a b c")}, &echopb.EchoResponse{}, nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -39,7 +40,7 @@ func ExampleParallelChannel() {
 	sys, _ := actors.NewSystem(nil)
 	defer sys.Shutdown()
 
-	p, _ := combo.NewParallelChannel(sys, nil)
+	p, _ := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: 5 * time.Second})
 	for _, a := range addrs {
 		ch, _ := sys.NewChannel(a, nil)
 		_ = p.AddChannel(ch, combo.OwnsChannel, nil, nil) // broadcast; answers merged with proto.Merge
@@ -66,7 +67,7 @@ func ExampleSelectiveChannel() {
 	sys, _ := actors.NewSystem(nil)
 	defer sys.Shutdown()
 
-	s, _ := combo.NewSelectiveChannel(sys, &combo.SelectiveOptions{LoadBalancer: "rr", MaxRetry: 1})
+	s, _ := combo.NewSelectiveChannel(sys, &combo.SelectiveOptions{LoadBalancer: "rr", MaxRetry: 1, Timeout: 5 * time.Second})
 	for _, a := range addrs {
 		ch, _ := sys.NewChannel(a, nil)
 		_, _ = s.AddChannel(ch, combo.OwnsChannel)
@@ -93,7 +94,8 @@ func ExamplePartitionChannel() {
 
 	sys, _ := actors.NewSystem(nil)
 	defer sys.Shutdown()
-	pc, _ := combo.NewPartitionChannel(sys, 3, combo.SlashParser{}, "file://"+list, nil)
+	pc, _ := combo.NewPartitionChannel(sys, 3, combo.SlashParser{}, "file://"+list,
+		&combo.PartitionOptions{Timeout: 5 * time.Second})
 	defer pc.Close()
 
 	var cntl actors.Controller
@@ -119,7 +121,7 @@ func ExampleSubCall_mapController() {
 				sub.SetRequestAttachment(fmt.Appendf(nil, "part %d of %d", i+1, n))
 			}}
 	})
-	p, _ := combo.NewParallelChannel(sys, nil)
+	p, _ := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: 5 * time.Second})
 	for _, a := range addrs {
 		ch, _ := sys.NewChannel(a, nil)
 		_ = p.AddChannel(ch, combo.OwnsChannel, mapper, nil)

@@ -3,6 +3,7 @@ package combo_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -42,7 +43,7 @@ func ExampleParallelChannel_userChannel() {
 
 	answers := make([]*echopb.EchoResponse, 2)
 	keep := combo.ResponseMergerFunc(func(_, sub proto.Message) combo.MergeResult { return combo.Merged })
-	p, _ := combo.NewParallelChannel(sys, nil)
+	p, _ := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: 5 * time.Second})
 	for i, sub := range []actors.Channel{ch, shoutingChannel{inner: ch}} {
 		mapper := combo.CallMapperFunc(func(_, _ int, method string, req, _ proto.Message) combo.SubCall {
 			answers[i] = &echopb.EchoResponse{}
