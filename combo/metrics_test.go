@@ -64,22 +64,35 @@ func TestParallelChannelStats(t *testing.T) {
 // through the System's MeterProvider under the channel's name.
 func TestComboChannelMetricsFollowTheSystem(t *testing.T) {
 	addr := startEcho(t, nil)
-	off, err := actors.NewSystem(&actors.SystemOptions{DisableMetrics: true})
-	if err != nil {
-		t.Fatal(err)
+	// callParallel makes n calls through a parallel channel of sys over one sub-channel.
+	callParallel := func(sys *actors.System, n int) {
+		t.Helper()
+		p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		if err := p.AddChannel(plain(t, sys, addr, nil), combo.OwnsChannel, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			if err := p.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil); err != nil {
+				t.Fatalf("Call() = %v", err)
+			}
+		}
 	}
-	defer off.Shutdown()
-	po, err := combo.NewParallelChannel(off, &combo.ParallelOptions{Timeout: testTimeout})
-	if err != nil {
-		t.Fatal(err)
+	newSys := func(opts *actors.SystemOptions) *actors.System {
+		t.Helper()
+		sys, err := actors.NewSystem(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sys.Shutdown)
+		return sys
 	}
-	defer po.Close()
-	if err := po.AddChannel(plain(t, off, addr, nil), combo.OwnsChannel, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := po.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil); err != nil {
-		t.Fatalf("Call() = %v", err)
-	}
+
+	off := newSys(&actors.SystemOptions{DisableMetrics: true})
+	callParallel(off, 1)
 	for _, ch := range off.Stats().Channels {
 		if strings.HasPrefix(ch.Name, "parallel-") || len(ch.Methods) > 0 {
 			t.Errorf("with metrics disabled, Stats lists %s with methods %+v", ch.Name, ch.Methods)
@@ -87,25 +100,9 @@ func TestComboChannelMetricsFollowTheSystem(t *testing.T) {
 	}
 
 	reader := sdkmetric.NewManualReader()
-	sys, err := actors.NewSystem(&actors.SystemOptions{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Shutdown()
+	sys := newSys(&actors.SystemOptions{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
 	const n = 4
-	p, err := combo.NewParallelChannel(sys, &combo.ParallelOptions{Timeout: testTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if err := p.AddChannel(plain(t, sys, addr, nil), combo.OwnsChannel, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	for range n {
-		if err := p.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, nil); err != nil {
-			t.Fatalf("Call() = %v", err)
-		}
-	}
+	callParallel(sys, n)
 	var name string
 	for _, ch := range sys.Stats().Channels {
 		if strings.HasPrefix(ch.Name, "parallel-") {

@@ -118,25 +118,7 @@ func newWorld(t *testing.T) *world {
 
 func startServer(t *testing.T, rec *rpcz.Recorder, svc *echoservice.Service) (*actors.Server, string) {
 	t.Helper()
-	srv, err := actors.NewServer(&actors.ServerOptions{Rpcz: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Register(srv); err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), actorstest.Timeout)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown() = %v", err)
-		}
-	})
-	return srv, addr.String()
+	return actorstest.StartEchoWith(t, &actors.ServerOptions{Rpcz: rec}, svc)
 }
 
 // get returns the body of the console's page path (with its query), failing on a status other

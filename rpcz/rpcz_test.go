@@ -27,17 +27,8 @@ func world(t *testing.T, opts *rpcz.Options) (*rpcz.Recorder, *actors.System, st
 	sys, err := actors.NewSystem(&actors.SystemOptions{Rpcz: rec})
 	must(t, err)
 	t.Cleanup(sys.Shutdown)
-	srv, err := actors.NewServer(&actors.ServerOptions{Rpcz: rec})
-	must(t, err)
-	must(t, (&echoservice.Service{}).Register(srv))
-	addr, err := srv.Listen("127.0.0.1:0")
-	must(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), actorstest.Timeout)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return rec, sys, addr.String()
+	_, addr := actorstest.StartEchoWith(t, &actors.ServerOptions{Rpcz: rec}, &echoservice.Service{})
+	return rec, sys, addr
 }
 
 func TestRecordsCallAttemptAndRequestWithOneTraceID(t *testing.T) {
@@ -189,31 +180,28 @@ func TestSamplingBudgetAndBounds(t *testing.T) {
 		t.Errorf("the ring of capacity 3 holds %d traces", n)
 	}
 
-	all := rpcz.New(&rpcz.Options{PerSecond: -1, Capacity: 2, MaxSpans: 1})
-	sys2, err := actors.NewSystem(&actors.SystemOptions{Rpcz: all})
-	must(t, err)
-	defer sys2.Shutdown()
-	ch2, err := sys2.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout})
-	must(t, err)
-	defer ch2.Close()
-	for range 3 {
-		must(t, ch2.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
+	// calls makes n calls through a System recording into rec.
+	calls := func(rec *rpcz.Recorder, n int) {
+		t.Helper()
+		sys, err := actors.NewSystem(&actors.SystemOptions{Rpcz: rec})
+		must(t, err)
+		defer sys.Shutdown()
+		ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout})
+		must(t, err)
+		defer ch.Close()
+		for range n {
+			must(t, ch.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
+		}
 	}
+	all := rpcz.New(&rpcz.Options{PerSecond: -1, Capacity: 2, MaxSpans: 1})
+	calls(all, 3)
 	got := all.Recent(rpcz.Query{})
 	check(t, "traces in a ring of capacity 2", len(got), 2)
 	check(t, "children kept under MaxSpans 1", len(got[0].Children), 1)
 
 	// Two spans a trace (the call and its attempt) under a budget of 5 kept spans: 2 traces.
 	few := rpcz.New(&rpcz.Options{PerSecond: -1, Capacity: 100, MaxKeptSpans: 5})
-	sys3, err := actors.NewSystem(&actors.SystemOptions{Rpcz: few})
-	must(t, err)
-	defer sys3.Shutdown()
-	ch3, err := sys3.NewChannel(addr, &actors.ChannelOptions{Timeout: actorstest.Timeout})
-	must(t, err)
-	defer ch3.Close()
-	for range 4 {
-		must(t, ch3.Call(context.Background(), echoservice.Method, actorstest.EchoRequest("x"), &echopb.EchoResponse{}, nil))
-	}
+	calls(few, 4)
 	check(t, "traces kept under MaxKeptSpans 5", len(few.Recent(rpcz.Query{})), 2)
 }
 

@@ -30,7 +30,13 @@ func EchoRequest(msg string) *echopb.EchoRequest {
 // loopback port and shuts it down when the test ends.
 func StartEcho(t testing.TB, svc *echoservice.Service) (*actors.Server, string) {
 	t.Helper()
-	srv, err := actors.NewServer(nil)
+	return StartEchoWith(t, nil, svc)
+}
+
+// StartEchoWith is StartEcho with a Server made with opts.
+func StartEchoWith(t testing.TB, opts *actors.ServerOptions, svc *echoservice.Service) (*actors.Server, string) {
+	t.Helper()
+	srv, err := actors.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
