@@ -18,7 +18,9 @@
 //
 // The pages are plain HTML with a little inline CSS and JavaScript: nothing is fetched from
 // elsewhere, so the console works on a machine without internet access. Mount it under a prefix
-// with [http.StripPrefix]; the pages link to each other relatively.
+// with [http.StripPrefix]; the pages link to each other relatively. It shows addresses, methods,
+// log ids and error texts and changes nothing: serve it where only the process's operators reach
+// it, as one does brpc's built-in services.
 //
 // The console reads what troupe measures anyway (System.Stats, Server.Stats, the Inspect
 // trees, rpcz recorders): it adds nothing to a call's cost. Its sampling goroutine runs until
