@@ -34,3 +34,13 @@ func TestMethodRowRates(t *testing.T) {
 		t.Errorf("no calls: %+v", r)
 	}
 }
+
+func TestStampShowsTheDateOfAnotherDay(t *testing.T) {
+	now := time.Now()
+	if got := stamp(now); len(got) != len("15:04:05.000") {
+		t.Errorf("stamp(now) = %q, want the time of day", got)
+	}
+	if got, want := stamp(now.Add(48*time.Hour)), now.Add(48*time.Hour).Format("2006-01-02"); got[:10] != want {
+		t.Errorf("stamp(in two days) = %q, want it to start with %s", got, want)
+	}
+}

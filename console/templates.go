@@ -38,6 +38,15 @@ func sig3(v float64) string {
 	}
 }
 
+// stamp prints a moment as the time of day, with its date when that is not today's.
+func stamp(t time.Time) string {
+	now := time.Now()
+	if y, m, d := t.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
+		return t.Format("2006-01-02 15:04:05.000")
+	}
+	return t.Format("15:04:05.000")
+}
+
 // offset prints how long after a trace's start a span began: "0" for the start itself.
 func offset(d time.Duration) string {
 	if d <= 0 {
@@ -139,7 +148,7 @@ var funcs = template.FuncMap{
 	"errors":   errorList,
 	"counters": counters,
 	"f1":       func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-	"stamp":    func(t time.Time) string { return t.Format("15:04:05.000") },
+	"stamp":    stamp,
 }
 
 var templates = template.Must(template.New("console").Funcs(funcs).Parse(layoutHTML + pagesHTML))
