@@ -104,6 +104,20 @@ func TestPagesShowWhatAPersonLooksFor(t *testing.T) {
 		if len(rv.Traces) != 2 { // the call and the server's request
 			t.Errorf("log_id and code filter: %d traces, want 2", len(rv.Traces))
 		}
+		// The stuck call is recorded while it waits: listed with open=1 only.
+		rv = console.RpczView{}
+		w.getJSON(t, "rpcz?log_id="+strconv.Itoa(stuckLogID), &rv)
+		if len(rv.Traces) != 0 {
+			t.Errorf("the stuck call is listed without open=1: %+v", rv.Traces)
+		}
+		w.getJSON(t, "rpcz?open=1&log_id="+strconv.Itoa(stuckLogID), &rv)
+		kinds := map[string]bool{}
+		for _, s := range rv.Traces {
+			kinds[s.Kind] = s.Open
+		}
+		if len(rv.Traces) != 2 || !kinds["call"] || !kinds["request"] {
+			t.Errorf("open=1 lists %+v, want the stuck call and its request, both open", rv.Traces)
+		}
 		rv = console.RpczView{}
 		w.getJSON(t, "rpcz?min_ms=3600000", &rv)
 		if len(rv.Traces) != 0 {

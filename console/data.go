@@ -236,6 +236,7 @@ type RpczView struct {
 	Code   string `json:"code,omitempty"`
 	LogID  string `json:"log_id,omitempty"`
 	Method string `json:"method,omitempty"`
+	Open   bool   `json:"open,omitempty"` // calls still in flight are listed too
 	Limit  int    `json:"limit"`
 	// Offered counts the calls and requests offered to the recorders, Sampled those they kept.
 	Offered int64        `json:"offered"`
@@ -289,7 +290,8 @@ func (c *Console) rpczData(r *http.Request) (any, error) {
 		}
 		return nil, fmt.Errorf("no recorded span has id %q: the ring may have dropped it", id)
 	}
-	query := rpcz.Query{Method: out.Method, Open: q.Get("open") != ""}
+	out.Open = q.Get("open") != ""
+	query := rpcz.Query{Method: out.Method, Open: out.Open}
 	if v := out.MinMS; v != "" {
 		ms, err := strconv.ParseFloat(v, 64)
 		if err != nil || ms < 0 {

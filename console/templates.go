@@ -255,7 +255,8 @@ q.addEventListener('input',()=>{const v=q.value;for(const r of document.querySel
 <form class="f" method="get">min latency <input name="min_ms" value="{{.MinMS}}" placeholder="ms">
 code <input name="code" value="{{.Code}}" placeholder="any, 1008, ELIMIT">
 log id <input name="log_id" value="{{.LogID}}"> method <input name="method" value="{{.Method}}" style="width:200px">
-limit <input name="limit" value="{{.Limit}}" style="width:50px"> <button>filter</button>
+limit <input name="limit" value="{{.Limit}}" style="width:50px">
+<label><input type="checkbox" name="open" value="1" style="width:auto" {{if .Open}}checked{{end}}> in flight too</label> <button>filter</button>
 <span class="dim">{{.Sampled}} of {{.Offered}} calls and requests sampled</span></form>
 <table><tr><th class="l">start</th><th>duration</th><th class="l">kind</th><th class="l">method</th><th class="l">channel / remote</th><th>log id</th><th class="l">result</th><th>spans</th></tr>
 {{range .Traces}}<tr class="trace {{.Kind}}"><td class="l"><a href="rpcz?id={{.SpanID}}">{{stamp .Start}}</a></td><td>{{dur .Duration}}{{if .Open}} (open){{end}}</td>
