@@ -20,7 +20,7 @@ import (
 // retry.
 func TestBackupRequestToTheSameServer(t *testing.T) {
 	_, ch := newChannel(t, &echoservice.Service{Sleep: 300 * time.Millisecond}, &actors.ChannelOptions{
-		MaxRetry: 1, BackupRequest: 10 * time.Millisecond, Timeout: time.Second})
+		MaxRetry: 1, BackupRequest: 10 * time.Millisecond, Timeout: testTimeout})
 	var cntl actors.Controller
 	if err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
 		t.Fatalf("Call() = %v", err)
@@ -69,7 +69,7 @@ func TestBackupRequestWinsOnAnotherServer(t *testing.T) {
 func TestBackupWithoutRetryQuotaWaitsForTheFirstAttempt(t *testing.T) {
 	const answer = 300 * time.Millisecond
 	_, ch := newChannel(t, &echoservice.Service{Sleep: answer}, &actors.ChannelOptions{
-		MaxRetry: actors.NoRetry, BackupRequest: 5 * time.Millisecond, Timeout: time.Second})
+		MaxRetry: actors.NoRetry, BackupRequest: 5 * time.Millisecond, Timeout: testTimeout})
 	var cntl actors.Controller
 	if err := ch.Call(t.Context(), echoservice.Method, echoReq("x"), &echopb.EchoResponse{}, &cntl); err != nil {
 		t.Fatalf("Call() = %v", err)

@@ -99,7 +99,7 @@ func TestSelectiveBackupResponseRace(t *testing.T) {
 	fast := &echoservice.Service{Index: 2, Sleep: 2 * time.Millisecond}
 	slowAddr, fastAddr := startEcho(t, slow), startEcho(t, fast)
 	sys := newSystem(t)
-	s := newSChan(t, sys, &combo.SelectiveOptions{BackupRequest: time.Millisecond, Timeout: time.Second},
+	s := newSChan(t, sys, &combo.SelectiveOptions{BackupRequest: time.Millisecond, Timeout: testTimeout},
 		plain(t, sys, slowAddr, nil), plain(t, sys, fastAddr, nil))
 	type answer struct {
 		round int
@@ -200,7 +200,7 @@ func TestSelectiveBackupWithoutAnotherSubChannel(t *testing.T) {
 	addr := startEcho(t, slow)
 	sys := newSystem(t)
 	empty := newSChan(t, sys, nil) // fails with ENODATA, then is skipped for a second
-	s := newSChan(t, sys, &combo.SelectiveOptions{LoadBalancer: "random", BackupRequest: 5 * time.Millisecond, Timeout: time.Second},
+	s := newSChan(t, sys, &combo.SelectiveOptions{LoadBalancer: "random", BackupRequest: 5 * time.Millisecond, Timeout: testTimeout},
 		empty, plain(t, sys, addr, nil))
 	for retried := 0; retried == 0; { // until a call picked the empty sub-channel, marking it down
 		var cntl actors.Controller
