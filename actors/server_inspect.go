@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/troupe-rpc/troupe/internal/stats"
 )
 
 // Inspect returns the server as a tree a person reads, like [System.Inspect] does for a client:
@@ -17,7 +19,6 @@ func (s *Server) Inspect() *Node {
 		return &Node{Kind: "server", State: "not initialized: make it with NewServer"}
 	}
 	now := time.Now()
-	st := s.Stats()
 	s.mu.Lock()
 	var addrs []string
 	for l := range s.listeners {
@@ -26,10 +27,15 @@ func (s *Server) Inspect() *Node {
 	type methodView struct {
 		name  string
 		limit limitStats
+		stats *stats.Method // nil when metrics are disabled
 	}
 	methods := make([]methodView, 0, len(s.methods))
 	for name, m := range s.methods {
-		methods = append(methods, methodView{name, m.limit.stats()})
+		methods = append(methods, methodView{name, m.limit.stats(), m.stats})
+	}
+	conns := make([]*serverConn, 0, len(s.conns))
+	for sc := range s.conns {
+		conns = append(conns, sc)
 	}
 	s.mu.Unlock()
 	sort.Strings(addrs)
@@ -43,16 +49,12 @@ func (s *Server) Inspect() *Node {
 		state = "not listening"
 	}
 	root := &Node{Kind: "server", Name: strings.Join(addrs, " "), State: state,
-		Counters: map[string]int64{"in_flight": st.InFlight, "connections": int64(len(st.Connections)),
-			"overcrowded": st.Overcrowded, "dropped": st.Dropped}}
+		Counters: map[string]int64{"in_flight": s.inflight.Load(), "connections": int64(len(conns)),
+			"overcrowded": s.crowded.Load(), "dropped": s.dropped.Load()}}
 	if root.Name == "" {
 		root.Name = "server"
 	}
 
-	byName := map[string]*MethodStats{}
-	for i := range st.Methods {
-		byName[st.Methods[i].Method] = &st.Methods[i]
-	}
 	mn := &Node{Kind: "methods", Name: "methods"}
 	for _, m := range methods {
 		n := &Node{Kind: "method", Name: m.name, Counters: map[string]int64{}}
@@ -64,22 +66,18 @@ func (s *Server) Inspect() *Node {
 			n.State = "max_concurrency=" + strconv.FormatInt(m.limit.Max, 10) + kind
 			n.Counters["limit_rejected"] = m.limit.Rejected
 		}
-		if ms := byName[m.name]; ms != nil {
-			n.Counters["in_flight"] = ms.InFlight
-			n.Counters["calls"] = ms.Calls
-			n.Counters["errors"] = ms.ErrorCount()
-			n.Counters["rejected"] = ms.Rejected
+		if m.stats != nil { // the counters only: Inspect needs no latency summaries
+			calls, inFlight, _, _, rejected := m.stats.Counts()
+			var errs int64
+			for _, c := range m.stats.Errors() {
+				errs += c
+			}
+			n.Counters["in_flight"], n.Counters["calls"], n.Counters["errors"], n.Counters["rejected"] = inFlight, calls, errs, rejected
 		}
 		mn.Children = append(mn.Children, n)
 	}
 
 	cn := &Node{Kind: "connections", Name: "connections"}
-	s.mu.Lock()
-	conns := make([]*serverConn, 0, len(s.conns))
-	for sc := range s.conns {
-		conns = append(conns, sc)
-	}
-	s.mu.Unlock()
 	for _, sc := range conns {
 		cs := sc.stats(now)
 		n := &Node{Kind: "connection", Name: cs.Remote, State: sc.readerState(now), Age: cs.Age,
