@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math/bits"
 	"sync"
 
 	"github.com/troupe-rpc/troupe/wire"
@@ -19,7 +20,7 @@ const maxPooledBuf = 64 << 10
 const readBufSize = 4 << 10
 
 // initialOutSize is the first capacity of a connection's write buffer, which grows with the
-// frames queued at once and is let go beyond maxIdleOut once emptied.
+// frames queued at once and goes back to the large buffers' pool once emptied, if it grew large.
 const initialOutSize = 1 << 10
 
 // frameBuf holds an encoded frame; the pointer travels so that pooling it allocates nothing.
@@ -33,6 +34,16 @@ func getBuf() *frameBuf {
 	return fb
 }
 
+// getBufFor returns an empty frame buffer that holds n bytes without growing: a pooled small one,
+// or one whose storage comes from the large buffers' pool.
+func getBufFor(n int) *frameBuf {
+	fb := getBuf()
+	if n > cap(fb.b) && n > maxPooledBuf {
+		fb.b = getLarge(n)[:0]
+	}
+	return fb
+}
+
 // payloadPool holds the buffers calls encode their requests into; a call returns its buffer when
 // it completes, since every attempt copies the payload into a frame of its own.
 var payloadPool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0, 256)} }}
@@ -41,17 +52,113 @@ var payloadPool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0
 func getPayload() *frameBuf { return payloadPool.Get().(*frameBuf) }
 
 func putPayload(pb *frameBuf) {
-	if pb != nil && cap(pb.b) <= maxPooledBuf {
-		payloadPool.Put(pb)
+	if pb == nil {
+		return
 	}
+	if cap(pb.b) > maxPooledBuf {
+		putLarge(pb.b)
+		pb.b = make([]byte, 0, 256)
+	}
+	payloadPool.Put(pb)
+}
+
+// getPayloadFor returns a payloadPool buffer that holds n bytes without growing.
+func getPayloadFor(n int) *frameBuf {
+	pb := getPayload()
+	if n > cap(pb.b) && n > maxPooledBuf {
+		pb.b = getLarge(n)[:0]
+	}
+	return pb
 }
 
 func putBuf(fb *frameBuf) {
-	if fb == nil || cap(fb.b) > maxPooledBuf {
+	if fb == nil {
 		return
+	}
+	if cap(fb.b) > maxPooledBuf {
+		putLarge(fb.b)
+		fb.b = make([]byte, 0, 512)
 	}
 	bufPool.Put(fb)
 }
+
+// Large buffers — request and response frames, payloads and response bodies over maxPooledBuf —
+// come from pools by size, so that a stream of large messages neither allocates nor zeroes
+// megabytes per call, nor makes the collector run once every call or two. The sizes go up in
+// quarters of a power of two (128, 160, 192, 224, 256 KiB…), so a buffer is at most a quarter
+// larger than asked for. A buffer goes back to the pool of the largest size its capacity
+// covers; the pools hold only what the collector has not reclaimed, as any sync.Pool does.
+const (
+	minLargeShift = 17 // 128 KiB: the smallest size, above maxPooledBuf
+	maxLargeShift = 26 // 64 MiB: wire.DefaultMaxBodySize; larger buffers are not pooled
+)
+
+var largePools [(maxLargeShift-minLargeShift)*4 + 1]sync.Pool
+
+// largeClass returns the pool of the smallest size that holds n bytes, and that size; ok is false
+// when n is beyond the largest.
+func largeClass(n int) (class, size int, ok bool) {
+	if n <= 1<<minLargeShift {
+		return 0, 1 << minLargeShift, true
+	}
+	k := bits.Len(uint(n-1)) - 1 // 1<<k < n <= 1<<(k+1)
+	step := 1 << (k - 2)
+	q := (n - 1<<k + step - 1) / step // 1..4 quarters above 1<<k
+	class = (k-minLargeShift)*4 + q
+	if class >= len(largePools) {
+		return 0, 0, false
+	}
+	return class, 1<<k + q*step, true
+}
+
+// getLarge returns a slice of length n whose storage may have been used before: its contents are
+// not zeroed.
+func getLarge(n int) []byte {
+	class, size, ok := largeClass(n)
+	if !ok {
+		return make([]byte, n)
+	}
+	if p, ok := largePools[class].Get().(*[]byte); ok {
+		b := *p
+		*p = nil
+		largeHeaders.Put(p)
+		return b[:n]
+	}
+	return make([]byte, n, size)
+}
+
+// putLarge returns b's storage to the pool of the largest size it covers; b must not be used
+// afterwards.
+func putLarge(b []byte) {
+	c := cap(b)
+	if c < 1<<minLargeShift {
+		return
+	}
+	k := bits.Len(uint(c)) - 1 // 1<<k <= c < 1<<(k+1)
+	class := (k-minLargeShift)*4 + (c-1<<k)/(1<<(k-2))
+	if class >= len(largePools) {
+		return
+	}
+	p, _ := largeHeaders.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	*p = b[:0]
+	largePools[class].Put(p)
+}
+
+// allocBody is the allocator of the bodies a client's readers read: a large one comes from the
+// large buffers' pool, and goes back to it with its inbound.
+func allocBody(n int) []byte {
+	if n > maxPooledBuf {
+		return getLarge(n)
+	}
+	return make([]byte, n)
+}
+
+// largeHeaders recycles the slice headers that carry large buffers through their pools, so that
+// pooling one allocates nothing.
+var largeHeaders sync.Pool
 
 // inbound is a response frame on its way from a socket's reader to its call.
 type inbound struct {
@@ -70,6 +177,7 @@ func getInbound() *inbound { return inboundPool.Get().(*inbound) }
 
 func putInbound(in *inbound) {
 	if cap(in.frame.Body) > maxPooledBuf {
+		putLarge(in.frame.Body)
 		in.frame.Body = nil
 	}
 	in.err = nil

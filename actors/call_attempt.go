@@ -43,7 +43,7 @@ func (pc *plainCall) send() {
 		now = time.Now()
 	}
 	*at = attempt{c: pc, light: c.Light(), id: pc.ch.sys.nextID.Add(1), sock: sock, node: node,
-		frame: getBuf(), sent: now}
+		sent: now}
 	pc.cur = at
 	pc.server.Store(&sock.addr)
 	method, cntl := c.Method(), c.Controller()
@@ -60,7 +60,13 @@ func (pc *plainCall) send() {
 	if dl := c.EffectiveDeadline(); !dl.IsZero() {
 		meta.TimeoutMs = int32(min(max(dl.Sub(now).Milliseconds(), 1), 1<<31-1))
 	}
-	at.frame.b = wire.AppendFrame(at.frame.b, &meta, pc.payload, cntl.RequestAttachment())
+	att := cntl.RequestAttachment()
+	if len(pc.payload)+len(att) > maxPooledBuf/2 {
+		at.frame = getBufFor(wire.FrameSize(&meta, pc.payload, att))
+	} else {
+		at.frame = getBuf()
+	}
+	at.frame.b = wire.AppendFrame(at.frame.b, &meta, pc.payload, att)
 	if lim := pc.ch.opts.MaxBodySize; lim >= 0 && len(at.frame.b)-wire.HeaderSize > lim {
 		pc.refuseFrame(at)
 		return

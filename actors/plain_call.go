@@ -125,9 +125,7 @@ func (pc *plainCall) Prepare(c *callrt.Call) error {
 		return errChannelClosed(c.Method(), pc.ch.target)
 	}
 	cntl := c.Controller()
-	pb := getPayload()
-	b, err := proto.MarshalOptions{}.MarshalAppend(pb.b[:0], c.Request())
-	pb.b = b[:0]
+	b, pb, err := marshalPooled(c.Request())
 	if err != nil {
 		putPayload(pb)
 		return c.Errorf(wire.EREQUEST, err, "Fail to serialize request")
@@ -246,10 +244,29 @@ func (pc *plainCall) decode(f *wire.Frame) error {
 	if err := proto.Unmarshal(payload, c.Response()); err != nil {
 		return c.Errorf(wire.ERESPONSE, err, "Fail to parse response")
 	}
-	if len(f.Attachment) > 0 {
+	switch n := len(f.Attachment); {
+	case n > maxPooledBuf:
+		// The caller takes the body the attachment is in, rather than a copy of it: the
+		// message parsed from the payload shares none of it.
+		c.Controller().SetResponseAttachment(f.Attachment[:n:n])
+		f.Body, f.Payload, f.Attachment = nil, nil, nil
+	case n > 0:
 		c.Controller().SetResponseAttachment(append([]byte(nil), f.Attachment...))
 	}
 	return nil
+}
+
+// marshalPooled marshals m into a payloadPool buffer, one of the large buffers' pool when the
+// message is large; it returns the bytes and the buffer to give back once they are sent.
+func marshalPooled(m proto.Message) ([]byte, *frameBuf, error) {
+	n := proto.Size(m) // cached in m for MarshalAppend, which would compute it anyway
+	pb := getPayloadFor(n)
+	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(pb.b[:0], m)
+	if cap(b) > cap(pb.b) { // the message changed since Size: the buffer grew
+		putLarge(pb.b)
+	}
+	pb.b = b[:0]
+	return b, pb, err
 }
 
 func methodName(full string) string {

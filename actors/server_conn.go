@@ -332,33 +332,33 @@ func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, call *ServerCall,
 		meta.ErrorText = []byte(werr.Text)
 		attachment = nil
 	} else {
-		pb := getPayload()
-		defer putPayload(pb) // the write combiner copies the payload
+		var pb *frameBuf
 		var err error
-		payload, err = sc.encode(f, resp, &meta, pb)
+		payload, pb, err = sc.encode(f, resp, &meta)
+		defer putPayload(pb) // the write combiner has written or copied the payload when reply returns
 		if err != nil {
 			meta.ErrorCode, meta.ErrorText, attachment, payload = int32(wire.ERESPONSE), []byte(err.Error()), nil, nil
 		}
 	}
-	if hold {
+	if hold && len(payload)+len(attachment) <= maxPooledBuf { // a large answer is written at once, without a copy
 		sc.out.hold(&meta, payload, attachment)
 		return
 	}
 	sc.out.write(&meta, payload, attachment)
 }
 
-// encode marshals resp into buf, compressed as the request was, as brpc answers.
-func (sc *serverConn) encode(f *wire.Frame, resp proto.Message, meta *wire.Meta, buf *frameBuf) ([]byte, error) {
-	b, err := proto.MarshalOptions{}.MarshalAppend(buf.b[:0], resp)
-	buf.b = b[:0]
+// encode marshals resp into a pooled buffer, which it returns to give back once the frame is
+// written, compressed as the request was, as brpc answers.
+func (sc *serverConn) encode(f *wire.Frame, resp proto.Message, meta *wire.Meta) ([]byte, *frameBuf, error) {
+	b, pb, err := marshalPooled(resp)
 	if err != nil {
-		return nil, fmt.Errorf("fail to serialize response: %v", err)
+		return nil, pb, fmt.Errorf("fail to serialize response: %v", err)
 	}
 	if t := f.Meta.CompressType; t != wire.CompressNone {
 		if b, err = wire.Compress(nil, b, t); err != nil {
-			return nil, fmt.Errorf("fail to compress response: %v", err)
+			return nil, pb, fmt.Errorf("fail to compress response: %v", err)
 		}
 		meta.CompressType = t
 	}
-	return b, nil
+	return b, pb, nil
 }

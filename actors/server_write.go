@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,8 @@ import (
 // its answers holds about MaxUnwrittenBytes of them.
 //
 // The exact rule for answers: the unwritten bytes are the answers appended to the connection's
-// write buffer and not yet accepted by the kernel (the socket's own buffer comes on top). An
+// write buffer and not yet accepted by the kernel (the socket's own buffer comes on top), and
+// the large answers waiting to be written from their own buffers (see writeVectored). An
 // answer whose payload and attachment would take them past MaxUnwrittenBytes is replaced by an
 // EOVERCROWDED error frame of about a hundred bytes, and the connection becomes overcrowded; so
 // it does when an appended answer brings them to MaxUnwrittenBytes. An answer larger than
@@ -73,6 +75,7 @@ type writeCombiner struct {
 	limit       int64
 	slack       int64 // overcrowdSlack
 	outLen      int
+	waiting     int // the bytes of large answers waiting for the write in progress
 	crowded     atomic.Bool
 	written     func()
 	io          *connIO // counts the bytes written, for Stats
@@ -85,8 +88,66 @@ func (wc *writeCombiner) write(meta *wire.Meta, payload, attachment []byte) {
 		wc.mu.Unlock()
 		return
 	}
+	if n := len(payload) + len(attachment); n > maxPooledBuf && wc.fits(n) {
+		// A large answer waits for the write in progress rather than be copied behind it: a
+		// wake-up costs less than copying it. Its bytes count as unwritten meanwhile.
+		if wc.writing {
+			wc.waiting += n
+			wc.markCrowded()
+			for wc.writing && !wc.failed {
+				wc.idle.Wait()
+			}
+			wc.waiting -= n
+		}
+		if wc.failed {
+			wc.mu.Unlock()
+			return
+		}
+		if wc.fits(n) {
+			wc.writeVectored(meta, payload, attachment)
+			return
+		}
+	}
 	wc.add(meta, payload, attachment)
 	wc.writeOut(true)
+}
+
+// unwritten returns the bytes of answers not yet accepted by the kernel: in the buffer, in the
+// write in progress, and large ones waiting for it. It is called with wc.mu held.
+func (wc *writeCombiner) unwritten() int64 { return int64(len(wc.buf) + wc.outLen + wc.waiting) }
+
+// fits reports whether an answer of n bytes may join the unwritten ones under the limit; one
+// always does when nothing is unwritten. It is called with wc.mu held.
+func (wc *writeCombiner) fits(n int) bool {
+	u := wc.unwritten()
+	return wc.limit <= 0 || u == 0 || u+int64(n) <= wc.limit
+}
+
+// markCrowded makes the connection overcrowded once its unwritten bytes reach the limit. It is
+// called with wc.mu held.
+func (wc *writeCombiner) markCrowded() {
+	if wc.limit > 0 && wc.unwritten() >= wc.limit {
+		wc.crowded.Store(true)
+	}
+}
+
+// writeVectored writes a large frame without copying its payload and attachment into the
+// buffer: the frames held in the buffer and the frame's header and meta go first, in one
+// vectored write with them. It is called with wc.mu held, no write in progress, and returns
+// with it released, once the frame is written and whatever was added meanwhile too.
+func (wc *writeCombiner) writeVectored(meta *wire.Meta, payload, attachment []byte) {
+	wc.writing = true
+	head := wire.AppendFrameHead(wc.buf, meta, payload, attachment)
+	wc.buf = wc.spare[:0]
+	wc.outLen = len(head) + len(payload) + len(attachment)
+	wc.markCrowded()
+	wc.mu.Unlock()
+	bufs := net.Buffers{head, payload, attachment}
+	n, err := bufs.WriteTo(wc.w)
+	wc.io.wrote(int(n))
+	wc.mu.Lock()
+	wc.wrote(head, err)
+	wc.drain()
 }
 
 // hold adds a frame to the buffer without writing it: it leaves with the next write or flush.
@@ -102,7 +163,7 @@ func (wc *writeCombiner) hold(meta *wire.Meta, payload, attachment []byte) {
 // EOVERCROWDED error frame, or nothing. It is called with wc.mu held.
 func (wc *writeCombiner) add(meta *wire.Meta, payload, attachment []byte) {
 	if wc.limit > 0 {
-		n := int64(len(wc.buf) + wc.outLen)
+		n := wc.unwritten()
 		if n > 0 && n+int64(len(payload)+len(attachment)) > wc.limit {
 			wc.crowded.Store(true)
 			if n >= wc.limit+wc.slack {
@@ -120,9 +181,7 @@ func (wc *writeCombiner) add(meta *wire.Meta, payload, attachment []byte) {
 		}
 	}
 	wc.buf = wire.AppendFrame(wc.buf, meta, payload, attachment)
-	if wc.limit > 0 && int64(len(wc.buf)+wc.outLen) >= wc.limit {
-		wc.crowded.Store(true)
-	}
+	wc.markCrowded()
 }
 
 // flush writes the frames that hold left in the buffer, unless a write is in progress, which
@@ -152,6 +211,12 @@ func (wc *writeCombiner) writeOut(yield bool) {
 		runtime.Gosched()
 	}
 	wc.mu.Lock()
+	wc.drain()
+}
+
+// drain writes until the buffer is empty, then ends the write in progress. It is called with
+// wc.mu held, as the writer, and returns with it released.
+func (wc *writeCombiner) drain() {
 	for len(wc.buf) > 0 && !wc.failed {
 		out := wc.buf
 		wc.buf = wc.spare[:0]
@@ -160,28 +225,34 @@ func (wc *writeCombiner) writeOut(yield bool) {
 		n, err := wc.w.Write(out)
 		wc.io.wrote(n)
 		wc.mu.Lock()
-		if cap(out) <= maxSpare {
-			wc.spare = out[:0]
-		} else {
-			wc.spare = nil // the old spare is wc.buf now: handing it out again would overwrite it
-		}
-		wc.failed = err != nil
-		wc.outLen = 0
-		if wc.failed {
-			wc.buf = nil // a failed connection writes no more: let its answers go
-		}
-		if wc.limit > 0 && int64(len(wc.buf)) < wc.limit/2 && wc.crowded.Load() {
-			wc.crowded.Store(false)
-		}
-		if wc.written != nil {
-			wc.mu.Unlock()
-			wc.written()
-			wc.mu.Lock()
-		}
+		wc.wrote(out, err)
 	}
 	wc.writing = false
 	wc.idle.Broadcast()
 	wc.mu.Unlock()
+}
+
+// wrote takes note of a finished write of out, with wc.mu held: out becomes the spare buffer,
+// and the connection fails, or stops being overcrowded.
+func (wc *writeCombiner) wrote(out []byte, err error) {
+	if cap(out) <= maxSpare {
+		wc.spare = out[:0]
+	} else {
+		wc.spare = nil // the old spare is wc.buf now: handing it out again would overwrite it
+	}
+	wc.failed = err != nil
+	wc.outLen = 0
+	if wc.failed {
+		wc.buf = nil // a failed connection writes no more: let its answers go
+	}
+	if wc.limit > 0 && int64(len(wc.buf)+wc.waiting) < wc.limit/2 && wc.crowded.Load() {
+		wc.crowded.Store(false)
+	}
+	if wc.written != nil {
+		wc.mu.Unlock()
+		wc.written()
+		wc.mu.Lock()
+	}
 }
 
 // settle waits until every frame appended so far has been written, or writing failed: a frame

@@ -122,8 +122,27 @@ func (a *socketActor) onAttempt(at *attempt) {
 	}
 	a.sk.frames.Add(1)
 	a.sk.io.sent(len(frame.b))
-	a.single.out = append(a.single.out, frame.b...)
+	a.queueFrame(a.single, frame)
 	a.publishUnwritten(a.single)
+}
+
+// queueFrame adds a frame to c's queue and returns its buffer to the pool. A large frame that
+// finds nothing unwritten becomes the queue itself, so that it is never copied.
+func (a *socketActor) queueFrame(c *sconn, frame *frameBuf) {
+	switch n := len(frame.b); {
+	case n > maxPooledBuf && c.unwritten() == 0 && !c.writing && cap(frame.b) > cap(c.out):
+		c.out, frame.b = frame.b, c.out[:0]
+		c.head, c.frameAt = 0, 0
+	case len(c.out)+n > cap(c.out) && len(c.out)+n > maxPooledBuf:
+		// Grow into a pooled buffer. The old one is the backlog goroutine's while it writes.
+		grown := append(getLarge(2 * (len(c.out) + n))[:0], c.out...)
+		if !c.writing {
+			putLarge(c.out)
+		}
+		c.out = append(grown, frame.b...)
+	default:
+		c.out = append(c.out, frame.b...)
+	}
 	putBuf(frame)
 }
 
@@ -349,6 +368,7 @@ func (a *socketActor) onStopping() {
 func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType, maxBody int) {
 	br := bufio.NewReaderSize(conn, readBufSize)
 	r := wire.NewReader(br, maxBody)
+	r.SetAllocator(allocBody)
 	local := conn.LocalAddr().String()
 	for {
 		in := getInbound()

@@ -42,8 +42,7 @@ func (a *socketActor) take(q queued) {
 func (a *socketActor) assign(c *sconn, q queued) {
 	c.at = q.id
 	a.busy[q.id] = c
-	c.out = append(c.out, q.frame.b...)
-	putBuf(q.frame)
+	a.queueFrame(c, q.frame)
 	if c.local != nil {
 		a.sk.local.Store(c.local)
 	}

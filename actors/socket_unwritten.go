@@ -23,7 +23,7 @@ const backlogChunk = 256 << 10
 
 // maxCopiedBacklog bounds the backlog a goroutine is given as a copy rather than as a part of
 // the connection's buffer: a larger one is the rest of a large frame, which is not copied.
-const maxCopiedBacklog = 1 << 20
+const maxCopiedBacklog = maxPooledBuf
 
 // maxIdleOut is the capacity beyond which an emptied write buffer is let go, so that a burst
 // does not keep its memory for the connection's lifetime.
@@ -32,9 +32,11 @@ const maxIdleOut = 4 << 20
 // unwritten is the number of bytes of c not yet written: queued, or with the backlog goroutine.
 func (c *sconn) unwritten() int { return len(c.out) - c.head + c.handed }
 
-// emptied resets c's buffer once everything in it was written.
+// emptied resets c's buffer once everything in it was written. A large one goes back to the
+// large buffers' pool, so that an idle connection holds a small buffer only.
 func (c *sconn) emptied() {
-	if cap(c.out) > maxIdleOut {
+	if cap(c.out) > maxPooledBuf {
+		putLarge(c.out)
 		c.out = make([]byte, 0, initialOutSize)
 	} else {
 		c.out = c.out[:0]

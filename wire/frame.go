@@ -88,6 +88,15 @@ type Frame struct {
 // m.AttachmentSize from attachment and, when m.ChecksumType is [ChecksumCRC32C], computes
 // m.ChecksumValue. payload must already be compressed as m.CompressType says.
 func AppendFrame(dst []byte, m *Meta, payload, attachment []byte) []byte {
+	dst = AppendFrameHead(dst, m, payload, attachment)
+	dst = append(dst, payload...)
+	return append(dst, attachment...)
+}
+
+// AppendFrameHead appends what [AppendFrame] writes before the payload: the header and the meta,
+// with m.AttachmentSize and the checksum set as AppendFrame sets them. A writer that sends the
+// payload and the attachment from their own buffers (a vectored write) sends this first.
+func AppendFrameHead(dst []byte, m *Meta, payload, attachment []byte) []byte {
 	m.AttachmentSize = int32(len(attachment))
 	if m.ChecksumType == ChecksumCRC32C {
 		// Fresh storage: the old value may belong to a decoded frame.
@@ -98,12 +107,26 @@ func AppendFrame(dst []byte, m *Meta, payload, attachment []byte) []byte {
 	dst = append(dst, magic...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(body))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(metaSize))
-	dst = AppendMeta(dst, m)
-	dst = append(dst, payload...)
-	return append(dst, attachment...)
+	return AppendMeta(dst, m)
+}
+
+// FrameSize returns how many bytes [AppendFrame] appends for m, payload and attachment, with m's
+// AttachmentSize as it will be set and a checksum of m.ChecksumType.
+func FrameSize(m *Meta, payload, attachment []byte) int {
+	saved, savedSum := m.AttachmentSize, m.ChecksumValue
+	m.AttachmentSize = int32(len(attachment))
+	if m.ChecksumType == ChecksumCRC32C {
+		m.ChecksumValue = checksumShape
+	}
+	n := HeaderSize + MetaSize(m) + len(payload) + len(attachment)
+	m.AttachmentSize, m.ChecksumValue = saved, savedSum
+	return n
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checksumShape stands for a checksum where only its size matters; it is never written.
+var checksumShape = make([]byte, 4)
 
 // appendChecksum appends brpc's checksum of the payload (and attachment): the CRC32C, masked as
 // LevelDB masks stored CRCs (rotated right by 15 bits plus 0xa282ead8), in 4 big-endian bytes.
@@ -134,6 +157,7 @@ func VerifyChecksum(f *Frame) error {
 type Reader struct {
 	r       *bufio.Reader
 	maxBody uint32
+	alloc   func(n int) []byte
 }
 
 // NewReader returns a Reader over r that refuses bodies larger than maxBodySize bytes
@@ -145,8 +169,14 @@ func NewReader(r *bufio.Reader, maxBodySize int) *Reader {
 	return &Reader{r: r, maxBody: uint32(maxBodySize)}
 }
 
+// SetAllocator makes the Reader take the storage of a body that does not fit in the frame's from
+// alloc, which returns a slice of length n (its contents need not be zeroed), rather than from
+// make: a program that pools its buffers gives them back once done with a frame.
+func (r *Reader) SetAllocator(alloc func(n int) []byte) { r.alloc = alloc }
+
 // readChunk bounds how much the Reader allocates ahead of the bytes that actually arrive, so that a
-// header claiming a large body costs memory only as the body comes in.
+// header claiming a large body costs memory only as the body comes in. A body at most a quarter
+// larger is allocated at once: growing a chunk by a few bytes would copy all of it.
 const readChunk = 1 << 20
 
 // ReadFrame reads the next frame into f, reusing f.Body's storage when it is large enough. It
@@ -229,7 +259,15 @@ func (r *Reader) readBody(f *Frame, h Header) error {
 		f.Body = f.Body[:size]
 		return r.fill(f.Body, 0, h)
 	}
-	f.Body = make([]byte, min(size, readChunk))
+	first := size
+	if size > readChunk+readChunk/4 {
+		first = readChunk
+	}
+	if r.alloc != nil {
+		f.Body = r.alloc(first)
+	} else {
+		f.Body = make([]byte, first)
+	}
 	done := 0
 	for {
 		if err := r.fill(f.Body, done, h); err != nil {
