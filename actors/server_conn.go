@@ -105,6 +105,7 @@ func (sc *serverConn) serveFrom(conn net.Conn) {
 		sc.br = bufio.NewReaderSize(conn, readBufSize)
 	}
 	sc.r = wire.NewReader(sc.br, sc.srv.opts.MaxBodySize)
+	sc.r.SetAllocator(allocBody)
 	sc.read()
 }
 

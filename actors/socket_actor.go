@@ -134,9 +134,13 @@ func (a *socketActor) queueFrame(c *sconn, frame *frameBuf) {
 		c.out, frame.b = frame.b, c.out[:0]
 		c.head, c.frameAt = 0, 0
 	case len(c.out)+n > cap(c.out) && len(c.out)+n > maxPooledBuf:
-		// Grow into a pooled buffer. The old one is the backlog goroutine's while it writes.
-		grown := append(getLarge(2 * (len(c.out) + n))[:0], c.out...)
-		if !c.writing {
+		// Grow into a pooled buffer, by an eighth (the pool's sizes round up by a quarter at
+		// most): a queue held back by a slow reader stays close to max_unwritten_bytes. The old
+		// buffer is the backlog goroutine's while it writes, and a large one is left to the
+		// collector, so that the pool does not keep every size the queue grew through.
+		want := len(c.out) + n
+		grown := append(getLarge(want + want/8)[:0], c.out...)
+		if !c.writing && cap(c.out) <= maxIdleOut {
 			putLarge(c.out)
 		}
 		c.out = append(grown, frame.b...)
