@@ -22,6 +22,7 @@ type owner struct {
 	// stats is the channel's per-method metrics, which System.Stats lists until unshow.
 	stats  *stats.Table
 	unshow func()
+	onEnd  func(*callrt.Controller, error) // a tracked call's OnEnd when it has none of its own
 }
 
 // init sets what the owner needs; a channel's constructor calls it before any call. kind names
@@ -29,6 +30,7 @@ type owner struct {
 func (o *owner) init(rt *callrt.Runtime, closed *atomic.Bool, release func() error, kind string) {
 	o.rt, o.closed, o.release = rt, closed, release
 	o.stats, o.unshow = rt.ShowStats(kind)
+	o.onEnd = func(*callrt.Controller, error) { o.leave() }
 }
 
 // track counts a call of the channel in flight until it ends; every call's Spec goes through it.
@@ -36,10 +38,12 @@ func (o *owner) track(s *callrt.Spec) *callrt.Spec {
 	o.inflight.Add(1)
 	s.Stats = o.stats
 	next := s.OnEnd
+	if next == nil {
+		s.OnEnd = o.onEnd
+		return s
+	}
 	s.OnEnd = func(c *callrt.Controller, err error) {
-		if next != nil {
-			next(c, err)
-		}
+		next(c, err)
 		o.leave()
 	}
 	return s

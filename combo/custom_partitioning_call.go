@@ -155,12 +155,7 @@ func (e *customCall) fanOut(c *callrt.Call, m *partitioned) {
 		return
 	}
 	now := time.Now().UnixNano()
-	subs := make([]*callrt.Controller, len(e.sub))
-	for k, s := range e.sub {
-		if !s.done {
-			subs[k] = inherit(main)
-		}
-	}
+	subs := inheritAll(main, len(e.sub), func(k int) bool { return !e.sub[k].done })
 	main.SetSubs(subs)
 	for k, s := range e.sub {
 		if !s.done {

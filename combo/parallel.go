@@ -185,8 +185,10 @@ func (p *ParallelChannel) Go(ctx context.Context, method string, req, resp proto
 
 func (p *ParallelChannel) spec(method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Spec {
 	subs := p.subList()
-	return p.own.track(&callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
-		Engine: &parallelCall{ch: p, subs: subs}, Timeout: p.opts.Timeout, Target: "parallel channel", Subs: len(subs)})
+	pc := &parallelCall{ch: p, subs: subs}
+	pc.spec = callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
+		Engine: pc, Timeout: p.opts.Timeout, Target: "parallel channel", Subs: len(subs), Call: &pc.call}
+	return p.own.track(&pc.spec)
 }
 
 // Close makes later calls fail at once with ErrClosed; calls in flight complete normally, and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
@@ -12,15 +13,20 @@ import (
 	"github.com/troupe-rpc/troupe/wire"
 )
 
-// parallelCall is the engine of a parallel call. Its fields belong to the call's actor.
+// parallelCall is the engine of a parallel call, with the call and its Spec inline so that a
+// call costs one allocation for all three. Its fields belong to the call's actor, but for the
+// counts Status reads.
 type parallelCall struct {
+	call callrt.Call
+	spec callrt.Spec
 	ch   *ParallelChannel
 	subs []subChannel // the sub-channels when the call started
 
-	started   []*started // the sub-calls made, in sub-channel order (skipped ones absent)
+	started   []started // the sub-calls made, in sub-channel order (skipped ones absent)
 	cntls     []*callrt.Controller
 	pending   int
 	nfailed   int
+	shown     progress
 	nsuccess  int
 	failLimit int
 	succLimit int
@@ -69,7 +75,7 @@ func (p *parallelCall) Start(c *callrt.Call) {
 		c.Finish(c.Errorf(wire.EPERM, nil, "No channels added"))
 		return
 	}
-	calls, err := p.mapAll(c)
+	calls, err := p.mapAll(c, n)
 	if err != nil {
 		c.Finish(err)
 		return
@@ -90,7 +96,9 @@ type mapped struct {
 }
 
 // mapAll asks each sub-channel's mapper for its sub-call, in index order; Bad stops at once.
-func (p *parallelCall) mapAll(c *callrt.Call) (out []mapped, err *wire.Error) {
+func (p *parallelCall) mapAll(c *callrt.Call, n int) (out []mapped, err *wire.Error) {
+	out = make([]mapped, 0, n)
+	var cntls []callrt.Controller // the sub-calls' Controllers, made together
 	for i, s := range p.subs {
 		sub, perr := p.mapOne(c, i, s)
 		if perr != nil {
@@ -102,7 +110,11 @@ func (p *parallelCall) mapAll(c *callrt.Call) (out []mapped, err *wire.Error) {
 		if sub.IsBad() {
 			return nil, c.Errorf(wire.EREQUEST, nil, "CallMapper of channel[%d] returns Bad()", i)
 		}
-		cntl, perr := mapController(c, i, sub)
+		if cntls == nil {
+			cntls = make([]callrt.Controller, n-i)
+		}
+		cntl, perr := mapController(c, i, sub, &cntls[0])
+		cntls = cntls[1:]
 		if perr != nil {
 			return nil, perr
 		}
@@ -114,9 +126,10 @@ func (p *parallelCall) mapAll(c *callrt.Call) (out []mapped, err *wire.Error) {
 // mapController makes sub-call i's Controller: the call's settings, changed by the SubCall's
 // MapController under recover, then the call's timeout (disabled: the call's deadline governs),
 // retry limit and backup request whatever it set.
-func mapController(c *callrt.Call, i int, sub SubCall) (cntl *callrt.Controller, err *wire.Error) {
+func mapController(c *callrt.Call, i int, sub SubCall, into *callrt.Controller) (cntl *callrt.Controller, err *wire.Error) {
 	main := c.Controller()
-	cntl = inherit(main)
+	cntl = into
+	inherit(cntl, main)
 	if sub.MapController == nil {
 		return cntl, nil
 	}
@@ -161,27 +174,43 @@ func (p *parallelCall) limits(ndone int) {
 
 // startAll starts the sub-calls back to back, so that their frames leave together.
 func (p *parallelCall) startAll(c *callrt.Call, calls []mapped) {
-	p.started = make([]*started, len(calls))
+	p.started = make([]started, len(calls))
 	p.pending = len(calls)
+	p.show()
 	for k, m := range calls {
 		s := p.subs[m.index]
 		p.cntls[m.index] = m.cntl
 		merger := s.merger
 		if merger == nil {
-			merger = ResponseMergerFunc(defaultMerge)
+			merger = defaultMerger
 		}
-		p.started[k] = &started{index: m.index, merger: merger, resp: m.sub.Response}
+		p.started[k] = started{index: m.index, merger: merger, resp: m.sub.Response}
 		p.started[k].call = s.start(c, k, m.sub.Method, m.sub.Request, m.sub.Response, m.cntl)
 	}
-	p.status(c)
 }
 
-// inherit gives a sub-call of a parallel call the settings of the main call that brpc passes
-// down, and, as brpc, a disabled timeout: the parallel call's deadline governs.
-func inherit(main *callrt.Controller) *callrt.Controller {
-	sub := inheritAttempt(main)
-	sub.InheritRetries(main)
-	return sub
+// defaultMerger merges with proto.Merge, brpc's default.
+var defaultMerger ResponseMerger = ResponseMergerFunc(defaultMerge)
+
+// inherit gives into, a sub-call's Controller, the settings of the main call that brpc passes
+// down, and, as brpc, a disabled timeout: the combo call's deadline governs.
+func inherit(into, main *callrt.Controller) {
+	inheritInto(into, main)
+	into.InheritRetries(main)
+}
+
+// inheritAll makes n sub-calls' Controllers with inherit, in one allocation; with want, only
+// those it wants (the others are nil).
+func inheritAll(main *callrt.Controller, n int, want func(k int) bool) []*callrt.Controller {
+	subs := make([]*callrt.Controller, n)
+	cntls := make([]callrt.Controller, n)
+	for k := range subs {
+		if want == nil || want(k) {
+			subs[k] = &cntls[k]
+			inherit(subs[k], main)
+		}
+	}
+	return subs
 }
 
 // inheritAttempt gives an attempt of a selective call the settings brpc passes down to it: not
@@ -189,14 +218,40 @@ func inherit(main *callrt.Controller) *callrt.Controller {
 // sub-channels (each sub-channel keeps its own). Its timeout is disabled (NoTimeout), as brpc's
 // sub controllers report it: the combo call's deadline governs, not the sub-channel's timeout.
 func inheritAttempt(main *callrt.Controller) *callrt.Controller {
-	var sub callrt.Controller
-	copySettings(&sub, main)
-	sub.SetTimeout(actors.NoTimeout)
-	return &sub
+	sub := new(callrt.Controller)
+	inheritInto(sub, main)
+	return sub
 }
 
-func (p *parallelCall) status(c *callrt.Call) {
-	c.SetStatus(fmt.Sprintf("%d of %d sub-calls pending, %d failed", p.pending, len(p.started), p.nfailed))
+// inheritInto is inheritAttempt into a Controller the caller provides.
+func inheritInto(sub, main *callrt.Controller) {
+	copySettings(sub, main)
+	sub.SetTimeout(actors.NoTimeout)
+}
+
+// show publishes the counts Status reports.
+func (p *parallelCall) show() { p.shown.set(p.pending, len(p.started), p.nfailed) }
+
+// Status says what the call waits for, for Inspect; it is called from any goroutine.
+func (p *parallelCall) Status() string {
+	pending, total, failed := p.shown.get()
+	return fmt.Sprintf("%d of %d sub-calls pending, %d failed", pending, total, failed)
+}
+
+// progress is what a combo call's Status reports — its sub-calls pending, in all and failed —
+// published by the call's actor as they change and read by Inspect from any goroutine. Making
+// the words only when Inspect asks keeps a sub-call's end free of formatting.
+type progress struct{ v atomic.Uint64 }
+
+const progressMask = 1<<21 - 1
+
+func (p *progress) set(pending, total, failed int) {
+	p.v.Store(uint64(pending&progressMask) | uint64(total&progressMask)<<21 | uint64(failed&progressMask)<<42)
+}
+
+func (p *progress) get() (pending, total, failed int) {
+	v := p.v.Load()
+	return int(v & progressMask), int(v >> 21 & progressMask), int(v >> 42 & progressMask)
 }
 
 func (p *parallelCall) Receive(c *callrt.Call, msg any) {
@@ -204,7 +259,7 @@ func (p *parallelCall) Receive(c *callrt.Call, msg any) {
 	if !ok || d.Index < 0 || d.Index >= len(p.started) || p.started[d.Index].done {
 		return
 	}
-	s := p.started[d.Index]
+	s := &p.started[d.Index]
 	s.done, s.err = true, d.Call.Err()
 	p.pending--
 	switch {
@@ -217,7 +272,7 @@ func (p *parallelCall) Receive(c *callrt.Call, msg any) {
 		p.failed(c)
 	}
 	p.mergeReady(c)
-	p.status(c)
+	p.show()
 	p.maybeFinish(c)
 }
 
@@ -230,8 +285,8 @@ func (p *parallelCall) failed(c *callrt.Call) {
 }
 
 func (p *parallelCall) abortPending(err *wire.Error) {
-	for _, s := range p.started {
-		if !s.done {
+	for i := range p.started {
+		if s := &p.started[i]; !s.done {
 			s.call.Abort(err)
 		}
 	}
@@ -240,7 +295,7 @@ func (p *parallelCall) abortPending(err *wire.Error) {
 // mergeReady merges the answers whose predecessors have all reported, in sub-channel order.
 func (p *parallelCall) mergeReady(c *callrt.Call) {
 	for p.merged < len(p.started) && p.started[p.merged].done {
-		s := p.started[p.merged]
+		s := &p.started[p.merged]
 		p.merged++
 		if s.err != nil || p.nfailed >= p.failLimit || p.mergeErr != nil {
 			continue
@@ -314,7 +369,8 @@ func (p *parallelCall) unified(c *callrt.Call) *wire.Error {
 	mixed := false
 	var text strings.Builder
 	fmt.Fprintf(&text, "%d/%d channels failed, fail_limit=%d", p.nfailed, len(p.started), p.failLimit)
-	for _, s := range p.started {
+	for i := range p.started {
+		s := &p.started[i]
 		err := s.failure()
 		e := wire.ErrnoOf(err)
 		if e == 0 || e == wire.EPCHANFINISH {
@@ -341,8 +397,8 @@ func (p *parallelCall) unified(c *callrt.Call) *wire.Error {
 // withSubs attaches every sub-call's error to err, for errors.As.
 func (p *parallelCall) withSubs(err *wire.Error) *wire.Error {
 	subs := &SubErrors{Errs: make([]error, len(p.subs))}
-	for _, s := range p.started {
-		subs.Errs[s.index] = s.failure()
+	for i := range p.started {
+		subs.Errs[p.started[i].index] = p.started[i].failure()
 	}
 	e := *err
 	if e.Err == nil {

@@ -21,6 +21,7 @@ type hashingCall struct {
 	// pending counts the sub-calls that have not reported.
 	pending int
 	endErr  *wire.Error
+	shown   progress
 }
 
 // partSub is one partition's sub-call.
@@ -80,10 +81,7 @@ func (p *hashingCall) Start(c *callrt.Call) {
 	for k, g := range groups {
 		p.sub[k] = &partSub{part: g.part, resp: p.merger().newResponse(c)}
 	}
-	subs := make([]*callrt.Controller, len(p.sub))
-	for k := range subs {
-		subs[k] = inherit(main)
-	}
+	subs := inheritAll(main, len(p.sub), nil)
 	main.SetSubs(subs)
 	for k, s := range p.sub {
 		s.call = childStarter(p.st.chans[s.part])(c, k, c.Method(), reqs[k], s.resp, subs[k])
@@ -161,8 +159,12 @@ func (p *hashingCall) merger() answerMerger {
 	return answerMerger{merge: p.pm.MergeResponses, newResp: p.pm.NewResponse}
 }
 
-func (p *hashingCall) status(c *callrt.Call) {
-	c.SetStatus(fmt.Sprintf("%d of %d partitions pending", p.pending, len(p.sub)))
+func (p *hashingCall) status(*callrt.Call) { p.shown.set(p.pending, len(p.sub), 0) }
+
+// Status says what the call waits for, for Inspect; it is called from any goroutine.
+func (p *hashingCall) Status() string {
+	pending, total, _ := p.shown.get()
+	return fmt.Sprintf("%d of %d partitions pending", pending, total)
 }
 
 func (p *hashingCall) Receive(c *callrt.Call, msg any) {

@@ -57,6 +57,8 @@ type Call struct {
 	prepared  bool
 
 	state atomic.Int32 // for Inspect
+
+	childDone ChildDone // a child's report to its parent, sent once as it ends
 }
 
 // Call states, as Inspect shows them.
@@ -98,6 +100,9 @@ type Spec struct {
 	// starts (brpc's parallel channel sets its sub count first thing). A Controller reused
 	// without Reset is left alone.
 	Subs int
+	// Call, when set, is where the call lives, as Start's c: an engine that holds its Call
+	// inline saves an allocation. Start's c, when not nil, takes precedence.
+	Call *Call
 }
 
 // Messages of the call actor.
@@ -121,6 +126,9 @@ var (
 // Controller, a closed System, a bad argument) finishes at once with its error; Done then runs on
 // another goroutine. ctx is ignored for a child call.
 func (rt *Runtime) Start(ctx context.Context, c *Call, s *Spec) *Call {
+	if c == nil {
+		c = s.Call
+	}
 	if c == nil {
 		c = new(Call)
 	}
@@ -401,7 +409,8 @@ func (c *Call) complete(err error, entered bool) {
 		close(c.finished)
 	}
 	if c.parent != nil { // after finished is closed, so that the parent reads a settled child
-		c.parent.Send(&ChildDone{Index: c.index, Call: c})
+		c.childDone = ChildDone{Index: c.index, Call: c}
+		c.parent.Send(&c.childDone)
 	}
 }
 
