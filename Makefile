@@ -8,7 +8,7 @@ EXAMPLE_TIMEOUT := 60s
 SOAK_DURATION ?= 5m
 SOAK_FLAGS  ?=
 
-.PHONY: all demo test race overload bench bench-compare lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd tools-chromium
+.PHONY: all demo test race overload bench bench-compare compare-large lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd tools-chromium
 
 all: lint test
 
@@ -48,6 +48,10 @@ BASE   ?= HEAD~1
 ROUNDS ?= 6
 bench-compare:
 	.ci/bench-compare $(BASE) $(ROUNDS)
+
+## compare-large: echo of 64 KiB and 1 MiB messages and attachments against gRPC-Go's (GRPCECHO)
+compare-large:
+	.ci/compare-large
 
 ## lint: formatting, vet, staticcheck, the import graph, go.mod tidiness
 lint: depcheck tidycheck

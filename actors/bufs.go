@@ -85,11 +85,11 @@ func putBuf(fb *frameBuf) {
 // Large buffers — request and response frames, payloads and response bodies over maxPooledBuf —
 // come from pools by size, so that a stream of large messages neither allocates nor zeroes
 // megabytes per call, nor makes the collector run once every call or two. The sizes go up in
-// quarters of a power of two (128, 160, 192, 224, 256 KiB…), so a buffer is at most a quarter
+// quarters of a power of two (80, 96, 112, 128, 160 KiB…), so a buffer is at most a quarter
 // larger than asked for. A buffer goes back to the pool of the largest size its capacity
 // covers; the pools hold only what the collector has not reclaimed, as any sync.Pool does.
 const (
-	minLargeShift = 17 // 128 KiB: the smallest size, above maxPooledBuf
+	minLargeShift = 16 // 64 KiB, maxPooledBuf: the sizes start a quarter above it
 	maxLargeShift = 26 // 64 MiB: wire.DefaultMaxBodySize; larger buffers are not pooled
 )
 
@@ -131,12 +131,12 @@ func getLarge(n int) []byte {
 // afterwards.
 func putLarge(b []byte) {
 	c := cap(b)
-	if c < 1<<minLargeShift {
+	if c <= 1<<minLargeShift {
 		return
 	}
 	k := bits.Len(uint(c)) - 1 // 1<<k <= c < 1<<(k+1)
 	class := (k-minLargeShift)*4 + (c-1<<k)/(1<<(k-2))
-	if class >= len(largePools) {
+	if class == 0 || class >= len(largePools) { // class 0 is never asked for: smaller than any size
 		return
 	}
 	p, _ := largeHeaders.Get().(*[]byte)

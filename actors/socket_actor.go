@@ -126,25 +126,20 @@ func (a *socketActor) onAttempt(at *attempt) {
 	a.publishUnwritten(a.single)
 }
 
-// queueFrame adds a frame to c's queue and returns its buffer to the pool. A large frame that
-// finds nothing unwritten becomes the queue itself, so that it is never copied.
+// queueFrame adds a frame to c's queue. A large frame is never copied: when nothing is
+// unwritten it becomes the queue itself; otherwise it waits in its own buffer, with the frames
+// after it, until the queue drained (promote).
 func (a *socketActor) queueFrame(c *sconn, frame *frameBuf) {
-	switch n := len(frame.b); {
-	case n > maxPooledBuf && c.unwritten() == 0 && !c.writing && cap(frame.b) > cap(c.out):
+	n := len(frame.b)
+	if len(c.later) > 0 || (n > maxPooledBuf && (c.unwritten() > 0 || c.writing)) {
+		c.later = append(c.later, frame)
+		c.laterN += n
+		return
+	}
+	if n > maxPooledBuf && cap(frame.b) > cap(c.out) {
 		c.out, frame.b = frame.b, c.out[:0]
 		c.head, c.frameAt = 0, 0
-	case len(c.out)+n > cap(c.out) && len(c.out)+n > maxPooledBuf:
-		// Grow into a pooled buffer, by an eighth (the pool's sizes round up by a quarter at
-		// most): a queue held back by a slow reader stays close to max_unwritten_bytes. The old
-		// buffer is the backlog goroutine's while it writes, and a large one is left to the
-		// collector, so that the pool does not keep every size the queue grew through.
-		want := len(c.out) + n
-		grown := append(getLarge(want + want/8)[:0], c.out...)
-		if !c.writing && cap(c.out) <= maxIdleOut {
-			putLarge(c.out)
-		}
-		c.out = append(grown, frame.b...)
-	default:
+	} else {
 		c.out = append(c.out, frame.b...)
 	}
 	putBuf(frame)
@@ -308,6 +303,7 @@ func (a *socketActor) closeConn(c *sconn) {
 		a.open--
 	}
 	c.out, c.head, c.handed = nil, 0, 0
+	c.dropLater()
 	a.setState()
 	a.refill()
 }

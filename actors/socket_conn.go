@@ -48,14 +48,16 @@ type sconn struct {
 	id      int64
 	conn    net.Conn // nil while dialling
 	local   *string
-	out     []byte // frames: out[:head] written or with the backlog goroutine, the rest queued
-	head    int    // always a frame boundary outside flushConn
-	handed  int    // the bytes before head that the backlog goroutine is writing
-	frameAt int    // a frame boundary at or before head, where a walk over the frames may start
-	stale   bool   // a call gave up an attempt: queued frames may belong to ended calls
-	spare   []byte // the backlog goroutine's copy of what it writes
-	writing bool   // a backlog goroutine is writing
-	cred    []byte // the credential still to put in the first frame written; nil once sent
+	out     []byte      // frames: out[:head] written or with the backlog goroutine, the rest queued
+	later   []*frameBuf // frames queued behind out in buffers of their own, from the first large one on
+	laterN  int         // the bytes in later
+	head    int         // always a frame boundary outside flushConn
+	handed  int         // the bytes before head that the backlog goroutine is writing
+	frameAt int         // a frame boundary at or before head, where a walk over the frames may start
+	stale   bool        // a call gave up an attempt: queued frames may belong to ended calls
+	spare   []byte      // the backlog goroutine's copy of what it writes
+	writing bool        // a backlog goroutine is writing
+	cred    []byte      // the credential still to put in the first frame written; nil once sent
 	nbw     *nonBlockingWriter
 	tc      *tls.Conn   // a TLS connection the actor encrypts for (socket_sealed.go); nil otherwise
 	seal    *sealedConn // tc's records, for the actor to write
@@ -67,8 +69,15 @@ type sconn struct {
 // flushConn writes the connection's queued frames: directly when the socket can take them
 // without blocking, and the rest from a goroutine, so that the actor itself never blocks.
 func (a *socketActor) flushConn(c *sconn) {
-	if c.conn == nil || c.writing || (len(c.out) == c.head && (c.seal == nil || !c.seal.pending())) {
+	if c.conn == nil || c.writing {
 		return
+	}
+	if len(c.out) == c.head {
+		c.emptied()
+		c.promote()
+		if len(c.out) == 0 && (c.seal == nil || !c.seal.pending()) {
+			return
+		}
 	}
 	if c.cred != nil && c.head < len(c.out) {
 		if err := a.signFirst(c); err != nil {
@@ -85,17 +94,22 @@ func (a *socketActor) flushConn(c *sconn) {
 		a.writeBacklog(c)
 		return
 	}
-	n, err := c.nbw.write(c.out[c.head:])
-	a.sk.writes.Add(1)
-	if err != nil {
-		a.connBroken(c, err)
-		return
-	}
-	if c.head += n; c.head == len(c.out) {
+	for {
+		n, err := c.nbw.write(c.out[c.head:])
+		a.sk.writes.Add(1)
+		if err != nil {
+			a.connBroken(c, err)
+			return
+		}
+		if c.head += n; c.head < len(c.out) {
+			a.writeBacklog(c)
+			return
+		}
 		c.emptied()
-		return
+		if !c.promote() {
+			return
+		}
 	}
-	a.writeBacklog(c)
 }
 
 // nonBlockingWriter writes as much as the kernel accepts at once, without waiting. Its callback

@@ -97,6 +97,7 @@ func (a *socketActor) onAbandoned(m *abandoned) {
 	c.at = 0
 	if c.conn == nil {
 		c.out = c.out[:0]
+		c.dropLater()
 		return
 	}
 	a.closeConn(c)

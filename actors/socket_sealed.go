@@ -174,7 +174,9 @@ func (a *socketActor) flushSealed(c *sconn) {
 		c.seal.recycle(rec)
 		if c.head == len(c.out) {
 			c.emptied()
-			return
+			if !c.promote() {
+				return
+			}
 		}
 	}
 }

@@ -30,7 +30,46 @@ const maxCopiedBacklog = maxPooledBuf
 const maxIdleOut = 4 << 20
 
 // unwritten is the number of bytes of c not yet written: queued, or with the backlog goroutine.
-func (c *sconn) unwritten() int { return len(c.out) - c.head + c.handed }
+func (c *sconn) unwritten() int { return len(c.out) - c.head + c.handed + c.laterN }
+
+// promote moves the frames waiting in later into the drained queue: a large one becomes the
+// queue, and the small ones after it are copied behind it, up to the next large one. It reports
+// whether it moved any. It is called once everything in out was written.
+func (c *sconn) promote() bool {
+	moved := 0
+	for _, f := range c.later {
+		n := len(f.b)
+		if n > maxPooledBuf && len(c.out) > 0 {
+			break
+		}
+		if n > maxPooledBuf && cap(f.b) > cap(c.out) {
+			c.out, f.b = f.b, c.out[:0]
+		} else {
+			c.out = append(c.out, f.b...)
+		}
+		putBuf(f)
+		c.laterN -= n
+		moved++
+	}
+	if moved == 0 {
+		return false
+	}
+	clear(c.later[:moved])
+	c.later = c.later[moved:]
+	if len(c.later) == 0 {
+		c.later = nil
+	}
+	return true
+}
+
+// dropLater returns the buffers of the frames waiting in later to the pool, for a connection
+// that closed.
+func (c *sconn) dropLater() {
+	for _, f := range c.later {
+		putBuf(f)
+	}
+	c.later, c.laterN = nil, 0
+}
 
 // emptied resets c's buffer once everything in it was written. A large one goes back to the
 // large buffers' pool, so that an idle connection holds a small buffer only.
@@ -106,6 +145,18 @@ func (a *socketActor) dropEnded(c *sconn) {
 		p = end
 	}
 	c.out = c.out[:w]
+	kept := c.later[:0]
+	for _, f := range c.later {
+		if id, ok := frameID(f.b); !ok || a.sk.pending.has(id) {
+			kept = append(kept, f)
+			continue
+		}
+		c.laterN -= len(f.b)
+		putBuf(f)
+		dropped++
+	}
+	clear(c.later[len(kept):])
+	c.later = kept
 	a.sk.dropped.Add(dropped)
 	if q := len(c.out) - c.head; cap(c.out) > maxIdleOut && q < cap(c.out)/4 {
 		// Most of a large buffer was dropped: let it go. The backlog goroutine holds its own slice.
@@ -140,7 +191,7 @@ func (a *socketActor) admit(c *sconn, at *attempt, frame *frameBuf) bool {
 // onAbandonedSingle notes that a call gave up an attempt on the single connection: its frame,
 // if still queued, is dropped before the next write.
 func (a *socketActor) onAbandonedSingle() {
-	if a.single != nil && len(a.single.out) > a.single.head {
+	if a.single != nil && (len(a.single.out) > a.single.head || len(a.single.later) > 0) {
 		a.single.stale = true
 	}
 }

@@ -241,8 +241,29 @@ func TestDropEndedKeepsTheFramesStillWaitedFor(t *testing.T) {
 			sk.pending.put(id, nil)
 		}
 	}
+	// Frames 7 to 10 wait behind the queue in buffers of their own, as large frames and those
+	// after them do.
+	for id := int64(7); id <= 10; id++ {
+		m := wire.Meta{Service: []byte("example.EchoService"), Method: []byte("Echo"), CorrelationID: id}
+		f := &frameBuf{b: wire.AppendFrame(nil, &m, []byte("p"), make([]byte, maxPooledBuf+int(id)))}
+		c.later = append(c.later, f)
+		c.laterN += len(f.b)
+		if id%2 == 0 {
+			sk.pending.put(id, nil)
+		}
+	}
 	c.stale = true
 	a.dropEnded(c)
+	var later []int64
+	laterN := 0
+	for _, f := range c.later {
+		id, _ := frameID(f.b)
+		later = append(later, id)
+		laterN += len(f.b)
+	}
+	if want := []int64{8, 10}; !slices.Equal(later, want) || laterN != c.laterN {
+		t.Errorf("frames waiting behind the queue after dropEnded = %v (%d bytes, counted %d), want %v", later, laterN, c.laterN, want)
+	}
 	var got []int64
 	for p := 0; p < len(c.out); {
 		end := c.frameEnd(p)
@@ -259,8 +280,61 @@ func TestDropEndedKeepsTheFramesStillWaitedFor(t *testing.T) {
 	if c.stale {
 		t.Errorf("connection still stale after dropEnded")
 	}
-	if n := sk.dropped.Load(); n != 2 {
-		t.Errorf("frames_dropped = %d after dropping frames 3 and 5, want 2", n)
+	if n := sk.dropped.Load(); n != 4 {
+		t.Errorf("frames_dropped = %d after dropping frames 3, 5, 7 and 9, want 4", n)
+	}
+}
+
+// TestLargeFramesWaitUncopied: a large frame queued behind unwritten bytes waits in its own
+// buffer, and so do the frames after it; once the queue drained, the large frame's buffer
+// becomes the queue, the small frames after it are copied behind it, and the next large frame
+// waits for the next drain. Order never changes.
+func TestLargeFramesWaitUncopied(t *testing.T) {
+	sk := &socket{}
+	a := &socketActor{sk: sk}
+	frame := func(id int64, size int) *frameBuf {
+		m := wire.Meta{Service: []byte("example.EchoService"), Method: []byte("Echo"), CorrelationID: id}
+		return &frameBuf{b: wire.AppendFrame(nil, &m, []byte("p"), make([]byte, size))}
+	}
+	ids := func(b []byte) (out []int64) {
+		c := &sconn{out: b}
+		for p := 0; p < len(b); p = c.frameEnd(p) {
+			id, _ := frameID(b[p:c.frameEnd(p)])
+			out = append(out, id)
+		}
+		return out
+	}
+	c := &sconn{}
+	a.queueFrame(c, frame(1, 100)) // copied into the queue, which is not written yet
+	large := frame(2, 2*maxPooledBuf)
+	a.queueFrame(c, large)
+	a.queueFrame(c, frame(3, 100))
+	a.queueFrame(c, frame(4, 100))
+	a.queueFrame(c, frame(5, 3*maxPooledBuf))
+	a.queueFrame(c, frame(6, 100))
+	if got := ids(c.out); !slices.Equal(got, []int64{1}) || len(c.later) != 5 {
+		t.Fatalf("queue %v with %d frames behind it, want [1] and 5", got, len(c.later))
+	}
+	if want := len(c.out) + c.laterN; c.unwritten() != want {
+		t.Errorf("unwritten = %d, want the queue and the frames behind it, %d", c.unwritten(), want)
+	}
+	largeData := &large.b[0]
+	c.head = len(c.out) // written
+	c.emptied()
+	if !c.promote() {
+		t.Fatal("promote moved nothing into a drained queue")
+	}
+	if got := ids(c.out); !slices.Equal(got, []int64{2, 3, 4}) || &c.out[0] != largeData {
+		t.Errorf("queue after the first drain = %v (the large frame's own buffer: %v), want [2 3 4] in it", got, &c.out[0] == largeData)
+	}
+	if c.promote() {
+		t.Error("promote moved a large frame into a queue not yet written")
+	}
+	c.head = len(c.out)
+	c.emptied()
+	c.promote()
+	if got := ids(c.out); !slices.Equal(got, []int64{5, 6}) || len(c.later) != 0 || c.laterN != 0 {
+		t.Errorf("queue after the second drain = %v, %d frames (%d bytes) still behind it; want [5 6], none", got, len(c.later), c.laterN)
 	}
 }
 
