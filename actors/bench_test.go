@@ -315,12 +315,12 @@ func BenchmarkLargeCluster(b *testing.B) {
 // together; MB/s counts the request and the response.
 //
 // The copies of a large message in user space, per call: the client marshals the request into a
-// pooled buffer and encodes the frame into another (2; an attachment: 1); a frame that finds the
-// connection's queue empty becomes the queue, and a later one is copied into it (+1). The server
-// reads the body (the kernel's copy) and parses it (1; an attachment: 0), marshals the answer
-// into a pooled buffer (1; an attachment: 0) and writes it with a vectored write from there. The
-// client reads the answer into a pooled buffer and parses it (1; an attachment: 0, the caller
-// takes the buffer).
+// pooled buffer and encodes the frame into another (2; an attachment: 1), which becomes the
+// connection's write queue or waits behind it uncopied. The server reads the body into a pooled
+// buffer (the kernel's copy) and parses it (1; an attachment: 0), marshals the answer into a
+// pooled buffer (1; an attachment: 0) and writes it with a vectored write from there. The client
+// reads the answer into a pooled buffer and parses it (1; an attachment: 0, the caller takes the
+// buffer).
 func BenchmarkLargeEcho(b *testing.B) {
 	_, addr := startEcho(b, &echoservice.Service{EchoAttachment: true})
 	sys := newSystem(b)
