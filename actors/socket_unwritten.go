@@ -8,9 +8,12 @@ import (
 
 // Write limits of a connection, after brpc's -socket_max_unwritten_bytes.
 //
-// A connection's frames wait in sconn.out until written. The actor writes what the socket takes
-// without blocking and hands the rest of an unfinished frame, with the queued frames after it up
-// to backlogChunk, to a goroutine that writes them blocking. Everything else stays queued, so
+// A connection's frames wait in sconn.out until written; a large frame that finds the queue not
+// yet written waits in its own buffer in sconn.later, with the frames after it, until the queue
+// drained, and then becomes the queue, so that it is never copied. The actor writes what the
+// socket takes without blocking and hands the rest of an unfinished frame, with the queued frames
+// after it up to backlogChunk, to a goroutine that writes them blocking. Everything else stays
+// queued (in out or later), so
 // that the frames of calls that end before their turn (a timeout, a cancel) can be dropped: a
 // call that gives up an attempt marks the connection stale, and the queue is swept of frames
 // nobody waits for before the next write and before an attempt is refused. A frame that would
@@ -25,8 +28,9 @@ const backlogChunk = 256 << 10
 // the connection's buffer: a larger one is the rest of a large frame, which is not copied.
 const maxCopiedBacklog = maxPooledBuf
 
-// maxIdleOut is the capacity beyond which an emptied write buffer is let go, so that a burst
-// does not keep its memory for the connection's lifetime.
+// maxIdleOut is the capacity beyond which a write buffer whose frames were mostly dropped is
+// replaced by a smaller one, so that a burst does not keep its memory while the rest is written.
+// (An emptied buffer over maxPooledBuf goes back to the pool at once: see emptied.)
 const maxIdleOut = 4 << 20
 
 // unwritten is the number of bytes of c not yet written: queued, or with the backlog goroutine.
