@@ -38,7 +38,8 @@
 // straight to their calls. The connection types are brpc's:
 //
 //   - single (the default): one connection multiplexing every attempt. Frames queue in a buffer
-//     and, when the mailbox drains, everything queued leaves with one syscall. A broken
+//     and, when the mailbox drains, everything queued leaves with one syscall; a large frame
+//     (over 64 KiB) is never copied into that buffer, but leaves from its own. A broken
 //     connection fails every attempt pending on it and isolates the server until health
 //     checking reconnects (see Faults).
 //   - pooled: a connection per attempt in flight. An attempt takes the most recently used idle
@@ -128,7 +129,9 @@
 // in place. A watchdog moves reading to a new goroutine when a handler has held it for 10 ms,
 // and that goroutine first writes out the answers held behind the handler. brpc runs every
 // request but the last in a bthread of its own; in Go that wake-up costs more than a quick
-// handler, which is why troupe keeps quick batches in place.
+// handler, which is why troupe keeps quick batches in place. A large answer (over 64 KiB) is not
+// copied into the write buffer: it leaves at once, in one vectored write with what the buffer
+// holds, from the buffer it was marshalled into.
 //
 // A handler's ctx ends at the deadline its request brought: RpcRequestMeta.timeout_ms, which
 // troupe's channels (and brpc's with -baidu_std_protocol_deliver_timeout_ms) set to the time
