@@ -37,7 +37,12 @@ func getBuf() *frameBuf {
 // getBufFor returns an empty frame buffer that holds n bytes without growing: a pooled small one,
 // or one whose storage comes from the large buffers' pool.
 func getBufFor(n int) *frameBuf {
-	fb := getBuf()
+	return fitLarge(getBuf(), n)
+}
+
+// fitLarge gives fb storage for n bytes from the large buffers' pool when n is large and fb's
+// own storage too small.
+func fitLarge(fb *frameBuf, n int) *frameBuf {
 	if n > cap(fb.b) && n > maxPooledBuf {
 		fb.b = getLarge(n)[:0]
 	}
@@ -52,34 +57,30 @@ var payloadPool = sync.Pool{New: func() any { return &frameBuf{b: make([]byte, 0
 func getPayload() *frameBuf { return payloadPool.Get().(*frameBuf) }
 
 func putPayload(pb *frameBuf) {
-	if pb == nil {
-		return
+	if pb != nil {
+		payloadPool.Put(shedLarge(pb, 256))
 	}
-	if cap(pb.b) > maxPooledBuf {
-		putLarge(pb.b)
-		pb.b = make([]byte, 0, 256)
+}
+
+// shedLarge gives a large buffer's storage back to the large buffers' pool, leaving fb with a
+// small one of capacity small, so that fb can go back to its own pool.
+func shedLarge(fb *frameBuf, small int) *frameBuf {
+	if cap(fb.b) > maxPooledBuf {
+		putLarge(fb.b)
+		fb.b = make([]byte, 0, small)
 	}
-	payloadPool.Put(pb)
+	return fb
 }
 
 // getPayloadFor returns a payloadPool buffer that holds n bytes without growing.
 func getPayloadFor(n int) *frameBuf {
-	pb := getPayload()
-	if n > cap(pb.b) && n > maxPooledBuf {
-		pb.b = getLarge(n)[:0]
-	}
-	return pb
+	return fitLarge(getPayload(), n)
 }
 
 func putBuf(fb *frameBuf) {
-	if fb == nil {
-		return
+	if fb != nil {
+		bufPool.Put(shedLarge(fb, 512))
 	}
-	if cap(fb.b) > maxPooledBuf {
-		putLarge(fb.b)
-		fb.b = make([]byte, 0, 512)
-	}
-	bufPool.Put(fb)
 }
 
 // Large buffers — request and response frames, payloads and response bodies over maxPooledBuf —
