@@ -13,17 +13,27 @@ import (
 	"github.com/troupe-rpc/troupe/wire/echopb"
 )
 
-// Large and small messages in flight together on one connection each come back whole and to
-// their own call: large frames wait uncopied behind the queue, small ones behind them, and the
-// order of the stream never changes.
+// Large and small messages in flight together come back whole and to their own call, on every
+// connection type: on a single connection large frames wait uncopied behind the queue and small
+// ones behind them; on pooled and short ones each large frame is its connection's queue.
 func TestLargeAndSmallMessagesShareAConnection(t *testing.T) {
 	_, addr := startEcho(t, &echoservice.Service{EchoAttachment: true})
 	sys := newSystem(t)
-	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: testTimeout})
-	if err != nil {
-		t.Fatal(err)
+	for _, typ := range []string{"single", "pooled", "short"} {
+		t.Run(typ, func(t *testing.T) {
+			ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: testTimeout, ConnectionType: typ})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ch.Close()
+			echoMixedSizes(t, ch)
+		})
 	}
-	defer ch.Close()
+}
+
+// echoMixedSizes makes 60 calls at once, a third with a message over 1 MiB, a third with an
+// attachment of 300 KiB, a third small, and checks that each answer is its own request's.
+func echoMixedSizes(t *testing.T, ch actors.Channel) {
 	const n = 60
 	type sent struct {
 		msg  string
