@@ -21,7 +21,7 @@ type Authenticator interface {
 // accepts the connection, whose later requests are not checked again. A connection whose first
 // request carries no credential, or one VerifyCredential refuses, gets ERPCAUTH ("Fail to
 // authenticate: " and the error) for that request and is closed: an unauthenticated client gets
-// nothing else. It must be safe for concurrent use.
+// nothing else. It must be safe for concurrent use. The credential's bytes are its own to keep.
 type ServerAuthenticator interface {
 	VerifyCredential(credential []byte, remote net.Addr) error
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,8 @@ var errNoCredential = errors.New("no credential in the first request")
 func (sc *serverConn) authenticate(f *wire.Frame) bool {
 	err := errNoCredential
 	if f.Meta.AuthenticationData != nil {
-		err = sc.verify(f.Meta.AuthenticationData)
+		// A copy: the request's buffer goes back to a pool once its handler returned.
+		err = sc.verify(bytes.Clone(f.Meta.AuthenticationData))
 	}
 	if err == nil {
 		sc.authed = true
