@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/troupe-rpc/troupe/wire"
 )
@@ -43,4 +44,27 @@ func ExampleAppendFrame() {
 	fmt.Printf("%v %s.%s id=%d payload=%q attachment=%q\n", err, f.Meta.Service, f.Meta.Method,
 		f.Meta.CorrelationID, f.Payload, f.Attachment)
 	// Output: <nil> example.EchoService.Echo id=7 payload="payload" attachment="attachment"
+}
+
+// A large payload can go out from its own buffer: the head (header and meta) first, then the
+// payload and the attachment, in one vectored write (net.Buffers writes them with writev on a
+// TCP connection). FrameSize says how long the frame is, to size a buffer in advance.
+func ExampleAppendFrameHead() {
+	meta := wire.Meta{Service: []byte("example.EchoService"), Method: []byte("Echo"), CorrelationID: 8}
+	payload, attachment := bytes.Repeat([]byte("p"), 100_000), []byte("attachment")
+	size := wire.FrameSize(&meta, payload, attachment)
+
+	var conn bytes.Buffer // stands for a connection
+	bufs := net.Buffers{wire.AppendFrameHead(nil, &meta, payload, attachment), payload, attachment}
+	n, err := bufs.WriteTo(&conn)
+	fmt.Println(n == int64(size), err)
+
+	var f wire.Frame
+	r := wire.NewReader(bufio.NewReader(&conn), 0)
+	r.SetAllocator(func(n int) []byte { return make([]byte, n) }) // a program's pool, say
+	err = r.ReadFrame(&f)
+	fmt.Printf("%v id=%d payload=%d bytes attachment=%q\n", err, f.Meta.CorrelationID, len(f.Payload), f.Attachment)
+	// Output:
+	// true <nil>
+	// <nil> id=8 payload=100000 bytes attachment="attachment"
 }
