@@ -1,6 +1,7 @@
 package combo
 
 import (
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -23,6 +24,21 @@ type selectiveCall struct {
 	endErr   *wire.Error
 	timer    *time.Timer // the backup request's
 	backoff  *time.Timer // the retry's
+	// waitingFor is the sub-channel of the latest attempt and backingOff whether the call waits
+	// to retry, for Status.
+	waitingFor atomic.Pointer[string]
+	backingOff atomic.Bool
+}
+
+// Status says what the call waits for, for Inspect; it is called from any goroutine.
+func (s *selectiveCall) Status() string {
+	if s.backingOff.Load() {
+		return "backing off before a retry"
+	}
+	if addr := s.waitingFor.Load(); addr != nil {
+		return "waiting for " + *addr
+	}
+	return "starting"
 }
 
 // selAttempt is one attempt of a selective call.
@@ -77,7 +93,8 @@ func (s *selectiveCall) attempt(c *callrt.Call) {
 	s.running++
 	c.Controller().SetSubs([]*callrt.Controller{cntl})
 	a.call = sub.start(c, len(s.attempts)-1, c.Method(), c.Request(), a.resp, cntl)
-	c.SetStatus("waiting for " + a.node.Addr)
+	s.waitingFor.Store(&a.node.Addr)
+	s.backingOff.Store(false)
 }
 
 func (s *selectiveCall) Receive(c *callrt.Call, msg any) {
@@ -132,7 +149,7 @@ func (s *selectiveCall) failed(c *callrt.Call, err error) {
 	}
 	s.retry.Done++
 	if d := s.retry.Wait(c); d > 0 {
-		c.SetStatus("backing off before a retry")
+		s.backingOff.Store(true)
 		s.backoff = time.AfterFunc(d, func() { c.Send(&selRetry{}) })
 		return
 	}
