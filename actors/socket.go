@@ -267,11 +267,18 @@ func (p *pendingMap) put(id int64, call *mailbox.Light) {
 }
 
 func (p *pendingMap) take(id int64) *mailbox.Light {
+	l, _ := p.takeLast(id)
+	return l
+}
+
+// takeLast is take that also reports whether no other call waits for an answer.
+func (p *pendingMap) takeLast(id int64) (*mailbox.Light, bool) {
 	p.mu.Lock()
 	l := p.m[id]
 	delete(p.m, id)
+	last := len(p.m) == 0
 	p.mu.Unlock()
-	return l
+	return l, last
 }
 
 // has reports whether id is still waited for.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -390,7 +391,7 @@ func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType
 		}
 		in.err = err
 		in.id = in.frame.Meta.CorrelationID
-		call := sk.pending.take(in.id)
+		call, last := sk.pending.takeLast(in.id)
 		if typ != connSingle {
 			// Before the call hears of it: the call's next attempt then finds the connection free.
 			sk.post(self, &responded{id: id})
@@ -400,6 +401,11 @@ func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType
 			putInbound(in)
 		case br.Buffered() == 0:
 			call.SendInline(in) // the last response read: its call's turn runs here
+			if last {
+				// No other call waits: yield, so that the caller its turn readied runs now on
+				// this thread, not after this goroutine's next read finds nothing and parks.
+				runtime.Gosched()
+			}
 		default:
 			call.Send(in)
 		}
