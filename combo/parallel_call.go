@@ -111,10 +111,9 @@ func (p *parallelCall) mapAll(c *callrt.Call, n int) (out []mapped, err *wire.Er
 			return nil, c.Errorf(wire.EREQUEST, nil, "CallMapper of channel[%d] returns Bad()", i)
 		}
 		if cntls == nil {
-			cntls = make([]callrt.Controller, n-i)
+			cntls = make([]callrt.Controller, n)
 		}
-		cntl, perr := mapController(c, i, sub, &cntls[0])
-		cntls = cntls[1:]
+		cntl, perr := mapController(c, i, sub, &cntls[i])
 		if perr != nil {
 			return nil, perr
 		}

@@ -113,14 +113,12 @@ func AppendFrameHead(dst []byte, m *Meta, payload, attachment []byte) []byte {
 // FrameSize returns how many bytes [AppendFrame] appends for m, payload and attachment, with m's
 // AttachmentSize as it will be set and a checksum of m.ChecksumType.
 func FrameSize(m *Meta, payload, attachment []byte) int {
-	saved, savedSum := m.AttachmentSize, m.ChecksumValue
-	m.AttachmentSize = int32(len(attachment))
-	if m.ChecksumType == ChecksumCRC32C {
-		m.ChecksumValue = checksumShape
+	sized := *m // m itself is left as it is
+	sized.AttachmentSize = int32(len(attachment))
+	if sized.ChecksumType == ChecksumCRC32C {
+		sized.ChecksumValue = checksumShape
 	}
-	n := HeaderSize + MetaSize(m) + len(payload) + len(attachment)
-	m.AttachmentSize, m.ChecksumValue = saved, savedSum
-	return n
+	return HeaderSize + MetaSize(&sized) + len(payload) + len(attachment)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
