@@ -23,8 +23,8 @@
 // A turn runs where its message arises whenever the actor is idle, because on a small machine a
 // hand-off to a parked goroutine costs more than the turn: the starting goroutine also takes the
 // socket actor's turn when the socket is idle (writing its own frame), the reader takes the turn
-// of the call whose response it read last in a batch (and, when no other call waits, yields so
-// that the caller runs before the reader reads again), and an answer that arrived during the
+// of each call whose response it reads (and, when no other call waits, yields so that the
+// caller runs before the reader reads again), and an answer that arrived during the
 // first turn is processed by the starting goroutine before it returns. Turns never block, so
 // the goroutine lending itself only pays the turn's time.
 //

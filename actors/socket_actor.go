@@ -399,15 +399,15 @@ func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType
 		switch {
 		case call == nil:
 			putInbound(in)
-		case br.Buffered() == 0:
-			call.SendInline(in) // the last response read: its call's turn runs here
-			if last {
+		default:
+			// The call's turn runs here: a hand-off to a worker would cost a goroutine wake-up
+			// per answer, more than the turn itself.
+			call.SendInline(in)
+			if last && br.Buffered() == 0 {
 				// No other call waits: yield, so that the caller its turn readied runs now on
 				// this thread, not after this goroutine's next read finds nothing and parks.
 				runtime.Gosched()
 			}
-		default:
-			call.Send(in)
 		}
 		if typ == connShort {
 			return
