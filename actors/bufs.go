@@ -184,3 +184,34 @@ func putInbound(in *inbound) {
 	in.err = nil
 	inboundPool.Put(in)
 }
+
+// requestFrames recycles the frames a server reads requests into, with their bodies when they
+// are small: a frame is the server's again once its handler returned, since the request's
+// message was parsed into fresh memory and its ServerCall, the only way to the frame, must not
+// be used after that.
+var requestFrames sync.Pool
+
+// maxKeptBody is the largest body a recycled request frame keeps for the next request.
+const maxKeptBody = 4 << 10
+
+func getRequestFrame() *wire.Frame {
+	if f, ok := requestFrames.Get().(*wire.Frame); ok {
+		return f
+	}
+	return new(wire.Frame)
+}
+
+// putRequestFrame recycles f, whose body nothing uses any more: a large one goes back to its
+// pool, a small one stays with the frame for the next request.
+func putRequestFrame(f *wire.Frame) {
+	body := f.Body
+	switch {
+	case cap(body) > maxPooledBuf:
+		putLarge(body)
+		body = nil
+	case cap(body) > maxKeptBody:
+		body = nil
+	}
+	*f = wire.Frame{Body: body[:0]}
+	requestFrames.Put(f)
+}

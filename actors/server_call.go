@@ -14,7 +14,8 @@ import (
 // fields, attachment) and what the response carries besides the message (attachment, user
 // fields). Get it with [ServerCallFromContext]; interceptors also receive it. It belongs to the
 // goroutine running the handler and its interceptors, and must not be used after the handler
-// returned.
+// returned: the server then reuses the memory of a request without an attachment for the next
+// one. The request attachment is the exception: a handler may keep it.
 //
 // The handler's ctx ends (ctx.Done is closed) when the earliest of these happens:
 //

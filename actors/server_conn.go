@@ -128,7 +128,7 @@ func (sc *serverConn) read() {
 				return
 			}
 		}
-		f := new(wire.Frame)
+		f := getRequestFrame()
 		err := sc.r.ReadFrame(f)
 		if err == nil || errors.Is(err, wire.ErrAttachmentSize) || errors.Is(err, wire.ErrChecksum) {
 			sc.io.read(len(f.Body))

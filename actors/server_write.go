@@ -332,11 +332,10 @@ func (sc *serverConn) started() { sc.busy.Add(1) }
 // finished counts a request of the connection out of its handlers and gives back its memory.
 func (sc *serverConn) finished(hc *handlerCtx, f *wire.Frame) {
 	sc.srv.dropRequest(f, hc.inflated)
-	if len(f.Attachment) == 0 && cap(f.Body) > maxPooledBuf {
+	if len(f.Attachment) == 0 {
 		// Nothing of a request without an attachment outlives its handler: its message was
 		// parsed into fresh memory, and its ServerCall must not be used any more.
-		putLarge(f.Body)
-		f.Body, f.Payload = nil, nil
+		putRequestFrame(f)
 	}
 	sc.busy.Add(-1)
 	sc.wakeReader()
