@@ -58,7 +58,7 @@ type Light struct {
 // Spawn registers a new Light in r, with the id prefix$N (parent's id, "/", prefix$N for a child),
 // and returns it, ready to receive. With a parent that is stopping, the child is stopped at once.
 func Spawn(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
-	return spawn(r, d, parent, prefix, h, false)
+	return spawn(new(Light), r, d, parent, prefix, h, false)
 }
 
 // SpawnHeld is [Spawn] for an actor whose first turn the caller takes: it runs the actor's start
@@ -66,11 +66,21 @@ func Spawn(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Hand
 // The caller must call [Light.Release] when that first turn is over. It saves a start message and
 // a dispatcher hop on the path of every call.
 func SpawnHeld(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
-	return spawn(r, d, parent, prefix, h, true)
+	return spawn(new(Light), r, d, parent, prefix, h, true)
 }
 
-func spawn(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler, held bool) *Light {
-	l := &Light{handler: h, dispatch: d, registry: r, prefix: prefix, parent: parent, scheduled: held, held: held}
+// SpawnHeldIn is [SpawnHeld] that makes the actor in l, which must be a zero Light that is never
+// used for another actor: an owner that holds its Light inline saves an allocation.
+func SpawnHeldIn(l *Light, r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
+	if l.registry != nil {
+		panic("mailbox: SpawnHeldIn with a Light that was spawned before")
+	}
+	return spawn(l, r, d, parent, prefix, h, true)
+}
+
+func spawn(l *Light, r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler, held bool) *Light {
+	l.handler, l.dispatch, l.registry, l.prefix, l.parent = h, d, r, prefix, parent
+	l.scheduled, l.held = held, held
 	l.queue.buf = l.inline[:]
 	l.alive.Store(true)
 	r.add(l)

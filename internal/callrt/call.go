@@ -32,9 +32,10 @@ type Call struct {
 	index    int   // the child's index, reported back to its parent
 	target   string
 	onEnd    func(*Controller, error)
-	stats    *stats.Method          // the method's record in its channel's Spec.Stats; nil: none
-	status   atomic.Pointer[string] // what an engine says it waits for, for Inspect
-	light    atomic.Pointer[mailbox.Light]
+	stats    *stats.Method                 // the method's record in its channel's Spec.Stats; nil: none
+	status   atomic.Pointer[string]        // what an engine says it waits for, for Inspect
+	light    atomic.Pointer[mailbox.Light] // &actor once it is spawned
+	actor    mailbox.Light
 	method   string
 	req      proto.Message
 	resp     proto.Message
@@ -170,7 +171,7 @@ func (rt *Runtime) Start(ctx context.Context, c *Call, s *Spec) *Call {
 		parent = c.parent.light.Load()
 		c.inherited = c.parent.EffectiveDeadline()
 	}
-	l := mailbox.SpawnHeld(rt.lights, rt.pool, parent, c.prefix(), c)
+	l := mailbox.SpawnHeldIn(&c.actor, rt.lights, rt.pool, parent, c.prefix(), c)
 	c.light.Store(l)
 	if rt.closed.Load() {
 		l.Send(msgShutdown)
