@@ -131,6 +131,7 @@ func (pc *plainCall) onResponse(in *inbound) {
 	if at == nil {
 		return
 	}
+	at.answered = true
 	m := &in.frame.Meta
 	pc.local = in.local
 	pc.call.Controller().SetResponseUserFields(m.UserFields)
@@ -164,7 +165,9 @@ func (pc *plainCall) onAttemptFailed(m *attemptFailed) {
 // call waits for that one); otherwise the failure is retried or ends the call.
 func (pc *plainCall) ended(at *attempt, err error) {
 	endAttemptSpan(at, err)
-	at.sock.pending.remove(at.id)
+	if !at.answered {
+		at.sock.pending.remove(at.id)
+	}
 	if err == nil {
 		if !pc.retry.RetriesSuccess(&pc.call) {
 			if o := pc.cur; o != nil && o != at { // a backup pair's other attempt, no longer waited for

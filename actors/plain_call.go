@@ -52,6 +52,9 @@ type attempt struct {
 	frame *frameBuf         // handed over to the socket actor, which returns it to the pool
 	sent  time.Time
 	span  trace.Span // the attempt's span, nil when the call is not traced or once it ended
+	// answered: the reader took the attempt out of its socket's pending map to deliver its
+	// answer, so ending it need not look there.
+	answered bool
 }
 
 // Plain call states, as Inspect shows them.

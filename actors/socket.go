@@ -242,6 +242,7 @@ func (sk *socket) setErr(err error) {
 type pendingMap struct {
 	mu sync.Mutex
 	m  map[int64]*mailbox.Light
+	n  atomic.Int64 // len(m), for busy without the lock
 	// onRemove, if set, learns of each entry a call removed before its answer arrived.
 	onRemove func(id int64)
 }
@@ -254,15 +255,12 @@ type pendingCall struct {
 
 // busy reports whether more than one call waits for an answer: other calls are in flight, so
 // more frames are likely to join a write that waits for them.
-func (p *pendingMap) busy() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.m) > 1
-}
+func (p *pendingMap) busy() bool { return p.n.Load() > 1 }
 
 func (p *pendingMap) put(id int64, call *mailbox.Light) {
 	p.mu.Lock()
 	p.m[id] = call
+	p.n.Store(int64(len(p.m)))
 	p.mu.Unlock()
 }
 
@@ -277,6 +275,7 @@ func (p *pendingMap) takeLast(id int64) (*mailbox.Light, bool) {
 	l := p.m[id]
 	delete(p.m, id)
 	last := len(p.m) == 0
+	p.n.Store(int64(len(p.m)))
 	p.mu.Unlock()
 	return l, last
 }
@@ -294,6 +293,7 @@ func (p *pendingMap) remove(id int64) {
 	p.mu.Lock()
 	_, ok := p.m[id]
 	delete(p.m, id)
+	p.n.Store(int64(len(p.m)))
 	p.mu.Unlock()
 	if ok && p.onRemove != nil {
 		p.onRemove(id)
@@ -315,6 +315,7 @@ func (p *pendingMap) drain() []pendingCall {
 		out = append(out, pendingCall{id, l})
 		delete(p.m, id)
 	}
+	p.n.Store(0)
 	return out
 }
 
