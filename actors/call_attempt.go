@@ -42,7 +42,7 @@ func (pc *plainCall) send() {
 	if pc.state.Load() != plainStarting {
 		now = time.Now()
 	}
-	*at = attempt{c: pc, light: c.Light(), id: pc.ch.sys.nextID.Add(1), sock: sock, node: node,
+	*at = attempt{c: pc, id: pc.ch.sys.nextID.Add(1), sock: sock, node: node,
 		sent: now}
 	pc.cur = at
 	pc.server.Store(&sock.addr)

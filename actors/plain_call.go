@@ -45,7 +45,6 @@ type plainCall struct {
 // write the frame.
 type attempt struct {
 	c     *plainCall
-	light *mailbox.Light
 	id    int64
 	sock  *socket
 	node  naming.ServerNode // the server picked, for a cluster channel
@@ -56,6 +55,9 @@ type attempt struct {
 	// answer, so ending it need not look there.
 	answered bool
 }
+
+// light returns the actor of the attempt's call.
+func (at *attempt) light() *mailbox.Light { return at.c.call.Light() }
 
 // Plain call states, as Inspect shows them.
 const (

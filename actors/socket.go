@@ -129,7 +129,7 @@ func (s *System) socketName(key sockKey) string {
 // it and the socket learns that it was abandoned: a pooled or short connection is not reused,
 // a frame still queued on a single connection is dropped.
 func (sk *socket) send(a *attempt) {
-	sk.pending.put(a.id, a.light)
+	sk.pending.put(a.id, a.light())
 	sk.sys.as.Root.Send(sk.pid, a)
 }
 
@@ -189,7 +189,7 @@ func (sk *socket) refuse(msg any) bool {
 		putBuf(at.frame)
 		at.frame = nil
 	}
-	at.light.Send(&attemptFailed{id: at.id, err: &wire.Error{Code: wire.EFAILEDSOCKET,
+	at.light().Send(&attemptFailed{id: at.id, err: &wire.Error{Code: wire.EFAILEDSOCKET,
 		Text: "the connection to " + sk.addr + " is closing: no channel uses that server any more"}})
 	return true
 }

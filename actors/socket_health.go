@@ -163,7 +163,7 @@ func (a *socketActor) refuseQueued() {
 func (a *socketActor) refuseDown(at *attempt, frame *frameBuf) {
 	putBuf(frame)
 	a.sk.pending.take(at.id)
-	at.light.Send(&attemptFailed{id: at.id, err: a.health.downErr})
+	at.light().Send(&attemptFailed{id: at.id, err: a.health.downErr})
 }
 
 // onBreakerTripped isolates the server as a broken connection would, closing its connections

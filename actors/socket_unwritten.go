@@ -187,7 +187,7 @@ func (a *socketActor) admit(c *sconn, at *attempt, frame *frameBuf) bool {
 	err := &wire.Error{Code: wire.EOVERCROWDED, Addr: a.sk.addr,
 		Text: fmt.Sprintf("%d unwritten bytes exceed max_unwritten_bytes=%d on %s", c.unwritten()+n, lim, a.sk.addr)}
 	if a.sk.pending.take(at.id) != nil {
-		at.light.Send(&attemptFailed{id: at.id, err: err})
+		at.light().Send(&attemptFailed{id: at.id, err: err})
 	}
 	return false
 }
