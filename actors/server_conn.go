@@ -52,6 +52,10 @@ type serverConn struct {
 	resume    chan struct{}
 	idleSeen  int64 // reqs when the idle sweeper last saw it change; the sweeper's
 	idleSince int64 // when that was, Unix nanoseconds; the sweeper's
+
+	// readAt is when the reading goroutine last read a request it admitted, Unix nanoseconds:
+	// the clock its held answers are timed by. The reading goroutine's.
+	readAt int64
 }
 
 func newServerConn(s *Server, c net.Conn) *serverConn {
@@ -116,7 +120,7 @@ func (sc *serverConn) serveFrom(conn net.Conn) {
 func (sc *serverConn) read() {
 	var heldAt int64 // when the oldest answer waiting in the write buffer was added; 0: none
 	for {
-		if heldAt != 0 && (!sc.r.FrameBuffered() || time.Now().UnixNano()-heldAt > int64(maxHold)) {
+		if heldAt != 0 && (!sc.r.FrameBuffered() || sc.readAt-heldAt > int64(maxHold)) {
 			sc.out.flush()
 			heldAt = 0
 		}
@@ -142,7 +146,7 @@ func (sc *serverConn) read() {
 				return
 			}
 			if held && heldAt == 0 {
-				heldAt = time.Now().UnixNano()
+				heldAt = sc.readAt
 			}
 			continue
 		}
@@ -212,27 +216,32 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 		return true, false
 	}
 	sc.started()
+	now := time.Now()
+	sc.readAt = now.UnixNano()
 	var deadline time.Time // the request was read just now: its timeout_ms counts from here
 	if ms := f.Meta.TimeoutMs; ms > 0 {
-		deadline = time.Now().Add(time.Duration(ms) * time.Millisecond)
+		deadline = now.Add(time.Duration(ms) * time.Millisecond)
 	}
 	if sc.srv.opts.NoInPlace || m.slow() || (sc.br.Buffered() > 0 && !m.quick()) {
 		sc.srv.workers.run(serverTask{sc: sc, f: f, m: m, name: name, deadline: deadline})
 		return true, false
 	}
-	return sc.handleInPlace(f, m, name, deadline), true
+	return sc.handleInPlace(f, m, name, deadline, now), true
 }
 
 // handle runs one request's handler, under a context ending at deadline unless it is zero, and
 // writes its answer, or only adds it to the write buffer when hold is true; an answer the
-// handler returns once deadline has passed is dropped.
-func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline time.Time, hold bool) {
+// handler returns once deadline has passed is dropped. start is now, or zero for handle to read
+// the clock.
+func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline time.Time, hold bool, start time.Time) {
 	defer sc.srv.release()
 	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
 		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr(), tls: sc.tls}, deadline: deadline}
 	defer sc.finished(hc, f)
 	m.began()
-	start := time.Now()
+	if start.IsZero() {
+		start = time.Now()
+	}
 	sc.srv.traceRequest(hc)
 	resp, werr := sc.invoke(hc, f, m)
 	end := time.Now()

@@ -91,15 +91,15 @@ func newInPlaceWatch(s *Server) *inPlaceWatch {
 	return &inPlaceWatch{srv: s, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
-// handleInPlace runs a request's handler on the reading goroutine, under a context ending at
-// deadline (unless it is zero), and leaves its answer in the write buffer; should the watchdog
+// handleInPlace runs a request's handler on the reading goroutine (now is when it was read),
+// under a context ending at deadline (unless it is zero), and leaves its answer in the write buffer; should the watchdog
 // see it outlast inPlaceHandoff, a new goroutine reads on (and this one counts as a worker until
 // the handler returns, then writes its answer out). It returns whether this goroutine still
 // reads.
-func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string, deadline time.Time) bool {
+func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string, deadline, now time.Time) bool {
 	w := sc.srv.watch
 	sc.inPlace.Store(m)
-	sc.since.Store(time.Now().UnixNano())
+	sc.since.Store(now.UnixNano())
 	sc.role.Store(roleInPlace)
 	if w.closed.Load() {
 		sc.takeOver() // the server is closing: no watchdog will look
@@ -110,7 +110,7 @@ func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string, deadl
 			w.wake <- struct{}{}
 		}
 	}
-	sc.handle(f, m, name, deadline, true)
+	sc.handle(f, m, name, deadline, true, now)
 	if sc.role.CompareAndSwap(roleInPlace, roleReading) {
 		return true
 	}
