@@ -15,10 +15,6 @@ import (
 // Requests that follow one another on a connection, with and without meta fields, must each see
 // only their own; and an attachment a handler keeps must stay as it was.
 func TestServerRequestsSeeOnlyTheirOwnMeta(t *testing.T) {
-	srv, err := actors.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var problems []string
 	kept := map[int][]byte{} // call number -> the attachment its handler kept
@@ -27,7 +23,8 @@ func TestServerRequestsSeeOnlyTheirOwnMeta(t *testing.T) {
 		defer mu.Unlock()
 		problems = append(problems, fmt.Sprintf(format, args...))
 	}
-	err = actors.Handle(srv, "example.EchoService.Echo", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+	srv := newServer(t, nil)
+	handle(t, srv, "example.EchoService.Echo", func(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
 		call := actors.ServerCallFromContext(ctx)
 		n, err := strconv.Atoi(req.GetMessage())
 		if err != nil {
@@ -47,12 +44,7 @@ func TestServerRequestsSeeOnlyTheirOwnMeta(t *testing.T) {
 		}
 		return &echopb.EchoResponse{Message: req.Message}, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := serveOn(t, srv)
-	sys := newSystem(t)
-	ch, err := sys.NewChannel(addr, &actors.ChannelOptions{Timeout: testTimeout, ConnectTimeout: testTimeout})
+	ch, err := newSystem(t).NewChannel(listen(t, srv), &actors.ChannelOptions{Timeout: testTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
