@@ -92,10 +92,10 @@ func newInPlaceWatch(s *Server) *inPlaceWatch {
 }
 
 // handleInPlace runs a request's handler on the reading goroutine (now is when it was read),
-// under a context ending at deadline (unless it is zero), and leaves its answer in the write buffer; should the watchdog
-// see it outlast inPlaceHandoff, a new goroutine reads on (and this one counts as a worker until
-// the handler returns, then writes its answer out). It returns whether this goroutine still
-// reads.
+// under a context ending at deadline (unless it is zero), and leaves its answer in the write
+// buffer; should the watchdog see it outlast inPlaceHandoff, a new goroutine reads on (and this
+// one counts as a worker until the handler returns, then writes its answer out). It returns
+// whether this goroutine still reads.
 func (sc *serverConn) handleInPlace(f *wire.Frame, m *method, name string, deadline, now time.Time) bool {
 	w := sc.srv.watch
 	sc.inPlace.Store(m)
