@@ -8,7 +8,7 @@ EXAMPLE_TIMEOUT := 60s
 SOAK_DURATION ?= 5m
 SOAK_FLAGS  ?=
 
-.PHONY: all demo test race overload bench bench-compare compare-large lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd tools-chromium
+.PHONY: all demo test race overload bench bench-compare compare-large compare-raw lint depcheck tidycheck generate examples soak ci clean tools-protoc tools-etcd tools-chromium
 
 all: lint test
 
@@ -52,6 +52,13 @@ bench-compare:
 ## compare-large: echo of 64 KiB and 1 MiB messages and attachments against gRPC-Go's (GRPCECHO)
 compare-large:
 	.ci/compare-large
+
+## compare-raw: unary echo against the raw Go TCP ceiling at 1, 8 and 64 callers, 5 rounds of 3 s
+## each (RAWTOOLS: the directory of compare-raw and rawrpc, by default ../shared/tools)
+RAWTOOLS ?= ../shared/tools
+compare-raw:
+	@test -x $(RAWTOOLS)/compare-raw || { echo "compare-raw: no $(RAWTOOLS)/compare-raw; set RAWTOOLS"; exit 1; }
+	@for c in 1 8 64; do $(RAWTOOLS)/compare-raw $$c 3 5 | tail -1; done
 
 ## lint: formatting, vet, staticcheck, the import graph, go.mod tidiness
 lint: depcheck tidycheck
