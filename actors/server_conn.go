@@ -231,17 +231,13 @@ func (sc *serverConn) dispatch(f *wire.Frame, frameErr error) (reading, held boo
 
 // handle runs one request's handler, under a context ending at deadline unless it is zero, and
 // writes its answer, or only adds it to the write buffer when hold is true; an answer the
-// handler returns once deadline has passed is dropped. start is now, or zero for handle to read
-// the clock.
+// handler returns once deadline has passed is dropped. start is now: the handler starts.
 func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline time.Time, hold bool, start time.Time) {
 	defer sc.srv.release()
 	hc := &handlerCtx{Context: sc.ctx, call: ServerCall{method: name, meta: &f.Meta, reqAttachment: f.Attachment,
 		remote: sc.conn.RemoteAddr(), local: sc.conn.LocalAddr(), tls: sc.tls}, deadline: deadline}
 	defer sc.finished(hc, f)
 	m.began()
-	if start.IsZero() {
-		start = time.Now()
-	}
 	sc.srv.traceRequest(hc)
 	resp, werr := sc.invoke(hc, f, m)
 	end := time.Now()

@@ -48,7 +48,7 @@ func (p *workerPool) work(t serverTask) {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
-		t.sc.handle(t.f, t.m, t.name, t.deadline, false, time.Time{})
+		t.sc.handle(t.f, t.m, t.name, t.deadline, false, time.Now())
 		idle.Reset(workerIdle)
 		select {
 		case t = <-p.tasks:
