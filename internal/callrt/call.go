@@ -46,16 +46,17 @@ type Call struct {
 	span     trace.Span // the call's span; nil when its Runtime traces nothing
 
 	// owned by the actor (and by the starting goroutine during the first turn)
-	timer     *deadlineTimer
+	dlAt      int64 // the deadline, in mono's time (guarded by the deadlines' shard)
 	stopCtx   func() bool
 	begin     time.Time
-	armed     time.Time
+	armed     int64     // when the deadline was armed, in mono's time
 	deadline  time.Time // zero: none
 	inherited time.Time // a child's nearest ancestor's deadline: sent to servers, not armed
 	timeout   time.Duration
 	defTO     time.Duration // the channel's timeout, which the Controller's overrides
 	over      bool
 	prepared  bool
+	dlSlot    int32 // the call's index in its deadlines' shard plus one; 0: not there (guarded by the shard)
 
 	state atomic.Int32 // for Inspect
 
@@ -280,11 +281,12 @@ func (c *Call) setDeadline(ctx context.Context) {
 	c.cntl.deadline = c.deadline
 }
 
-// arm starts the deadline timer and turns a cancel of ctx into a message.
+// arm adds the call's deadline to the Runtime's and turns a cancel of ctx into a message.
 func (c *Call) arm(ctx context.Context, l *mailbox.Light) {
-	c.armed = time.Now()
+	now := time.Now()
+	c.armed = mono(now)
 	if !c.deadline.IsZero() {
-		c.timer = armDeadline(c.deadline.Sub(c.armed), l)
+		c.rt.deadlines.add(c, c.armed+int64(c.deadline.Sub(now)))
 	}
 	if ctx.Done() != nil {
 		c.stopCtx = context.AfterFunc(ctx, func() {
@@ -362,9 +364,8 @@ func (c *Call) finish(err error) {
 		return
 	}
 	c.over = true
-	if c.timer != nil {
-		c.timer.stop()
-		c.timer = nil
+	if !c.deadline.IsZero() {
+		c.rt.deadlines.remove(c)
 	}
 	if c.stopCtx != nil {
 		c.stopCtx()

@@ -124,7 +124,7 @@ func (c *Call) Timeout() time.Duration { return c.timeout }
 
 // Armed returns when the call's deadline was armed, just before its engine's Start: a plain
 // call's first attempt takes it as its send time instead of reading the clock again.
-func (c *Call) Armed() time.Time { return c.armed }
+func (c *Call) Armed() time.Time { return monoBase.Add(time.Duration(c.armed)) }
 
 // Over reports whether the call finished.
 func (c *Call) Over() bool { return c.over }

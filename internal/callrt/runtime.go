@@ -40,6 +40,8 @@ type Runtime struct {
 	inflight atomic.Int64
 	idle     chan struct{} // signalled when inflight drops to 0 after closed
 
+	deadlines deadlines
+
 	goroutines sync.WaitGroup
 	running    atomic.Int64 // goroutines started with Go or Goroutine that have not returned
 
@@ -53,8 +55,10 @@ type Runtime struct {
 // NewRuntime returns the Runtime of a System. callDone runs an asynchronous call's done callback,
 // which a [Spec] carries as an opaque value, with the call's Controller.
 func NewRuntime(pool *mailbox.Pool, lights *mailbox.Registry, log *slog.Logger, callDone func(done any, c *Controller)) *Runtime {
-	return &Runtime{pool: pool, lights: lights, log: log, callDone: callDone, idle: make(chan struct{}, 1),
+	rt := &Runtime{pool: pool, lights: lights, log: log, callDone: callDone, idle: make(chan struct{}, 1),
 		watchers: map[*context.CancelFunc]struct{}{}, shown: map[*any]struct{}{}}
+	rt.deadlines.init(func(fn func()) { rt.goroutines.Go(fn) })
+	return rt
 }
 
 // Link is embedded, under an unexported name, in the System, so that [Of] finds the Runtime of a
@@ -227,6 +231,7 @@ func (rt *Runtime) FailCalls() {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	rt.deadlines.stop()
 }
 
 // Wait waits for every goroutine the Runtime started, done callbacks included.
