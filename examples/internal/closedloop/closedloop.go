@@ -58,6 +58,13 @@ type caller struct {
 
 // Run runs the callers, prints a progress line every interval and the summary line at the end,
 // and returns how many calls failed.
+//
+// The loop keeps no Go timer: each caller reads the clock after its call, to stop once the
+// duration ended and, when the interval passed, to print the progress line (so no line comes
+// while every caller waits for its call). A pending Go timer
+// is not free for the process measured (its scheduler checks the timer whenever it looks for
+// work, and wakes its network poller when a thread goes idle with the timer in view), and a load
+// generator should cost its program no more than its calls.
 func (l *Loop) Run() (errors int64) {
 	if l.Interval <= 0 {
 		l.Interval = time.Second
@@ -66,24 +73,22 @@ func (l *Loop) Run() (errors int64) {
 	for i := range callers {
 		callers[i] = &caller{lat: make([]int64, 0, 1<<12), subUs: make([]atomic.Int64, l.SubChannels), subN: make([]atomic.Int64, l.SubChannels)}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.Duration)
-	defer cancel()
 	start := time.Now()
+	p := &progress{l: l, callers: callers, end: start.Add(l.Duration), last: l.totals(callers), lastAt: start}
+	p.next.Store(start.Add(l.Interval).UnixNano())
 	var wg sync.WaitGroup
 	for _, c := range callers {
 		msgs := l.Messages()
-		wg.Go(func() { l.loop(ctx, c, msgs) })
+		wg.Go(func() { l.loop(p, c, msgs) })
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	l.progress(callers, done)
+	wg.Wait()
 	return l.summary(callers, time.Since(start))
 }
 
-func (l *Loop) loop(ctx context.Context, c *caller, m Messages) {
+func (l *Loop) loop(p *progress, c *caller, m Messages) {
 	att := make([]byte, l.AttachmentSize)
 	var cntl actors.Controller
-	for n := int64(0); ctx.Err() == nil; n++ {
+	for n := int64(0); p.tick(time.Now()); n++ {
 		cntl.Reset()
 		if m.Prepare != nil {
 			m.Prepare(n)
@@ -132,32 +137,44 @@ func (l *Loop) totals(callers []*caller) totals {
 	return t
 }
 
-// progress prints, every interval until done, the rate and mean latency of the last interval
-// and the mean latency of each sub-call:
+// progress tells the callers when to stop and prints, every interval, the rate and mean latency
+// of the last interval and the mean latency of each sub-call:
 //
 //	qps=20512 latency=2401us errors=0 sub[0]=2188us sub[1]=2190us sub[2]=2187us
-func (l *Loop) progress(callers []*caller, done <-chan struct{}) {
-	tick := time.NewTicker(l.Interval)
-	defer tick.Stop()
-	last := l.totals(callers)
-	lastAt := time.Now()
-	for {
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-		}
-		now, cur := time.Now(), l.totals(callers)
-		ok := (cur.calls - cur.errors) - (last.calls - last.errors)
-		var b strings.Builder
-		fmt.Fprintf(&b, "qps=%d latency=%dus errors=%d", int64(float64(cur.calls-last.calls)/now.Sub(lastAt).Seconds()),
-			mean(cur.sumUs-last.sumUs, ok), cur.errors-last.errors)
-		for i := range l.SubChannels {
-			fmt.Fprintf(&b, " sub[%d]=%dus", i, mean(cur.subUs[i]-last.subUs[i], cur.subN[i]-last.subN[i]))
-		}
-		fmt.Fprintln(l.Out, b.String())
-		last, lastAt = cur, now
+type progress struct {
+	l       *Loop
+	callers []*caller
+	end     time.Time
+	next    atomic.Int64 // when the next line is due, in Unix nanoseconds
+	mu      sync.Mutex   // the printer's: the fields below
+	last    totals
+	lastAt  time.Time
+}
+
+// tick reports whether a caller goes on at now, and prints the progress line when it is due.
+func (p *progress) tick(now time.Time) bool {
+	if !now.Before(p.end) {
+		return false
 	}
+	if now.UnixNano() < p.next.Load() || !p.mu.TryLock() { // not due, or another caller prints it
+		return true
+	}
+	defer p.mu.Unlock()
+	if now.UnixNano() < p.next.Load() {
+		return true // printed meanwhile
+	}
+	p.next.Store(now.Add(p.l.Interval).UnixNano())
+	cur := p.l.totals(p.callers)
+	ok := (cur.calls - cur.errors) - (p.last.calls - p.last.errors)
+	var b strings.Builder
+	fmt.Fprintf(&b, "qps=%d latency=%dus errors=%d", int64(float64(cur.calls-p.last.calls)/now.Sub(p.lastAt).Seconds()),
+		mean(cur.sumUs-p.last.sumUs, ok), cur.errors-p.last.errors)
+	for i := range p.l.SubChannels {
+		fmt.Fprintf(&b, " sub[%d]=%dus", i, mean(cur.subUs[i]-p.last.subUs[i], cur.subN[i]-p.last.subN[i]))
+	}
+	fmt.Fprintln(p.l.Out, b.String())
+	p.last, p.lastAt = cur, now
+	return true
 }
 
 // summary prints the last line, qps=<n> p50_us=<n> p99_us=<n> errors=<n>, and returns the errors.
