@@ -7,8 +7,8 @@
 // A call made with [PlainChannel.Call] or [PlainChannel.Go] is a light actor (package mailbox): a
 // process in the protoactor registry with its own PID and a mailbox that handles one message at a
 // time on troupe's pooled dispatcher. The goroutine that starts a call takes the actor's first
-// turn: it encodes the request, arms the deadline timer, registers the context's cancellation and
-// hands the frame to the server's socket actor. From then on everything is a message to the call:
+// turn: it encodes the request, adds its deadline to the System's, registers the context's
+// cancellation and hands the frame to the server's socket actor. From then on everything is a message to the call:
 //
 //   - a response, delivered by the socket's reader goroutine straight to the call;
 //   - a failed attempt (the connection broke), after which the call retries while brpc's policy
@@ -112,6 +112,14 @@
 // A call's deadline is the earliest of its context's deadline and its timeout: the Controller's
 // ([Controller.SetTimeout]) or else the channel's ([ChannelOptions.Timeout], brpc's 500 ms by
 // default).
+//
+// A System keeps the deadlines of its calls in flight as brpc's TimerThread does: in a few heaps
+// (one per processor) and one alarm at the earliest, not a Go timer per call. A call that
+// finishes leaves its heap; the alarm is moved only for an earlier deadline, and otherwise rings
+// at the old one, finds nothing due and is set for the earliest left, so calls of one timeout set
+// it about once per timeout. On Linux the alarm is a timerfd read through the network poller,
+// which costs Go's scheduler nothing while it waits; elsewhere it is one Go timer. A call ends
+// with ERPCTIMEDOUT at or after its deadline, never before.
 //
 // # Errors
 //
