@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -286,7 +287,11 @@ func (c *Call) arm(ctx context.Context, l *mailbox.Light) {
 	now := time.Now()
 	c.armed = mono(now)
 	if !c.deadline.IsZero() {
-		c.rt.deadlines.add(c, c.armed+int64(c.deadline.Sub(now)))
+		at := c.armed + int64(c.deadline.Sub(now))
+		if at < c.armed && c.deadline.After(now) {
+			at = math.MaxInt64 // centuries away: Sub saturated, the sum overflowed
+		}
+		c.rt.deadlines.add(c, at)
 	}
 	if ctx.Done() != nil {
 		c.stopCtx = context.AfterFunc(ctx, func() {

@@ -104,13 +104,17 @@ func (d *deadlines) remove(c *Call) {
 	s.mu.Unlock()
 }
 
-// setAlarm sets the alarm to ring at at, with d.mu held.
+// maxAlarm is the longest the alarm is set for: a later deadline is looked at again then.
+const maxAlarm = time.Hour
+
+// setAlarm sets the alarm to ring at at, or in maxAlarm when at is later, with d.mu held.
 func (d *deadlines) setAlarm(at, now int64) {
 	if d.alarm == nil {
 		d.alarm = newAlarm(d.ring, d.run)
 	}
-	d.armed.Store(at)
-	d.alarm.set(time.Duration(max(at-now, 1)))
+	wait := min(max(at-now, 1), int64(maxAlarm))
+	d.armed.Store(now + wait)
+	d.alarm.set(time.Duration(wait))
 }
 
 // ring ends the calls whose deadline passed and sets the alarm for the next deadline.

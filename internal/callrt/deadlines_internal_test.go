@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -73,7 +74,15 @@ func heapCount(t *testing.T, d *deadlines) int {
 }
 
 func TestDeadlinesEndEveryCallAtOrAfterItsDeadline(t *testing.T) {
-	rt := newTestRuntime(t)
+	t.Run("timerfd", func(t *testing.T) { testDeadlinesEndEveryCall(t, newTestRuntime(t)) })
+	t.Run("Go timer", func(t *testing.T) {
+		rt := newTestRuntime(t)
+		rt.deadlines.alarm = &timerAlarm{ring: rt.deadlines.ring} // the alarm where no timerfd is
+		testDeadlinesEndEveryCall(t, rt)
+	})
+}
+
+func testDeadlinesEndEveryCall(t *testing.T, rt *Runtime) {
 	const n = 300
 	var mu sync.Mutex
 	ends := map[*Controller]int{}
@@ -173,5 +182,35 @@ func TestDeadlinesHeapUnderAddsAndRemoves(t *testing.T) {
 	}
 	if k := heapCount(t, &d); k != 0 {
 		t.Fatalf("heaps hold %d calls after every remove", k)
+	}
+}
+
+func TestDeadlinesCenturiesAway(t *testing.T) {
+	rt := newTestRuntime(t)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(math.MaxInt64)) // 292 years
+	defer cancel()
+	far := rt.Start(ctx, nil, &Spec{Method: "s.M", Request: &emptypb.Empty{}, Response: &emptypb.Empty{}, Engine: &silentEngine{}, Timeout: -1})
+	if a, limit := rt.deadlines.armed.Load(), mono(time.Now().Add(maxAlarm)); a <= 0 || a > limit {
+		t.Errorf("the alarm is set for %d, want within (0, %d]: now plus at most an hour", a, limit)
+	}
+	// A near deadline rings first and ends only its own call.
+	near := rt.Start(context.Background(), nil, &Spec{Method: "s.M", Request: &emptypb.Empty{}, Response: &emptypb.Empty{}, Engine: &silentEngine{}, Timeout: 5 * time.Millisecond})
+	if err := near.Wait(); !errors.Is(err, wire.ERPCTIMEDOUT) {
+		t.Fatalf("near call = %v, want ERPCTIMEDOUT", err)
+	}
+	select {
+	case <-far.Done():
+		t.Fatalf("a call due in 292 years ended with %v", far.Err())
+	default:
+	}
+	if k := heapCount(t, &rt.deadlines); k != 1 {
+		t.Errorf("%d deadlines held, want the far call's", k)
+	}
+	if a, limit := rt.deadlines.armed.Load(), mono(time.Now().Add(maxAlarm)); a <= 0 || a > limit {
+		t.Errorf("after ringing the alarm is set for %d, want within (0, %d]", a, limit)
+	}
+	far.Cancel()
+	if err := far.Wait(); !errors.Is(err, wire.ECANCELED) {
+		t.Fatalf("far call = %v, want ECANCELED", err)
 	}
 }
