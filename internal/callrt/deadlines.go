@@ -180,6 +180,14 @@ func (s *deadlineShard) removeAt(i int) {
 	}
 }
 
+// swap exchanges the calls at heap indexes i and j.
+func (s *deadlineShard) swap(i, j int) {
+	c := s.heap[i]
+	s.set(i, s.heap[j])
+	s.set(j, c)
+}
+
+// up moves the call at heap index i up to its place.
 func (s *deadlineShard) up(i int) {
 	h := s.heap
 	for i > 0 {
@@ -187,13 +195,12 @@ func (s *deadlineShard) up(i int) {
 		if h[p].dlAt <= h[i].dlAt {
 			return
 		}
-		c := h[i]
-		s.set(i, h[p])
-		s.set(p, c)
+		s.swap(i, p)
 		i = p
 	}
 }
 
+// down moves the call at heap index i down to its place.
 func (s *deadlineShard) down(i int) {
 	h := s.heap
 	for {
@@ -208,9 +215,7 @@ func (s *deadlineShard) down(i int) {
 		if h[i].dlAt <= h[m].dlAt {
 			return
 		}
-		c := h[i]
-		s.set(i, h[m])
-		s.set(m, c)
+		s.swap(i, m)
 		i = m
 	}
 }
