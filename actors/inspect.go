@@ -31,8 +31,9 @@ type Node struct {
 // Inspect returns the live tree of the System's actors: its channels with their counters, the
 // calls in flight with their method, age and what each waits on, and the sockets with their
 // address, connection state and pending attempts. The root's goroutines counter counts every
-// goroutine the System owns: its sockets' readers, dialers and writers, and the work of combo
-// channels that must not run in an actor. It is cheap enough to call in production, but
+// goroutine the System owns: its sockets' readers, dialers and writers, the one that waits for
+// its calls' deadlines (from the first deadline on, on Linux), and the work of combo channels
+// that must not run in an actor. It is cheap enough to call in production, but
 // it walks the whole actor registry: call it for a person, not on a hot path.
 func (s *System) Inspect() *Node {
 	now := time.Now()

@@ -57,7 +57,7 @@ type Runtime struct {
 func NewRuntime(pool *mailbox.Pool, lights *mailbox.Registry, log *slog.Logger, callDone func(done any, c *Controller)) *Runtime {
 	rt := &Runtime{pool: pool, lights: lights, log: log, callDone: callDone, idle: make(chan struct{}, 1),
 		watchers: map[*context.CancelFunc]struct{}{}, shown: map[*any]struct{}{}}
-	rt.deadlines.init(func(fn func()) { rt.goroutines.Go(fn) })
+	rt.deadlines.init(rt.Goroutine)
 	return rt
 }
 
@@ -103,7 +103,8 @@ func (rt *Runtime) Closed() bool { return rt.closed.Load() }
 func (rt *Runtime) InFlight() int64 { return rt.inflight.Load() }
 
 // Goroutines returns the number of goroutines the System owns that have not returned: its
-// sockets' readers, dialers and writers, and the work started with [Runtime.Go].
+// sockets' readers, dialers and writers, the one that waits for its calls' deadlines (from the
+// first deadline on, on Linux), and the work started with [Runtime.Go].
 func (rt *Runtime) Goroutines() int64 { return rt.running.Load() }
 
 // enter counts a call in; it fails once the System is closed.
