@@ -48,6 +48,7 @@ type serverConn struct {
 	busy      atomic.Int64
 	io        connIO // bytes and age, for Stats
 	reqs      atomic.Int64
+	polledAt  int64 // reqs at the reader's last read of the socket (loneRequest)
 	paused    atomic.Bool
 	resume    chan struct{}
 	idleSeen  int64 // reqs when the idle sweeper last saw it change; the sweeper's
@@ -106,7 +107,7 @@ func (sc *serverConn) serve() {
 // serveFrom reads requests from conn: the accepted connection, or its TLS connection.
 func (sc *serverConn) serveFrom(conn net.Conn) {
 	if sc.br == nil {
-		sc.br = bufio.NewReaderSize(conn, readBufSize)
+		sc.br = bufio.NewReaderSize(pollReads(conn, readPoll(sc.srv.opts.ReadPoll), sc.loneRequest), readBufSize)
 	}
 	sc.r = wire.NewReader(sc.br, sc.srv.opts.MaxBodySize)
 	sc.r.SetAllocator(allocBody)
@@ -159,6 +160,16 @@ func (sc *serverConn) read() {
 		sc.end()
 		return
 	}
+}
+
+// loneRequest reports whether the requests read since its last call are exactly one: the
+// client makes one call at a time, and its next request is due soon. It is called by the
+// reading goroutine, before each read of the socket.
+func (sc *serverConn) loneRequest() bool {
+	n := sc.reqs.Load()
+	lone := n-sc.polledAt == 1
+	sc.polledAt = n
+	return lone
 }
 
 // end closes the connection once its reading ended; the reader's count in the server goes with

@@ -367,7 +367,11 @@ func (a *socketActor) onStopping() {
 // connection each response also tells the actor, first, that the connection is free; a short
 // one is read no further. A response whose body exceeds maxBody fails the connection.
 func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType, maxBody int) {
-	br := bufio.NewReaderSize(conn, readBufSize)
+	rconn := conn
+	if typ == connSingle { // a pooled connection's reader cannot tell whose call waits
+		rconn = pollReads(conn, sk.sys.readPoll, func() bool { return sk.pending.n.Load() == 1 })
+	}
+	br := bufio.NewReaderSize(rconn, readBufSize)
 	r := wire.NewReader(br, maxBody)
 	r.SetAllocator(allocBody)
 	local := conn.LocalAddr().String()
