@@ -26,7 +26,10 @@
 // of each call whose response it reads (and, when no other call waits, yields so that the
 // caller runs before the reader reads again), and an answer that arrived during the
 // first turn is processed by the starting goroutine before it returns. Turns never block, so
-// the goroutine lending itself only pays the turn's time.
+// the goroutine lending itself only pays the turn's time. A reader that expects an answer soon
+// (a single call waits on its connection) polls its socket for up to [SystemOptions.ReadPoll]
+// before it parks, as a server's reader does after a lone request ([ServerOptions.ReadPoll]):
+// for a lone caller, the wake-up of a parked reader costs more than the rest of the call.
 //
 // # Sockets are actors
 //
