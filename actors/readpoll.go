@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -46,26 +47,57 @@ func releasePoller() { pollers.Add(-1) }
 // lone caller, more than its whole call. expect is called by the reading goroutine only.
 type pollingConn struct {
 	net.Conn
-	d      time.Duration
-	expect func() bool
-	poll   func(b []byte) (n int, again bool, err error) // one non-blocking read
-	polled int                                           // reads that polling served
+	d       time.Duration
+	expect  func() bool
+	poll    func(b []byte) (n int, again bool, err error) // one non-blocking read
+	polled  int                                           // reads that polling served
+	misses  int                                           // polls in a row that found nothing
+	backoff int                                           // reads let go after the last miss
+	skip    int                                           // reads left to let go without polling
 }
 
-// Read polls while data is expected and a polling slot is free, then reads as usual.
+// Read polls while data is expected and a polling slot is free, then reads as usual. After
+// pollMisses polls in a row that found nothing, the reader lets the next 1, 3, 7 … up to
+// maxPollBackoff reads go without polling, one poll between each, so that a connection whose
+// data does not come soon stops costing CPU; a poll that finds data ends the backoff. A lone
+// caller's answers now and then take longer than a poll (a collection, a busy peer), and
+// backing off at the first miss cost such a caller a sixth of its calls.
 func (p *pollingConn) Read(b []byte) (int, error) {
-	if len(b) > 0 && p.expect() && takePoller() {
+	if len(b) > 0 && p.expect() && p.mayPoll() && takePoller() {
 		n, done, err := p.spin(b)
 		releasePoller()
 		if done {
 			p.polled++
+			p.misses, p.backoff = 0, 0
 			return n, err
+		}
+		if p.misses++; p.misses >= pollMisses {
+			p.backoff = min(2*p.backoff+1, maxPollBackoff)
+			p.skip = p.backoff
 		}
 	}
 	return p.Conn.Read(b)
 }
 
-// spin reads until data comes, the socket fails or d passed; done is false when nothing came.
+// pollMisses is how many polls in a row find nothing before the reader backs off, and
+// maxPollBackoff the most reads it then lets go without polling.
+const (
+	pollMisses     = 4
+	maxPollBackoff = 63
+)
+
+// mayPoll reports whether this read may poll, counting down the reads the backoff skips.
+func (p *pollingConn) mayPoll() bool {
+	if p.skip > 0 {
+		p.skip--
+		return false
+	}
+	return true
+}
+
+// spin reads until data comes, the socket ends or fails, or d passed; done is false only when
+// nothing came in time. An error ends the polling read with it: the kernel reports a reset
+// once, and the ordinary read after it would find a plain end of file.
 func (p *pollingConn) spin(b []byte) (n int, done bool, err error) {
 	end := time.Now().Add(p.d)
 	for i := 0; ; i++ {
@@ -73,8 +105,10 @@ func (p *pollingConn) spin(b []byte) (n int, done bool, err error) {
 		switch {
 		case n > 0:
 			return n, true, nil
+		case !again && err == nil:
+			return 0, true, io.EOF
 		case !again:
-			return 0, false, err // EOF or an error: the ordinary read reports it
+			return 0, true, &net.OpError{Op: "read", Net: p.LocalAddr().Network(), Source: p.LocalAddr(), Addr: p.RemoteAddr(), Err: err}
 		case i%8 == 7 && time.Now().After(end):
 			return 0, false, nil
 		}

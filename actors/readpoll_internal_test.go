@@ -2,10 +2,12 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -111,5 +113,79 @@ func TestPollersAreBounded(t *testing.T) {
 	}
 	if n := pollers.Load(); n != 0 {
 		t.Errorf("%d slots taken after every release", n)
+	}
+}
+
+// A reset the poll meets is the read's error, as a parked read would report it: the kernel
+// reports it once, and a read after it would find a plain end of file.
+func TestPollingReadReportsAReset(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("readers poll on Linux only")
+	}
+	c, s := tcpPair(t)
+	pc := pollReads(c, time.Second, func() bool { return true }).(*pollingConn)
+	if err := s.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // with no linger: a reset
+	_, err := pc.Read(make([]byte, 8))
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read after a reset = %v, want ECONNRESET", err)
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "read" {
+		t.Errorf("read after a reset = %#v, want a *net.OpError of a read", err)
+	}
+}
+
+// After four polls in a row that found nothing the reader lets the next 1, 3, 7 … reads go
+// without polling; a poll that finds data ends the backoff.
+func TestPollingBacksOffWhenNothingComes(t *testing.T) {
+	c, s := tcpPair(t)
+	var polls int
+	found := false // what the next poll finds
+	pc := &pollingConn{Conn: c, d: time.Nanosecond, expect: func() bool { return true },
+		poll: func(b []byte) (int, bool, error) {
+			polls++
+			if found {
+				return copy(b, "x"), false, nil
+			}
+			return 0, true, nil
+		}}
+	buf := make([]byte, 8)
+	read := func() bool { // one read, reporting whether it polled; the data comes from the socket
+		before := polls
+		if !found {
+			if _, err := s.Write([]byte("y")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := pc.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		return polls > before
+	}
+	var got []bool
+	for range 12 {
+		got = append(got, read())
+	}
+	// four misses, skip 1, poll (miss), skip 3, poll (miss), skip 7 (the first one here)
+	want := []bool{true, true, true, true, false, true, false, false, false, true, false, false}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("polled %v, want %v", got, want)
+	}
+	for range 5 { // the rest of the 7 skips
+		if read() {
+			t.Fatal("polled during the backoff")
+		}
+	}
+	found = true
+	if !read() {
+		t.Fatal("no poll after the backoff")
+	}
+	for i := range 2 {
+		if !read() {
+			t.Errorf("read %d after a poll that found data did not poll", i)
+		}
 	}
 }

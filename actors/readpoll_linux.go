@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,9 @@ func pollReads(c net.Conn, d time.Duration, expect func() bool) net.Conn {
 		}
 		if n < 0 {
 			n = 0
+		}
+		if rerr != nil && !errors.Is(rerr, syscall.EAGAIN) {
+			rerr = os.NewSyscallError("read", rerr) // as net.Conn's Read reports it
 		}
 		return n, errors.Is(rerr, syscall.EAGAIN), rerr
 	}}
