@@ -65,6 +65,8 @@ lint: depcheck tidycheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+	@# Linux is where troupe is tested; the library and its examples must also build elsewhere.
+	@for os in windows darwin freebsd; do GOOS=$$os $(GO) vet $(PKGS) || { echo "does not build for $$os"; exit 1; }; done
 
 # wire, naming and lb are plain Go: no protoactor, no actors, no combo; lb does not import naming.
 # actors never imports combo. Only naming/etcd (not naming itself: ./naming/... would include it)

@@ -143,7 +143,7 @@ func (w *nonBlockingWriter) write(b []byte) (int, error) {
 // writeFD is the RawConn callback: it always reports done, so it never waits for the socket.
 func (w *nonBlockingWriter) writeFD(fd uintptr) bool {
 	for w.n < len(w.buf) {
-		m, err := syscall.Write(int(fd), w.buf[w.n:])
+		m, err := writeFD(fd, w.buf[w.n:])
 		switch {
 		case err == syscall.EINTR:
 			continue

@@ -109,6 +109,9 @@ func (*sealedPending) IgnoreDeadLetterLogging() {}
 // socket, or a TLS client connection over one; by a goroutine otherwise (a Dialer's own
 // connection, such as an in-memory pipe).
 func (a *socketActor) writeMode(c *sconn, conn net.Conn) error {
+	if !nonBlockingWrites {
+		return nil
+	}
 	target := conn
 	var seal *sealedConn
 	if tc, ok := conn.(*tls.Conn); ok {

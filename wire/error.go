@@ -135,7 +135,7 @@ var sysErrnos = [...]struct {
 	code Errno
 }{
 	{syscall.EPERM, EPERM}, {syscall.ENOENT, ENOENT}, {syscall.ENOMEM, ENOMEM},
-	{syscall.EINVAL, EINVAL}, {syscall.EPIPE, EPIPE}, {syscall.ENODATA, ENODATA},
+	{syscall.EINVAL, EINVAL}, {syscall.EPIPE, EPIPE}, {sysENODATA, ENODATA},
 	{syscall.ENETUNREACH, ENETUNREACH}, {syscall.ECONNRESET, ECONNRESET},
 	{syscall.ETIMEDOUT, ETIMEDOUT}, {syscall.ECONNREFUSED, ECONNREFUSED},
 	{syscall.EHOSTDOWN, EHOSTDOWN}, {syscall.EHOSTUNREACH, EHOSTUNREACH},

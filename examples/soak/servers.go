@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/troupe-rpc/troupe/actors"
@@ -80,8 +79,8 @@ func startServer(exe string, index int) (*server, error) {
 func (s *server) start(addr string) error {
 	cmd := exec.Command(s.exe, serveFlag, addr)
 	cmd.Stderr = os.Stderr
-	// The child also dies with the parent: its stdin closes, and Pdeathsig kills it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The child also dies with the parent: its stdin closes, and on Linux Pdeathsig kills it.
+	cmd.SysProcAttr = childAttr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err

@@ -1,0 +1,9 @@
+//go:build freebsd || openbsd || dragonfly
+
+package wire
+
+import "syscall"
+
+// sysENODATA stands for ENODATA, which these systems lack: no errno maps to brpc's ENODATA
+// there (zero is never an error).
+const sysENODATA = syscall.Errno(0)
