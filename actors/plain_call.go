@@ -200,11 +200,13 @@ func (pc *plainCall) Release(c *callrt.Call) {
 		}
 	}
 	cntl := c.Controller()
-	if pc.prev != nil {
-		pc.prev.sock.pending.remove(pc.prev.id)
+	if at := pc.prev; at != nil && !at.answered {
+		at.sock.pending.remove(at.id)
 	}
 	if at := pc.cur; at != nil {
-		at.sock.pending.remove(at.id)
+		if !at.answered {
+			at.sock.pending.remove(at.id)
+		}
 		cntl.SetRemoteSide(at.sock.addr)
 		l := pc.local // the connection the last answer came on
 		if l == nil {

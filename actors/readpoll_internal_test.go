@@ -189,3 +189,37 @@ func TestPollingBacksOffWhenNothingComes(t *testing.T) {
 		}
 	}
 }
+
+// A poll runs many times per read while an answer is due: it must not allocate, or a lone
+// caller's reader would make garbage at the rate it spins.
+func TestPollAllocatesNothing(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("readers poll on Linux only")
+	}
+	c, s := tcpPair(t)
+	pc := pollReads(c, time.Second, func() bool { return true }).(*pollingConn)
+	buf := make([]byte, 8)
+	var bad error
+	empty := testing.AllocsPerRun(100, func() {
+		if n, again, err := pc.poll(buf); n != 0 || !again {
+			bad = fmt.Errorf("a poll of an empty socket read %d bytes (again %v, err %v)", n, again, err)
+		}
+	})
+	if bad != nil {
+		t.Fatal(bad)
+	}
+	if _, err := s.Write(make([]byte, 8*200)); err != nil {
+		t.Fatal(err)
+	}
+	full := testing.AllocsPerRun(100, func() {
+		if n, _, err := pc.poll(buf); err != nil || n == 0 && bad == nil {
+			bad = fmt.Errorf("a poll of a socket with data read %d bytes (err %v)", n, err)
+		}
+	})
+	if bad != nil {
+		t.Fatal(bad)
+	}
+	if empty != 0 || full != 0 {
+		t.Errorf("a poll allocates %v times on an empty socket and %v with data, want 0", empty, full)
+	}
+}

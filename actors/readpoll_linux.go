@@ -19,21 +19,44 @@ func pollReads(c net.Conn, d time.Duration, expect func() bool) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &pollingConn{Conn: c, d: d, expect: expect, poll: func(b []byte) (int, bool, error) {
-		var n int
-		var rerr error
-		if err := rc.Read(func(fd uintptr) bool {
-			n, rerr = syscall.Read(int(fd), b)
-			return true // one try: never wait in the network poller here
-		}); err != nil {
-			return 0, false, err
-		}
-		if n < 0 {
-			n = 0
-		}
-		if rerr != nil && !errors.Is(rerr, syscall.EAGAIN) {
-			rerr = os.NewSyscallError("read", rerr) // as net.Conn's Read reports it
-		}
-		return n, errors.Is(rerr, syscall.EAGAIN), rerr
-	}}
+	r := &rawReader{rc: rc}
+	r.call = r.readFD
+	return &pollingConn{Conn: c, d: d, expect: expect, poll: r.poll}
+}
+
+// rawReader makes one non-blocking read of a socket. Its callback is made once per connection,
+// so that a poll allocates nothing.
+type rawReader struct {
+	rc   syscall.RawConn
+	buf  []byte
+	n    int
+	err  error
+	call func(fd uintptr) bool
+}
+
+// poll reads into b once, without waiting; again reports that nothing was there to read.
+func (r *rawReader) poll(b []byte) (n int, again bool, err error) {
+	r.buf, r.n, r.err = b, 0, nil
+	cerr := r.rc.Read(r.call)
+	n, err = r.n, r.err
+	r.buf, r.err = nil, nil
+	if cerr != nil {
+		return 0, false, cerr
+	}
+	if n < 0 {
+		n = 0
+	}
+	if errors.Is(err, syscall.EAGAIN) {
+		return n, true, err
+	}
+	if err != nil {
+		err = os.NewSyscallError("read", err) // as net.Conn's Read reports it
+	}
+	return n, false, err
+}
+
+// readFD is the RawConn callback: one try, never waiting in the network poller.
+func (r *rawReader) readFD(fd uintptr) bool {
+	r.n, r.err = syscall.Read(int(fd), r.buf)
+	return true
 }

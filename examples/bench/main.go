@@ -46,6 +46,7 @@ type config struct {
 	backup         time.Duration
 	inspect        bool
 	console        string // address to serve the console on; "": none
+	readPoll       time.Duration
 }
 
 func main() {
@@ -63,6 +64,7 @@ func main() {
 	backupMs := flag.Int("backup_ms", -1, "send a backup request after this many milliseconds (-1: never)")
 	flag.BoolVar(&c.inspect, "inspect", false, "print troupe's actor tree at the end")
 	flag.StringVar(&c.console, "console", "", "serve the debugging console (status, vars, rpcz…) over HTTP on this address while the load runs, e.g. 127.0.0.1:8081")
+	flag.DurationVar(&c.readPoll, "read_poll", 0, "how long a reader polls its socket while one call waits on it (0: the default, 50µs; negative: never)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
 	if *backupMs >= 0 {
@@ -87,7 +89,7 @@ func run(c config) error {
 	if c.threads < 1 || c.requestSize < 0 || c.attachmentSize < 0 || c.duration <= 0 {
 		return errors.New("-thread_num, -request_size, -attachment_size and -duration must be positive")
 	}
-	var sysOpts actors.SystemOptions
+	sysOpts := actors.SystemOptions{ReadPoll: c.readPoll}
 	if c.console != "" {
 		sysOpts.Rpcz = rpcz.New(nil) // the console's /rpcz: recent calls, 100 a second at most
 	}

@@ -37,7 +37,9 @@ func main() {
 	serverNum := flag.Int("server_num", 1, "number of servers; server i listens on port+i")
 	sleepUs := flag.String("sleep_us", "", "per-server delay in microseconds, a comma list (the last value repeats)")
 	echoAttachment := flag.Bool("echo_attachment", true, "send the request attachment back")
-	maxConcurrency := flag.Int("max_concurrency", 0, "requests handled at once per server (0: no limit)")
+	var tune tuning
+	flag.IntVar(&tune.maxConcurrency, "max_concurrency", 0, "requests handled at once per server (0: no limit)")
+	flag.DurationVar(&tune.readPoll, "read_poll", 0, "how long a reader polls its socket after a lone request (0: the default, 50µs; negative: never)")
 	duration := flag.Duration("duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	tlsCert := flag.String("tls_cert", "", "PEM certificate: serve TLS as well as plain on the same port (read again when it changes)")
@@ -60,10 +62,16 @@ func main() {
 		os.Exit(2)
 	}
 	sec := security{tls: tlsConf, require: *requireTLS}
-	if err := run(*port, *listenAddr, *serverNum, *sleepUs, *echoAttachment, *maxConcurrency, *duration, sec, *consoleAddr); err != nil {
+	if err := run(*port, *listenAddr, *serverNum, *sleepUs, *echoAttachment, tune, *duration, sec, *consoleAddr); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
 	}
+}
+
+// tuning is what the servers' options take from the flags besides security.
+type tuning struct {
+	maxConcurrency int
+	readPoll       time.Duration
 }
 
 // security is how the servers take connections: plain only (zero), TLS and plain, or TLS only.
@@ -72,7 +80,7 @@ type security struct {
 	require bool
 }
 
-func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachment bool, maxConcurrency int, duration time.Duration, sec security, consoleAddr string) error {
+func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachment bool, tune tuning, duration time.Duration, sec security, consoleAddr string) error {
 	if serverNum < 1 {
 		return fmt.Errorf("-server_num=%d, want >= 1", serverNum)
 	}
@@ -94,7 +102,7 @@ func run(port int, listenAddr string, serverNum int, sleepUs string, echoAttachm
 	services := make([]*echoservice.Service, serverNum)
 	for i := range serverNum {
 		services[i] = &echoservice.Service{Index: int32(i), Sleep: sleeps[i], EchoAttachment: echoAttachment}
-		srv, err := actors.NewServer(&actors.ServerOptions{MaxConcurrency: maxConcurrency, Logger: log,
+		srv, err := actors.NewServer(&actors.ServerOptions{MaxConcurrency: tune.maxConcurrency, ReadPoll: tune.readPoll, Logger: log,
 			TLS: sec.tls, RequireTLS: sec.require, Rpcz: rec})
 		if err != nil {
 			return err

@@ -84,7 +84,7 @@ func TestRun(t *testing.T) {
 	start := time.Now()
 	go func() {
 		defer close(finished)
-		result <- run(0, "127.0.0.1:0", 3, "0,1000", true, 0, duration, security{}, "127.0.0.1:0")
+		result <- run(0, "127.0.0.1:0", 3, "0,1000", true, tuning{}, duration, security{}, "127.0.0.1:0")
 	}()
 	t.Cleanup(func() {
 		select {
@@ -203,7 +203,7 @@ func TestRunBadArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := run(tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs, true, 0, time.Millisecond, security{}, ""); err == nil {
+			if err := run(tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs, true, tuning{}, time.Millisecond, security{}, ""); err == nil {
 				t.Errorf("run(%d, %q, %d, %q, ...) = nil, want an error", tt.port, tt.listenAddr, tt.serverNum, tt.sleepUs)
 			}
 		})
@@ -211,10 +211,10 @@ func TestRunBadArguments(t *testing.T) {
 }
 
 func TestRunNegativeMaxConcurrency(t *testing.T) {
-	if err := run(0, "127.0.0.1:0", 1, "", true, -1, time.Millisecond, security{}, ""); err == nil {
+	if err := run(0, "127.0.0.1:0", 1, "", true, tuning{maxConcurrency: -1}, time.Millisecond, security{}, ""); err == nil {
 		t.Errorf("run(max_concurrency -1) = nil, want an error")
 	}
-	if err := run(0, "127.0.0.1:0", 1, "", true, 0, time.Millisecond, security{}, "no-port"); err == nil || !strings.Contains(err.Error(), "-console no-port") {
+	if err := run(0, "127.0.0.1:0", 1, "", true, tuning{}, time.Millisecond, security{}, "no-port"); err == nil || !strings.Contains(err.Error(), "-console no-port") {
 		t.Errorf("run(-console no-port) = %v, want an error naming the flag", err)
 	}
 }
@@ -235,7 +235,7 @@ func TestRunListenFailureStopsEarlierServers(t *testing.T) {
 	} else {
 		l.Close()
 	}
-	if err := run(0, first, 2, "", true, 0, time.Millisecond, security{}, ""); err == nil {
+	if err := run(0, first, 2, "", true, tuning{}, time.Millisecond, security{}, ""); err == nil {
 		t.Fatalf("run(2 servers from %s, the second port busy) = nil, want an error", first)
 	}
 	if conn, err := net.DialTimeout("tcp", first, testTimeout); err == nil {
