@@ -2,5 +2,5 @@
 
 package main
 
-// testRSSLimit is the client RSS change the short soak allows: the program's default.
+// testRSSLimit is the client anonymous RSS growth the short soak allows: the program's default.
 const testRSSLimit = 10
