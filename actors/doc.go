@@ -373,7 +373,9 @@
 // The provider's sampler decides which calls are recorded: sdktrace.TraceIDRatioBased,
 // sdktrace.ParentBased and the others apply as for any span. With [ServerOptions.TracerProvider]
 // a [Server] starts a span of kind server per request, named after the full method, with
-// rpc.* and client.address attributes and the handler's error: its parent is a remote span
+// rpc.* and client.address attributes, which ends once the answer is encoded and queued, with
+// the error the client is told (the handler's, ERESPONSE for a response that failed to encode,
+// ERPCTIMEDOUT for an answer dropped past the request's deadline): its parent is a remote span
 // built from the request's trace_id (as the low 64 bits, the high ones zero) and span_id, marked
 // sampled since brpc sends ids only for traced calls, so that a parent-based sampler follows the
 // client's decision and a brpc client's rpcz ids and troupe's server agree. A request that carried

@@ -252,16 +252,25 @@ func (sc *serverConn) handle(f *wire.Frame, m *method, name string, deadline tim
 	sc.srv.traceRequest(hc)
 	resp, werr := sc.invoke(hc, f, m)
 	end := time.Now()
-	hc.trace.end(werr)
 	hc.release()
 	m.observe(end.Sub(start))
 	m.limit.release(werr, start, end)
-	m.ended(start, end, werr, deadline)
 	if !deadline.IsZero() && !end.Before(deadline) {
-		return // the client has given up: the answer is dropped (see ServerCall)
+		// The client has given up: the answer is dropped (see ServerCall).
+		m.ended(start, end, werr, deadline)
+		hc.trace.end(errAnswerDropped)
+		return
 	}
-	sc.reply(f, resp, &hc.call, werr, hold)
+	// The request's span and its metrics end with what the client is told: a response that
+	// fails to encode is an error there too.
+	werr = sc.reply(f, resp, &hc.call, werr, hold)
+	m.ended(start, end, werr, deadline)
+	hc.trace.end(werr)
 }
+
+// errAnswerDropped is what the span of a request records when its handler returned after the
+// request's deadline: the client had given up, and the answer was not sent.
+var errAnswerDropped = &wire.Error{Code: wire.ERPCTIMEDOUT, Text: "the handler returned after the request's deadline: the answer was dropped"}
 
 // invoke parses the request and calls the handler, turning a panic in either into EINTERNAL and
 // a nil response into EINTERNAL too.
@@ -337,8 +346,9 @@ func safeErrorText(err error) (text string) {
 
 // reply writes a response frame for f's request: resp on success, or werr; with the response
 // attachment (on success only) and user fields of call, when the request reached its handler.
-// With hold, the frame waits in the write buffer for the next write or flush.
-func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, call *ServerCall, werr *wire.Error, hold bool) {
+// With hold, the frame waits in the write buffer for the next write or flush. It returns the
+// error the frame carries: werr, or the failure to encode resp.
+func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, call *ServerCall, werr *wire.Error, hold bool) *wire.Error {
 	meta := wire.Meta{IsResponse: true, CorrelationID: f.Meta.CorrelationID, CompressType: wire.CompressNone}
 	var payload, attachment []byte
 	if call != nil {
@@ -354,14 +364,16 @@ func (sc *serverConn) reply(f *wire.Frame, resp proto.Message, call *ServerCall,
 		payload, pb, err = sc.encode(f, resp, &meta)
 		defer putPayload(pb) // the write combiner has written or copied the payload when reply returns
 		if err != nil {
-			meta.ErrorCode, meta.ErrorText, attachment, payload = int32(wire.ERESPONSE), []byte(err.Error()), nil, nil
+			werr = &wire.Error{Code: wire.ERESPONSE, Text: err.Error()}
+			meta.ErrorCode, meta.ErrorText, attachment, payload = int32(werr.Code), []byte(werr.Text), nil, nil
 		}
 	}
 	if hold && len(payload)+len(attachment) <= maxPooledBuf { // a large answer is written at once, without a copy
 		sc.out.hold(&meta, payload, attachment)
-		return
+		return werr
 	}
 	sc.out.write(&meta, payload, attachment)
+	return werr
 }
 
 // encode marshals resp into a pooled buffer, which it returns to give back once the frame is

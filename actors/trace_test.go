@@ -363,3 +363,49 @@ func TestTraceInterceptedAsyncCall(t *testing.T) {
 			outer.SpanContext().SpanID(), outer.Parent().SpanID(), inCtx.SpanID(), inner.Parent().SpanID(), at.Parent().SpanID())
 	}
 }
+
+// endedSpans signals each span the provider ends, so that a test can wait for a server's span,
+// which ends after the answer leaves.
+type endedSpans chan sdktrace.ReadOnlySpan
+
+func (e endedSpans) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (e endedSpans) OnEnd(s sdktrace.ReadOnlySpan)                   { e <- s }
+func (e endedSpans) Shutdown(context.Context) error                  { return nil }
+func (e endedSpans) ForceFlush(context.Context) error                { return nil }
+
+// A server's span and its metrics record what the client is told, not only what the handler
+// returned: a response that fails to encode is ERESPONSE, an answer dropped because the handler
+// returned after the request's deadline is ERPCTIMEDOUT.
+func TestTraceServerSpanEndsWithWhatTheClientGets(t *testing.T) {
+	ended := make(endedSpans, 4)
+	tp, _ := newTracer(t, sdktrace.WithSpanProcessor(ended))
+	srv := newServer(t, &actors.ServerOptions{TracerProvider: tp})
+	handle(t, srv, "test.Svc.Incomplete", func(context.Context, *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		return &echopb.EchoResponse{ServerIndex: proto.Int32(1)}, nil // message is required
+	})
+	handle(t, srv, "test.Svc.Late", func(ctx context.Context, _ *echopb.EchoRequest) (*echopb.EchoResponse, error) {
+		<-ctx.Done() // the request's deadline
+		return &echopb.EchoResponse{Message: proto.String("too late")}, nil
+	})
+	c := dialRaw(t, listen(t, srv))
+	f := c.call(methodMeta("test.Svc", "Incomplete", 1), marshal(t, hello("x")), nil)
+	if code := wire.Errno(f.Meta.ErrorCode); code != wire.ERESPONSE {
+		t.Fatalf("error_code = %d, want %d (ERESPONSE)", code, wire.ERESPONSE)
+	}
+	m := methodMeta("test.Svc", "Late", 2)
+	m.TimeoutMs = 1
+	c.send(m, marshal(t, hello("x")), nil)
+	for range 2 {
+		s := receive(t, ended, "a server span")
+		want := map[string]wire.Errno{"test.Svc.Incomplete": wire.ERESPONSE, "test.Svc.Late": wire.ERPCTIMEDOUT}[s.Name()]
+		if s.Status().Code != codes.Error || attr(s, "rpc.brpc.error_code").AsInt64() != int64(want) {
+			t.Errorf("span %s: status %v error_code %v, want Error and %d", s.Name(), s.Status(), attr(s, "rpc.brpc.error_code"), want)
+		}
+	}
+	for _, ms := range srv.Stats().Methods {
+		want := map[string]wire.Errno{"test.Svc.Incomplete": wire.ERESPONSE, "test.Svc.Late": wire.ERPCTIMEDOUT}[ms.Method]
+		if ms.Errors[want] != 1 {
+			t.Errorf("%s errors %v, want one %v", ms.Method, ms.Errors, want)
+		}
+	}
+}
