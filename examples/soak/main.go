@@ -217,8 +217,8 @@ func (s *soak) waitCalls(limit time.Duration) error {
 // snapshot is the client's resident memory (kB), goroutines, and the channels, calls and
 // sockets its System still has.
 type snapshot struct {
-	rss        int64 // VmRSS, kB
-	anon       int64 // RssAnon, kB: the part of rss no file backs
+	rss        int64  // VmRSS, kB
+	anon       int64  // RssAnon, kB: the part of rss no file backs
 	heap       uint64 // bytes of live heap objects after the GC (MemStats.HeapAlloc)
 	threads    int64  // OS threads; Go keeps the ones it made, and each holds some RSS
 	goroutines int
