@@ -16,9 +16,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -66,12 +68,21 @@ func main() {
 	flag.StringVar(&c.console, "console", "", "serve the debugging console (status, vars, rpcz…) over HTTP on this address while the load runs, e.g. 127.0.0.1:8081")
 	flag.DurationVar(&c.readPoll, "read_poll", 0, "how long a reader polls its socket while one call waits on it (0: the default, 50µs; negative: never)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	traceFile := flag.String("trace", "", "write a Go execution trace to this file (go tool trace; -pprof=sched shows how long callers waited to run)")
 	flag.Parse()
 	if *backupMs >= 0 {
 		c.backup = time.Duration(*backupMs) * time.Millisecond
 	}
 	if *cpuprofile != "" {
 		stop, err := profileCPU(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
+	if *traceFile != "" {
+		stop, err := traceTo(*traceFile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -144,15 +155,24 @@ func newRequest(c config) *echopb.EchoRequest {
 	return &echopb.EchoRequest{Message: proto.String(strings.Repeat("x", c.requestSize))}
 }
 
+// traceTo starts a Go execution trace written to path; the function it returns stops it.
+func traceTo(path string) (func(), error) { return record(path, trace.Start, trace.Stop) }
+
 // profileCPU starts a CPU profile written to path; the returned function ends it.
 func profileCPU(path string) (func(), error) {
+	return record(path, pprof.StartCPUProfile, pprof.StopCPUProfile)
+}
+
+// record creates path and starts a recorder writing to it; the function it returns stops the
+// recorder and closes the file.
+func record(path string, start func(io.Writer) error, stop func()) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() { stop(); f.Close() }, nil
 }

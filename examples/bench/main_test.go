@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +64,32 @@ func TestBenchOverACluster(t *testing.T) {
 		duration: 300 * time.Millisecond, timeout: time.Second, maxRetry: 1}
 	if err := run(c); err != nil {
 		t.Fatalf("run() = %v", err)
+	}
+}
+
+// -cpuprofile and -trace write what go tool pprof and go tool trace read.
+func TestBenchRecorders(t *testing.T) {
+	dir := t.TempDir()
+	for _, r := range []struct {
+		name   string
+		start  func(string) (func(), error)
+		header string
+	}{{"cpu.prof", profileCPU, "\x1f\x8b"}, {"run.trace", traceTo, "go 1."}} {
+		path := filepath.Join(dir, r.name)
+		stop, err := r.start(path)
+		if err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+		stop()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(b), r.header) {
+			t.Errorf("%s starts with %q, want %q", r.name, b[:min(len(b), 8)], r.header)
+		}
+	}
+	if _, err := traceTo(filepath.Join(dir, "missing", "run.trace")); err == nil {
+		t.Error("traceTo into a missing directory succeeded")
 	}
 }
