@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/troupe-rpc/troupe/internal/callrt"
+	"github.com/troupe-rpc/troupe/internal/human"
 )
 
 // Node is one actor in the tree [System.Inspect] returns: what it is, what it is doing, its
@@ -228,10 +229,10 @@ func (n *Node) write(b *strings.Builder, depth int) {
 		b.WriteString(" " + n.State)
 	}
 	if n.Age > 0 {
-		b.WriteString(" age=" + humanAge(n.Age))
+		b.WriteString(" age=" + human.Age(n.Age))
 	}
 	if !n.Deadline.IsZero() {
-		b.WriteString(" time_left=" + humanAge(n.TimeLeft))
+		b.WriteString(" time_left=" + human.Age(n.TimeLeft))
 	}
 	if n.LogID != 0 {
 		fmt.Fprintf(b, " log_id=%d", n.LogID)

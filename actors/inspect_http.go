@@ -5,7 +5,8 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
-	"time"
+
+	"github.com/troupe-rpc/troupe/internal/human"
 )
 
 // InspectHandler serves the System's actor tree for people and tools: as indented text by
@@ -42,7 +43,7 @@ type inspectView struct {
 }
 
 // inspectPage draws the tree as nested lists, ages as people read them.
-var inspectPage = template.Must(template.New("inspect").Funcs(template.FuncMap{"age": humanAge}).Parse(`<!doctype html>
+var inspectPage = template.Must(template.New("inspect").Funcs(template.FuncMap{"age": human.Age}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>troupe {{.Name}}</title>{{if .Refresh}}
 <meta http-equiv="refresh" content="{{.Refresh}}">{{end}}
 <style>body{font-family:monospace} li{margin:2px 0} .k{font-weight:bold} .e{color:#b00}</style>
@@ -51,16 +52,3 @@ var inspectPage = template.Must(template.New("inspect").Funcs(template.FuncMap{"
 {{if .Age}} age={{age .Age}}{{end}}{{range $k, $v := .Counters}} {{$k}}={{$v}}{{end}}
 {{if .LastErr}} <span class="e">last_err={{.LastErr}}</span>{{end}}
 {{if .Children}}<ul>{{range .Children}}{{template "node" .}}{{end}}</ul>{{end}}</li>{{end}}`))
-
-// humanAge prints d with the precision a person reads an age with: milliseconds under a
-// second, tenths of a second under a minute, seconds beyond.
-func humanAge(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
-	default:
-		return d.Round(time.Second).String()
-	}
-}

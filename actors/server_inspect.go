@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/troupe-rpc/troupe/internal/human"
 	"github.com/troupe-rpc/troupe/internal/stats"
 )
 
@@ -99,7 +100,7 @@ func (sc *serverConn) readerState(now time.Time) string {
 	if sc.role.Load() == roleInPlace {
 		if m := sc.inPlace.Load(); m != nil {
 			since := time.Unix(0, sc.since.Load())
-			return "running " + m.name + " in place for " + humanAge(now.Sub(since))
+			return "running " + m.name + " in place for " + human.Age(now.Sub(since))
 		}
 	}
 	return "reading"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/troupe-rpc/troupe/actors"
+	"github.com/troupe-rpc/troupe/internal/human"
 )
 
 // dur prints a latency with three significant digits: 87µs, 1.24ms, 2.5s.
@@ -53,20 +54,6 @@ func offset(d time.Duration) string {
 		return "0"
 	}
 	return dur(d)
-}
-
-// age prints how long something has lived, with the precision a person reads it with.
-func age(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "-" + age(-d)
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
-	default:
-		return d.Round(time.Second).String()
-	}
 }
 
 // num prints a rate or a count compactly: 12, 3.5, 1.2k, 4.1M.
@@ -142,7 +129,7 @@ func counters(n *actors.Node) string {
 var funcs = template.FuncMap{
 	"dur":      dur,
 	"offset":   offset,
-	"age":      age,
+	"age":      human.Age,
 	"num":      num,
 	"spark":    spark,
 	"errors":   errorList,
