@@ -73,16 +73,14 @@ func main() {
 	if *backupMs >= 0 {
 		c.backup = time.Duration(*backupMs) * time.Millisecond
 	}
-	if *cpuprofile != "" {
-		stop, err := profileCPU(*cpuprofile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+	for _, r := range []struct {
+		path  string
+		start func(string) (func(), error)
+	}{{*cpuprofile, profileCPU}, {*traceFile, traceTo}} {
+		if r.path == "" {
+			continue
 		}
-		defer stop()
-	}
-	if *traceFile != "" {
-		stop, err := traceTo(*traceFile)
+		stop, err := r.start(r.path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
