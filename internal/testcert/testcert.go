@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 )
@@ -129,4 +131,20 @@ func PEM(c tls.Certificate) (certPEM, keyPEM []byte, err error) {
 		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
 	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
+}
+
+// WriteFiles writes c's certificate and key as dir/name.crt and dir/name.key, and the CA's
+// certificate as dir/ca.crt, in PEM, readable by their owner only; it returns the three paths.
+func (ca *CA) WriteFiles(dir, name string, c tls.Certificate) (certFile, keyFile, caFile string, err error) {
+	certPEM, keyPEM, err := PEM(c)
+	if err != nil {
+		return "", "", "", err
+	}
+	certFile, keyFile, caFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"), filepath.Join(dir, "ca.crt")
+	for f, b := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, caFile: ca.PEM()} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			return "", "", "", err
+		}
+	}
+	return certFile, keyFile, caFile, nil
 }

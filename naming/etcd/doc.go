@@ -20,6 +20,16 @@
 // list is kept and etcd is tried again after a growing backoff. [Register] puts a server under a
 // prefix, bound to a lease kept alive until [Registration.Close].
 //
+// Both reach etcd as [Options] say: over TLS ([Options.TLS]: the CA that signed etcd's
+// certificate, and the client's certificate when etcd runs with --client-cert-auth) and with a
+// user and password when etcd has authentication enabled ([Options.Username],
+// [Options.Password]):
+//
+//	opts := &etcd.Options{TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
+//		Username: "echo", Password: secret}
+//	builder := etcd.Scheme(opts)
+//	reg, err := etcd.Register(ctx, []string{"10.0.0.5:2379"}, "/services/echo", node, 10*time.Second, opts)
+//
 // # Imports
 //
 // etcd imports the standard library, troupe's naming and wire, the etcd v3 client and zap (the

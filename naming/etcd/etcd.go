@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,15 +20,45 @@ import (
 // DefaultDialTimeout is the default of [Options.DialTimeout].
 const DefaultDialTimeout = 2 * time.Second
 
-// Options configures the etcd:// scheme made by [Scheme]. The zero value (or nil) gives the
-// defaults.
+// Options configures how the etcd:// scheme made by [Scheme], and [Register], reach etcd. The
+// zero value (or nil) gives the defaults: plain TCP, no authentication.
 type Options struct {
 	// DialTimeout bounds each attempt to reach etcd and read the list. 0: DefaultDialTimeout (2s).
 	DialTimeout time.Duration
 	// Logger receives etcd outages, skipped entries and the etcd client's own messages. nil: the
 	// Logger of the [naming.Options] the scheme's Builder receives (a channel's System logger when
-	// the scheme is one of actors.ChannelOptions.NamingSchemes).
+	// the scheme is one of actors.ChannelOptions.NamingSchemes); for Register, nothing.
 	Logger *slog.Logger
+	// TLS, when set, makes the client speak TLS to etcd (etcd serving https client URLs): its
+	// RootCAs verify etcd's certificate, and its Certificates are presented when etcd asks for a
+	// client's (--client-cert-auth). nil: plain TCP.
+	TLS *tls.Config
+	// Username and Password authenticate to an etcd with authentication enabled. A Password
+	// without a Username is an error.
+	Username, Password string
+}
+
+// dial is what a client needs to reach etcd, from Options.
+type dial struct {
+	timeout            time.Duration
+	tls                *tls.Config
+	username, password string
+}
+
+// dial checks o and returns how to reach etcd; what names its defect when it has one.
+func (o *Options) dial(what string) (dial, error) {
+	if o.DialTimeout < 0 {
+		return dial{}, fmt.Errorf("naming/etcd: %s Options.DialTimeout = %v, want > 0 (or 0 for %v)",
+			what, o.DialTimeout, DefaultDialTimeout)
+	}
+	if o.Password != "" && o.Username == "" {
+		return dial{}, fmt.Errorf("naming/etcd: %s Options.Password is set without a Username", what)
+	}
+	d := dial{timeout: o.DialTimeout, tls: o.TLS, username: o.Username, password: o.Password}
+	if d.timeout == 0 {
+		d.timeout = DefaultDialTimeout
+	}
+	return d, nil
 }
 
 // Scheme returns the [naming.Builder] of etcd://host:port[,host:port…]/prefix, to be passed to
@@ -44,18 +75,15 @@ func Scheme(opts *Options) naming.Builder {
 		o = *opts
 	}
 	return func(target string, nopts *naming.Options) (naming.Service, error) {
-		if o.DialTimeout < 0 {
-			return nil, fmt.Errorf("naming/etcd: Options.DialTimeout = %v, want > 0 (or 0 for %v)",
-				o.DialTimeout, DefaultDialTimeout)
+		d, err := o.dial("etcd://" + target)
+		if err != nil {
+			return nil, err
 		}
-		timeout, log := o.DialTimeout, o.Logger
-		if timeout == 0 {
-			timeout = DefaultDialTimeout
-		}
+		log := o.Logger
 		if log == nil && nopts != nil {
 			log = nopts.Logger
 		}
-		return newService(target, timeout, orDiscard(log))
+		return newService(target, d, orDiscard(log))
 	}
 }
 
@@ -70,11 +98,11 @@ const (
 type service struct {
 	endpoints []string
 	prefix    string // "/prefix/"
-	timeout   time.Duration
+	dial      dial
 	log       *slog.Logger
 }
 
-func newService(target string, timeout time.Duration, log *slog.Logger) (*service, error) {
+func newService(target string, d dial, log *slog.Logger) (*service, error) {
 	hosts, prefix, _ := strings.Cut(target, "/")
 	endpoints, err := parseEndpoints(strings.Split(hosts, ","))
 	if err != nil {
@@ -83,7 +111,7 @@ func newService(target string, timeout time.Duration, log *slog.Logger) (*servic
 	if strings.Trim(prefix, "/") == "" {
 		return nil, fmt.Errorf("naming/etcd: etcd://%s has no key prefix (want etcd://host:port/prefix)", target)
 	}
-	return &service{endpoints: endpoints, prefix: keyPrefix(prefix) + "/", timeout: timeout, log: log}, nil
+	return &service{endpoints: endpoints, prefix: keyPrefix(prefix) + "/", dial: d, log: log}, nil
 }
 
 // parseEndpoints checks the "host:port" of each etcd server and returns them canonical.
@@ -108,11 +136,14 @@ func keyPrefix(prefix string) string {
 }
 
 // newClient returns a client of endpoints that logs to log. It does not wait for a connection:
-// the first request does.
-func newClient(endpoints []string, timeout time.Duration, log *slog.Logger) (*clientv3.Client, error) {
+// the first request does (with a Username, the first request authenticates).
+func newClient(endpoints []string, d dial, log *slog.Logger) (*clientv3.Client, error) {
 	return clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
-		DialTimeout: timeout,
+		DialTimeout: d.timeout,
+		TLS:         d.tls,
+		Username:    d.username,
+		Password:    d.password,
 		Logger:      zapToSlog(log),
 	})
 }
@@ -130,7 +161,7 @@ func orDiscard(log *slog.Logger) *slog.Logger {
 // keeps the last list (the first failure reports an empty one, so that whoever waits for a first
 // list is not kept waiting) and tries again after a backoff growing from 100ms to 2s.
 func (s *service) Watch(ctx context.Context, update func([]naming.ServerNode)) error {
-	cli, err := newClient(s.endpoints, s.timeout, s.log)
+	cli, err := newClient(s.endpoints, s.dial, s.log)
 	if err != nil {
 		return fmt.Errorf("naming/etcd: etcd client for %v: %w", s.endpoints, err)
 	}
@@ -178,7 +209,7 @@ func (w *watch) publish(list []naming.ServerNode) {
 // session reads the list, reports it, and follows the changes until the watch fails.
 func (w *watch) session(ctx context.Context) error {
 	w.progressed = false
-	gctx, cancel := context.WithTimeout(ctx, w.timeout)
+	gctx, cancel := context.WithTimeout(ctx, w.dial.timeout)
 	resp, err := w.cli.Get(gctx, w.prefix, clientv3.WithPrefix())
 	cancel()
 	if err != nil {

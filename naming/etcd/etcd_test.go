@@ -26,7 +26,7 @@ func register(t *testing.T, srv *etcdServer, prefix string, node naming.ServerNo
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	reg, err := etcd.Register(ctx, []string{srv.Endpoint}, prefix, node, ttl)
+	reg, err := etcd.Register(ctx, []string{srv.Endpoint}, prefix, node, ttl, nil)
 	if err != nil {
 		t.Fatalf("Register(%v) = %v, want no error", node, err)
 	}
@@ -198,7 +198,7 @@ func TestRegisterErrors(t *testing.T) {
 		{"no endpoint", nil, good, time.Second},
 		{"bad endpoint", []string{"127.0.0.1"}, good, time.Second},
 	} {
-		if reg, err := etcd.Register(ctx, tt.endpoints, "/p", tt.node, tt.ttl); err == nil {
+		if reg, err := etcd.Register(ctx, tt.endpoints, "/p", tt.node, tt.ttl, nil); err == nil {
 			reg.Close()
 			t.Errorf("Register(%s) = nil error, want an error", tt.name)
 		}
@@ -213,7 +213,7 @@ func TestRegisterUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	ep := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
-	if reg, err := etcd.Register(ctx, []string{ep}, "/p", naming.ServerNode{Addr: "127.0.0.1:1"}, time.Second); err == nil {
+	if reg, err := etcd.Register(ctx, []string{ep}, "/p", naming.ServerNode{Addr: "127.0.0.1:1"}, time.Second, nil); err == nil {
 		reg.Close()
 		t.Errorf("Register(unreachable %s) = nil error, want an error", ep)
 	}

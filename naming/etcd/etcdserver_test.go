@@ -2,6 +2,7 @@ package etcd_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,7 +22,8 @@ import (
 type etcdServer struct {
 	bin, dir           string
 	clientURL, peerURL string
-	Endpoint           string // "127.0.0.1:port", for clients
+	Endpoint           string   // "127.0.0.1:port", for clients
+	sec                *etcdTLS // nil: plain
 	cmd                *exec.Cmd
 	exited             chan struct{}
 	logFile            *os.File
@@ -49,8 +51,16 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// newEtcdServer starts etcd with its data in dir and waits until it serves.
-func newEtcdServer(dir string) (*etcdServer, error) {
+// etcdTLS is how a test's etcd serves its clients over TLS: its flags (certificate files), and
+// the configuration of a client that reaches it.
+type etcdTLS struct {
+	flags  []string
+	client *tls.Config
+}
+
+// newEtcdServer starts etcd with its data in dir, serving TLS with sec unless it is nil, and
+// waits until it serves.
+func newEtcdServer(dir string, sec *etcdTLS) (*etcdServer, error) {
 	bin, err := etcdBinary()
 	if err != nil {
 		return nil, err
@@ -63,8 +73,12 @@ func newEtcdServer(dir string) (*etcdServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &etcdServer{bin: bin, dir: dir,
-		clientURL: fmt.Sprintf("http://127.0.0.1:%d", cport),
+	scheme := "http"
+	if sec != nil {
+		scheme = "https"
+	}
+	s := &etcdServer{bin: bin, dir: dir, sec: sec,
+		clientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, cport),
 		peerURL:   fmt.Sprintf("http://127.0.0.1:%d", pport),
 		Endpoint:  fmt.Sprintf("127.0.0.1:%d", cport)}
 	return s, s.start()
@@ -77,10 +91,14 @@ func (s *etcdServer) start() error {
 		return err
 	}
 	s.logFile = logFile
-	s.cmd = exec.Command(s.bin, "--name", "default", "--data-dir", filepath.Join(s.dir, "data"),
+	args := []string{"--name", "default", "--data-dir", filepath.Join(s.dir, "data"),
 		"--listen-client-urls", s.clientURL, "--advertise-client-urls", s.clientURL,
 		"--listen-peer-urls", s.peerURL, "--initial-advertise-peer-urls", s.peerURL,
-		"--initial-cluster", "default="+s.peerURL, "--initial-cluster-state", "new")
+		"--initial-cluster", "default=" + s.peerURL, "--initial-cluster-state", "new"}
+	if s.sec != nil {
+		args = append(args, s.sec.flags...)
+	}
+	s.cmd = exec.Command(s.bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		logFile.Close()
@@ -132,8 +150,11 @@ func isClosed(c chan struct{}) bool {
 
 // client returns a client of the server that logs nowhere.
 func (s *etcdServer) client() (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: []string{s.Endpoint}, DialTimeout: 2 * time.Second,
-		Logger: zap.NewNop()})
+	cfg := clientv3.Config{Endpoints: []string{s.Endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()}
+	if s.sec != nil {
+		cfg.TLS = s.sec.client
+	}
+	return clientv3.New(cfg)
 }
 
 // stop sends SIGTERM and waits for etcd to exit (SIGKILL after 10s).
@@ -154,7 +175,7 @@ func (s *etcdServer) stop() {
 // startEtcd starts an etcd of the test's own, stopped at cleanup.
 func startEtcd(t *testing.T) *etcdServer {
 	t.Helper()
-	s, err := newEtcdServer(t.TempDir())
+	s, err := newEtcdServer(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +197,7 @@ func sharedEtcd(t *testing.T) *etcdServer {
 	shared.once.Do(func() {
 		shared.dir, shared.err = os.MkdirTemp("", "naming-etcd-")
 		if shared.err == nil {
-			shared.srv, shared.err = newEtcdServer(shared.dir)
+			shared.srv, shared.err = newEtcdServer(shared.dir, nil)
 		}
 	})
 	if shared.err != nil {

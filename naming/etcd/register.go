@@ -29,15 +29,23 @@ const registerTimeout = 5 * time.Second
 // "/prefix/<addr> <tag>" and its value the entry "<addr>[ <tag>]"; it is bound to a lease of ttl
 // (rounded up to whole seconds; etcd may raise a very short one to its minimum) that the etcd
 // client renews until [Registration.Close]. ctx bounds the registration itself (5s when it has
-// no deadline), not the life of the key.
+// no deadline), not the life of the key. opts says how to reach etcd (TLS, a user and password,
+// the dial timeout, a logger for the etcd client); nil: plain TCP, no authentication, and no log.
 func Register(ctx context.Context, endpoints []string, prefix string, node naming.ServerNode,
-	ttl time.Duration) (*Registration, error) {
+	ttl time.Duration, opts *Options) (*Registration, error) {
 	entry, err := registryEntry(node)
 	if err != nil {
 		return nil, err
 	}
 	if ttl <= 0 {
 		return nil, fmt.Errorf("naming/etcd: Register ttl = %v, want > 0", ttl)
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	d, err := opts.dial("Register")
+	if err != nil {
+		return nil, err
 	}
 	eps, err := parseEndpoints(endpoints)
 	if err != nil {
@@ -48,7 +56,7 @@ func Register(ctx context.Context, endpoints []string, prefix string, node namin
 		ctx, cancel = context.WithTimeout(ctx, registerTimeout)
 		defer cancel()
 	}
-	cli, err := newClient(eps, DefaultDialTimeout, orDiscard(nil))
+	cli, err := newClient(eps, d, orDiscard(opts.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("naming/etcd: etcd client for %v: %w", eps, err)
 	}

@@ -18,15 +18,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // writeFiles writes c's certificate and key, and the CA, as PEM files in dir.
 func writeFiles(t *testing.T, dir string, ca *testcert.CA, c tls.Certificate, name string) (certFile, keyFile, caFile string) {
 	t.Helper()
-	certPEM, keyPEM, err := testcert.PEM(c)
+	certFile, keyFile, caFile, err := ca.WriteFiles(dir, name, c)
 	if err != nil {
 		t.Fatal(err)
-	}
-	certFile, keyFile, caFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"), filepath.Join(dir, "ca.crt")
-	for f, b := range map[string][]byte{certFile: certPEM, keyFile: keyPEM, caFile: ca.PEM()} {
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return certFile, keyFile, caFile
 }
