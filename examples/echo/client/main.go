@@ -5,7 +5,9 @@
 //
 // It works against troupe's examples/echo/server and against brpc's own example echo server.
 // With -load_balancer, -server is a naming URL, etcd:// included: the client plugs in the etcd
-// scheme of package naming/etcd, which a program that does not use etcd leaves out.
+// scheme of package naming/etcd, which a program that does not use etcd leaves out. -etcd_tls_ca,
+// -etcd_tls_cert, -etcd_tls_key and -etcd_user reach an etcd that serves TLS or requires a
+// password.
 // It stops after -count calls (0: until SIGINT/SIGTERM) and exits non-zero if every call failed.
 package main
 
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +45,7 @@ type config struct {
 	count          int
 	message        string
 	tls            *tls.Config
+	etcd           *etcd.Options // how the etcd:// scheme reaches etcd
 }
 
 func main() {
@@ -61,9 +65,17 @@ func main() {
 	tlsCert := flag.String("tls_cert", "", "PEM client certificate for mutual TLS (with -tls_key)")
 	tlsKey := flag.String("tls_key", "", "PEM private key of -tls_cert")
 	tlsServerName := flag.String("tls_server_name", "", "name the server's certificate must carry (default: the server's host)")
+	etcdCA := flag.String("etcd_tls_ca", "", "PEM CA verifying etcd: reach etcd:// over TLS")
+	etcdCert := flag.String("etcd_tls_cert", "", "PEM client certificate for etcd (with -etcd_tls_key)")
+	etcdKey := flag.String("etcd_tls_key", "", "PEM private key of -etcd_tls_cert")
+	etcdUser := flag.String("etcd_user", "", "name[:password] of an etcd user, for an etcd with authentication enabled")
 	flag.Parse()
 	var err error
 	if c.tls, err = tlsfiles.Client(*tlsCA, *tlsCert, *tlsKey, *tlsServerName); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(2)
+	}
+	if c.etcd, err = etcdOptions(*etcdCA, *etcdCert, *etcdKey, *etcdUser); err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(2)
 	}
@@ -78,6 +90,25 @@ func main() {
 	}
 }
 
+// etcdOptions returns how the etcd:// scheme reaches etcd: over TLS with the CA in caFile and,
+// with certFile and keyFile, that client certificate; as the user of user ("name[:password]",
+// as etcdctl's --user). All empty: plain TCP, no user.
+func etcdOptions(caFile, certFile, keyFile, user string) (*etcd.Options, error) {
+	tc, err := tlsfiles.Client(caFile, certFile, keyFile, "")
+	if err != nil {
+		return nil, fmt.Errorf("-etcd_tls_*: %w", err)
+	}
+	o := &etcd.Options{TLS: tc}
+	if user != "" {
+		name, password, _ := strings.Cut(user, ":")
+		if name == "" {
+			return nil, fmt.Errorf("-etcd_user %q has no name (want name[:password])", user)
+		}
+		o.Username, o.Password = name, password
+	}
+	return o, nil
+}
+
 func run(c config) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -88,7 +119,7 @@ func run(c config) error {
 	defer sys.Shutdown()
 	opts := &actors.ChannelOptions{Timeout: c.timeout, MaxRetry: c.maxRetry, LoadBalancer: c.loadBalancer,
 		ConnectionType: c.connectionType, BackupRequest: c.backup, TLS: c.tls,
-		NamingSchemes: map[string]naming.Builder{"etcd": etcd.Scheme(nil)}}
+		NamingSchemes: map[string]naming.Builder{"etcd": etcd.Scheme(c.etcd)}}
 	if c.maxRetry == 0 {
 		opts.MaxRetry = actors.NoRetry
 	}

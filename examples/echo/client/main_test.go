@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,23 +82,12 @@ func TestClientOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	write := func(name string, c tls.Certificate) (string, string) {
-		certPEM, keyPEM, err := testcert.PEM(c)
+	write := func(name string, c tls.Certificate) (certFile, keyFile, caFile string) {
+		certFile, keyFile, caFile, err := ca.WriteFiles(dir, name, c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cf, kf := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-		if err := os.WriteFile(cf, certPEM, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(kf, keyPEM, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return cf, kf
-	}
-	caFile := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(caFile, ca.PEM(), 0o600); err != nil {
-		t.Fatal(err)
+		return certFile, keyFile, caFile
 	}
 	serverCert, err := ca.Sign(testcert.Leaf{Name: "server", Hosts: []string{"127.0.0.1"}})
 	if err != nil {
@@ -108,8 +97,8 @@ func TestClientOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scf, skf := write("server", serverCert)
-	ccf, ckf := write("client", clientCert)
+	scf, skf, caFile := write("server", serverCert)
+	ccf, ckf, _ := write("client", clientCert)
 	serverTLS, err := tlsfiles.Server(scf, skf, caFile)
 	if err != nil {
 		t.Fatal(err)
@@ -139,5 +128,45 @@ func TestClientOverTLS(t *testing.T) {
 	c.tls = nil
 	if err := run(c); err == nil {
 		t.Fatal("run() without TLS against a server that requires it = nil, want an error")
+	}
+}
+
+// The -etcd_* flags become the etcd scheme's Options; a half-given certificate or a user
+// without a name is an error naming the flag.
+func TestEtcdOptionsFromFlags(t *testing.T) {
+	ca, err := testcert.NewCA("etcd flags CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Sign(testcert.Leaf{Name: "client", Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, caFile, err := ca.WriteFiles(t.TempDir(), "client", cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := etcdOptions(caFile, certFile, keyFile, "root:s3:cret")
+	if err != nil {
+		t.Fatalf("etcdOptions(all flags) = %v", err)
+	}
+	if o.TLS == nil || o.TLS.RootCAs == nil || len(o.TLS.Certificates) != 1 || o.Username != "root" || o.Password != "s3:cret" {
+		t.Errorf("etcdOptions(all flags) = %+v, want TLS with the CA and the certificate, user root, password s3:cret", o)
+	}
+	if o, err := etcdOptions("", "", "", "reader"); err != nil || o.TLS != nil || o.Username != "reader" || o.Password != "" {
+		t.Errorf("etcdOptions(user only) = %+v, %v; want plain TCP and user reader without a password", o, err)
+	}
+	for _, tt := range []struct {
+		name                      string
+		caFile, certFile, keyFile string
+		user, want                string
+	}{
+		{"a certificate without its key", "", certFile, "", "", "-etcd_tls_*"},
+		{"a password without a name", "", "", "", ":secret", "-etcd_user"},
+		{"a missing CA file", filepath.Join(t.TempDir(), "none.pem"), "", "", "", "-etcd_tls_*"},
+	} {
+		if _, err := etcdOptions(tt.caFile, tt.certFile, tt.keyFile, tt.user); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("etcdOptions(%s) = %v, want an error naming %s", tt.name, err, tt.want)
+		}
 	}
 }
