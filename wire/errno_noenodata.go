@@ -5,5 +5,5 @@ package wire
 import "syscall"
 
 // sysENODATA stands for ENODATA, which these systems lack: no errno maps to brpc's ENODATA
-// there (zero is never an error).
+// there (fromSyscall never matches a zero errno).
 const sysENODATA = syscall.Errno(0)

@@ -144,7 +144,7 @@ var sysErrnos = [...]struct {
 
 func fromSyscall(se syscall.Errno) (Errno, bool) {
 	for _, p := range sysErrnos {
-		if p.sys == se {
+		if p.sys == se && se != 0 {
 			return p.code, true
 		}
 	}
