@@ -6,7 +6,10 @@
 //
 // and at the end one summary line
 //
-//	qps=<n> p50_us=<n> p99_us=<n> errors=<n> allocs_per_call=<n>
+//	qps=<n> p50_us=<n> p99_us=<n> errors=<n> allocs_per_call=<n> bytes_per_call=<n> gc_per_s=<n>
+//
+// allocs_per_call and bytes_per_call count what the whole process allocated, load generator
+// included; gc_per_s is how many garbage collections ran per second.
 //
 // It works against troupe's examples/echo/server and against brpc's own example echo servers.
 package main
@@ -68,6 +71,7 @@ func main() {
 	flag.StringVar(&c.console, "console", "", "serve the debugging console (status, vars, rpcz…) over HTTP on this address while the load runs, e.g. 127.0.0.1:8081")
 	flag.DurationVar(&c.readPoll, "read_poll", 0, "how long a reader polls its socket while one call waits on it (0: the default, 50µs; negative: never)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile to this file at the end (go tool pprof -sample_index=alloc_space)")
 	traceFile := flag.String("trace", "", "write a Go execution trace to this file (go tool trace; -pprof=sched shows how long callers waited to run)")
 	flag.Parse()
 	if *backupMs >= 0 {
@@ -76,7 +80,7 @@ func main() {
 	for _, r := range []struct {
 		path  string
 		start func(string) (func(), error)
-	}{{*cpuprofile, profileCPU}, {*traceFile, traceTo}} {
+	}{{*cpuprofile, profileCPU}, {*memprofile, profileAllocs}, {*traceFile, traceTo}} {
 		if r.path == "" {
 			continue
 		}
@@ -131,7 +135,9 @@ func run(c config) error {
 		Duration: c.duration, Out: os.Stdout, SummaryExtra: func(calls int64) string {
 			var ms1 runtime.MemStats
 			runtime.ReadMemStats(&ms1)
-			return fmt.Sprintf("allocs_per_call=%.1f", float64(ms1.Mallocs-ms0.Mallocs)/float64(max(calls, 1)))
+			n := float64(max(calls, 1))
+			return fmt.Sprintf("allocs_per_call=%.1f bytes_per_call=%.0f gc_per_s=%.0f", float64(ms1.Mallocs-ms0.Mallocs)/n,
+				float64(ms1.TotalAlloc-ms0.TotalAlloc)/n, float64(ms1.NumGC-ms0.NumGC)/c.duration.Seconds())
 		}}
 	l.Run()
 	if c.inspect {
@@ -159,6 +165,22 @@ func traceTo(path string) (func(), error) { return record(path, trace.Start, tra
 // profileCPU starts a CPU profile written to path; the returned function ends it.
 func profileCPU(path string) (func(), error) {
 	return record(path, pprof.StartCPUProfile, pprof.StopCPUProfile)
+}
+
+// profileAllocs samples allocations (every 64 KiB allocated) and writes them to path when the
+// returned function is called.
+func profileAllocs(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	runtime.MemProfileRate = 64 << 10
+	return func() {
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: memprofile:", err)
+		}
+		f.Close()
+	}, nil
 }
 
 // record creates path and starts a recorder writing to it; the function it returns stops the

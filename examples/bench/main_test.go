@@ -67,14 +67,14 @@ func TestBenchOverACluster(t *testing.T) {
 	}
 }
 
-// -cpuprofile and -trace write what go tool pprof and go tool trace read.
+// -cpuprofile, -memprofile and -trace write what go tool pprof and go tool trace read.
 func TestBenchRecorders(t *testing.T) {
 	dir := t.TempDir()
 	for _, r := range []struct {
 		name   string
 		start  func(string) (func(), error)
 		header string
-	}{{"cpu.prof", profileCPU, "\x1f\x8b"}, {"run.trace", traceTo, "go 1."}} {
+	}{{"cpu.prof", profileCPU, "\x1f\x8b"}, {"mem.prof", profileAllocs, "\x1f\x8b"}, {"run.trace", traceTo, "go 1."}} {
 		path := filepath.Join(dir, r.name)
 		stop, err := r.start(path)
 		if err != nil {
