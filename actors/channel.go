@@ -388,7 +388,7 @@ func (ch *PlainChannel) Call(ctx context.Context, method string, req, resp proto
 	if ch.icpt != nil {
 		return callrt.RunInline(ch.intercept(ctx, method, req, resp, cntl.rt(), nil, nil, 0, true))
 	}
-	return ch.start(ctx, method, req, resp, cntl.rt(), nil, nil, 0).Wait()
+	return ch.call(ctx, method, req, resp, cntl.rt())
 }
 
 // Go starts a call and returns at once. See [Channel].
@@ -396,7 +396,7 @@ func (ch *PlainChannel) Go(ctx context.Context, method string, req, resp proto.M
 	if ch.icpt != nil {
 		return (*Call)(ch.intercept(ctx, method, req, resp, cntl.rt(), done, nil, 0, false))
 	}
-	return ch.start(ctx, method, req, resp, cntl.rt(), done, nil, 0)
+	return ch.start(ctx, method, req, resp, cntl.rt(), done, nil, 0, nil)
 }
 
 // nest is the channel's [callrt.Nest], embedded under this name so that it stays unexported.

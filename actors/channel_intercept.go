@@ -111,5 +111,5 @@ func (ch *PlainChannel) chain(ctx context.Context, method string, req, resp prot
 
 // startNext starts the call an interceptor's next makes.
 func (ch *PlainChannel) startNext(ctx context.Context, method string, req, resp proto.Message, cntl *callrt.Controller) *callrt.Call {
-	return (*callrt.Call)(ch.start(ctx, method, req, resp, cntl, nil, nil, 0))
+	return (*callrt.Call)(ch.start(ctx, method, req, resp, cntl, nil, nil, 0, nil))
 }

@@ -69,8 +69,9 @@ func SpawnHeld(r *Registry, d actor.Dispatcher, parent *Light, prefix string, h 
 	return spawn(new(Light), r, d, parent, prefix, h, true)
 }
 
-// SpawnHeldIn is [SpawnHeld] that makes the actor in l, which must be a zero Light that is never
-// used for another actor: an owner that holds its Light inline saves an allocation.
+// SpawnHeldIn is [SpawnHeld] that makes the actor in l, which must be a zero Light: an owner that
+// holds its Light inline saves an allocation. A Light that was spawned may be zeroed and spawned
+// again only once it is [Light.Reusable] and its owner knows that nothing else holds it.
 func SpawnHeldIn(l *Light, r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler) *Light {
 	if l.registry != nil {
 		panic("mailbox: SpawnHeldIn with a Light that was spawned before")
@@ -167,6 +168,14 @@ func (l *Light) Parent() *Light { return l.parent }
 
 // Alive reports whether the actor has not finished stopping.
 func (l *Light) Alive() bool { return l.alive.Load() }
+
+// Reusable reports whether the actor finished stopping and can no longer be reached through its
+// Registry: its last turn is over, it is out of the Registry, and no one ever asked for its PID,
+// so no one can name it. Its owner may then zero it and spawn another actor in its memory, if the
+// owner also knows that every pointer it handed out is gone: the Registry's own ([Registry.Each])
+// are. A Light whose PID was made is never reusable, since whoever holds the PID could still
+// reach it.
+func (l *Light) Reusable() bool { return !l.alive.Load() && l.pid.Load() == nil }
 
 // Children returns a snapshot of the actor's live children.
 func (l *Light) Children() []*Light {

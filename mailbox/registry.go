@@ -96,18 +96,19 @@ func (r *Registry) Len() int {
 	return n
 }
 
-// Lights returns a snapshot of the registered Lights.
-func (r *Registry) Lights() []*Light {
-	var out []*Light
+// Each calls fn with every registered Light, one shard of the Registry at a time and with that
+// shard locked: a Light fn is given stays registered until fn returns, so that its owner cannot
+// reuse its memory meanwhile ([Light.Reusable]). fn must not spawn a Light or stop one on its own
+// goroutine, nor call the Registry; it may Send.
+func (r *Registry) Each(fn func(*Light)) {
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
 		for _, l := range s.m {
-			out = append(out, l)
+			fn(l)
 		}
 		s.mu.Unlock()
 	}
-	return out
 }
 
 // Close makes the Registry stop answering protoactor: its PIDs resolve to dead letters from now

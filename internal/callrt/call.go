@@ -62,6 +62,9 @@ type Call struct {
 	state atomic.Int32 // for Inspect
 
 	childDone ChildDone // a child's report to its parent, sent once as it ends
+	// reached: the deadline's alarm or the context's callback may still send to the finished
+	// call, which therefore cannot be reused (Reusable).
+	reached bool
 }
 
 // Call states, as Inspect shows them.
@@ -369,11 +372,11 @@ func (c *Call) finish(err error) {
 		return
 	}
 	c.over = true
-	if !c.deadline.IsZero() {
-		c.rt.deadlines.remove(c)
+	if !c.deadline.IsZero() && !c.rt.deadlines.remove(c) {
+		c.reached = true
 	}
-	if c.stopCtx != nil {
-		c.stopCtx()
+	if c.stopCtx != nil && !c.stopCtx() {
+		c.reached = true
 	}
 	c.engine.Release(c)
 	c.light.Load().Stop()
@@ -429,6 +432,29 @@ func (c *Call) runDone() {
 		}
 	}()
 	c.rt.callDone(c.done, c.cntl)
+}
+
+// Reusable reports, for a call that finished (Wait returned), whether its memory may be reused
+// for another call: nothing the Runtime handed a pointer to it can still reach it. It must be
+// a call without a parent or a done callback, whose caller, holding the only other pointer to
+// it, asks once. Its Controller lets go of it here (a later StartCancel is a no-op, as for any
+// finished call). The engine must check its own senders: attempts, timers.
+func (c *Call) Reusable() bool {
+	// The actor first: once it finished stopping, the call's last turn is over and its fields
+	// are settled.
+	if l := c.light.Load(); l == nil || !l.Reusable() {
+		return false
+	}
+	if c.parent != nil || c.done != nil || c.reached {
+		return false
+	}
+	// StartCancel marks the Controller cancelled before it loads the call: either it sees nil
+	// from here on, or the mark is seen below and the call, maybe still to be sent a cancel,
+	// is left alone.
+	if !c.cntl.call.CompareAndSwap(c, nil) {
+		return false
+	}
+	return !c.cntl.cancelled.Load()
 }
 
 // Cancel ends the call with ECANCELED if it is still in flight (brpc's StartCancel).

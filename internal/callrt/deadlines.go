@@ -94,14 +94,17 @@ func (d *deadlines) add(c *Call, at int64) {
 	}
 }
 
-// remove takes c out of the deadlines, unless the alarm took it out already to end it.
-func (d *deadlines) remove(c *Call) {
+// remove takes c out of the deadlines, unless the alarm took it out already to end it; it
+// reports whether it did, false meaning that the alarm may still send c its timeout.
+func (d *deadlines) remove(c *Call) bool {
 	s := d.shard(c)
 	s.mu.Lock()
-	if c.dlSlot > 0 {
+	took := c.dlSlot > 0
+	if took {
 		s.removeAt(int(c.dlSlot) - 1)
 	}
 	s.mu.Unlock()
+	return took
 }
 
 // maxAlarm is the longest the alarm is set for: a later deadline is looked at again then.

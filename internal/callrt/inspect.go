@@ -27,11 +27,12 @@ var stateNames = [...]string{"starting", "running", "done"}
 // Calls returns the calls in flight that have no parent, each with its children.
 func (rt *Runtime) Calls(now time.Time) []*CallInfo {
 	var out []*CallInfo
-	for _, l := range rt.lights.Lights() {
+	// info reads each call while the Registry holds it: a finished call's memory may be reused.
+	rt.lights.Each(func(l *mailbox.Light) {
 		if c, ok := l.Handler().(*Call); ok && l.Parent() == nil {
 			out = append(out, c.info(l, now))
 		}
-	}
+	})
 	sortInfos(out)
 	return out
 }

@@ -222,11 +222,11 @@ func (rt *Runtime) BeginShutdown() {
 // registering while the flag flipped are caught by the next sweep.
 func (rt *Runtime) FailCalls() {
 	for rt.inflight.Load() > 0 {
-		for _, c := range rt.LiveCalls() {
-			if l := c.light.Load(); l != nil {
+		rt.lights.Each(func(l *mailbox.Light) {
+			if _, ok := l.Handler().(*Call); ok {
 				l.Send(msgShutdown)
 			}
-		}
+		})
 		select {
 		case <-rt.idle:
 		case <-time.After(10 * time.Millisecond):
@@ -237,14 +237,3 @@ func (rt *Runtime) FailCalls() {
 
 // Wait waits for every goroutine the Runtime started, done callbacks included.
 func (rt *Runtime) Wait() { rt.goroutines.Wait() }
-
-// LiveCalls returns the calls whose actors have not finished stopping.
-func (rt *Runtime) LiveCalls() []*Call {
-	var out []*Call
-	for _, l := range rt.lights.Lights() {
-		if c, ok := l.Handler().(*Call); ok {
-			out = append(out, c)
-		}
-	}
-	return out
-}
