@@ -23,6 +23,9 @@
 //   - [Registry], where Lights are registered: by number, under an address of their own that
 //     protoactor resolves through an AddressResolver, instead of in protoactor's string-keyed
 //     process registry, whose insert and removal cost a short-lived actor as much as its work.
+//     [Registry.Each] visits them with their shard locked, and a Light that finished stopping
+//     without anyone naming it is [Light.Reusable]: its owner may spawn the next actor in the
+//     same memory (a synchronous call's state is reused so).
 //
 // Package mailbox imports protoactor-go and the standard library only. It is the one troupe
 // package whose API mentions protoactor types. Everything in it is safe for concurrent use; a

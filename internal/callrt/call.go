@@ -57,14 +57,14 @@ type Call struct {
 	defTO     time.Duration // the channel's timeout, which the Controller's overrides
 	over      bool
 	prepared  bool
-	dlSlot    int32 // the call's index in its deadlines' shard plus one; 0: not there (guarded by the shard)
+	// reached: the deadline's alarm or the context's callback may still send to the finished
+	// call, which therefore cannot be reused (Reusable).
+	reached bool
+	dlSlot  int32 // the call's index in its deadlines' shard plus one; 0: not there (guarded by the shard)
 
 	state atomic.Int32 // for Inspect
 
 	childDone ChildDone // a child's report to its parent, sent once as it ends
-	// reached: the deadline's alarm or the context's callback may still send to the finished
-	// call, which therefore cannot be reused (Reusable).
-	reached bool
 }
 
 // Call states, as Inspect shows them.

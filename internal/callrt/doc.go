@@ -10,6 +10,12 @@
 // cannot. A System embeds a [Link] and every channel a [Nest] under unexported names, so that
 // [Of] and [ChildStarter] reach what they hold without any exported method.
 //
+// A call without a parent or a done callback may be made again in the memory of a finished one
+// once [Call.Reusable] says nothing the Runtime handed it out to (its deadline's alarm, its
+// context's callback, its Controller, Inspect, the registry) can still reach it, and its engine
+// knows the same of its own senders; package actors does so for a plain channel's synchronous
+// calls.
+//
 // callrt imports mailbox, naming (the types of naming watches), wire and protobuf; it never
 // imports actors or combo. Everything on a [Call] that is not documented as safe from any
 // goroutine belongs to the call's actor.
