@@ -35,6 +35,7 @@ type plainCall struct {
 	retry      callrt.Retry
 	local      *string          // the local address of the connection the last answer came on
 	fields     []wire.UserField // the request user fields, encoded in every attempt's meta
+	finished   chan struct{}    // a synchronous call's Spec.Finished, kept when the plainCall is reused
 
 	state   atomic.Int32           // for Inspect
 	crowded bool                   // the last attempt failed with EOVERCROWDED (in state's padding)
@@ -88,7 +89,7 @@ type attemptFailed struct {
 }
 
 // start makes a call of the channel; parent, when set, makes it a child of a combo call. pc,
-// when not nil, is a zero plainCall to make the call in.
+// when not nil, is a zero plainCall to make the call in, but for its finished channel.
 func (ch *PlainChannel) start(ctx context.Context, method string, req, resp proto.Message, cntl *callrt.Controller, done func(*Controller), parent *callrt.Call, index int, pc *plainCall) *Call {
 	spec := callrt.Spec{Method: method, Request: req, Response: resp, Controller: cntl,
 		Timeout: ch.opts.Timeout, Target: ch.target, Parent: parent, Index: index, OnEnd: ch.onEnd, Stats: ch.stats}
@@ -102,7 +103,7 @@ func (ch *PlainChannel) start(ctx context.Context, method string, req, resp prot
 		pc = new(plainCall)
 	}
 	pc.ch = ch
-	spec.Engine = pc
+	spec.Engine, spec.Finished = pc, pc.finished
 	ch.inflight.Add(1) // the call's OnEnd takes it off
 	return (*Call)(ch.sys.rt.Start(ctx, &pc.call, &spec))
 }
@@ -116,9 +117,12 @@ var callPool = sync.Pool{New: func() any { return new(plainCall) }}
 // nothing but this goroutine can reach it any more.
 func (ch *PlainChannel) call(ctx context.Context, method string, req, resp proto.Message, cntl *callrt.Controller) error {
 	pc := callPool.Get().(*plainCall)
+	if pc.finished == nil {
+		pc.finished = make(chan struct{}, 1)
+	}
 	err := ch.start(ctx, method, req, resp, cntl, nil, nil, 0, pc).Wait()
 	if pc.reusable() {
-		*pc = plainCall{}
+		*pc = plainCall{finished: pc.finished} // emptied by Wait
 		callPool.Put(pc)
 	}
 	return err

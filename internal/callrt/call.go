@@ -42,7 +42,7 @@ type Call struct {
 	resp     proto.Message
 	cntl     *Controller
 	done     any           // an asynchronous call's callback, run by Runtime.callDone
-	finished chan struct{} // closed once the call finished and its done callback returned
+	finished chan struct{} // closed once the call finished and its done callback returned; see token
 	err      error
 	span     trace.Span // the call's span; nil when its Runtime traces nothing
 
@@ -60,6 +60,7 @@ type Call struct {
 	// reached: the deadline's alarm or the context's callback may still send to the finished
 	// call, which therefore cannot be reused (Reusable).
 	reached bool
+	token   bool  // finished is the starter's Spec.Finished: it gets one token instead of a close
 	dlSlot  int32 // the call's index in its deadlines' shard plus one; 0: not there (guarded by the shard)
 
 	state atomic.Int32 // for Inspect
@@ -109,6 +110,11 @@ type Spec struct {
 	// Call, when set, is where the call lives, as Start's c: an engine that holds its Call
 	// inline saves an allocation. Start's c, when not nil, takes precedence.
 	Call *Call
+	// Finished, when set for a call without a parent or a Done, is an empty channel of capacity
+	// 1 that gets one value when the call finished, instead of a channel the call makes and
+	// closes: a synchronous caller that reuses its calls' memory reuses the channel too. Only
+	// Wait may then be used, once.
+	Finished chan struct{}
 }
 
 // Messages of the call actor.
@@ -150,7 +156,12 @@ func (rt *Runtime) Start(ctx context.Context, c *Call, s *Spec) *Call {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c.finished, c.begin = make(chan struct{}), time.Now()
+	if c.token = s.Finished != nil && c.done == nil && c.parent == nil; c.token {
+		c.finished = s.Finished
+	} else {
+		c.finished = make(chan struct{})
+	}
+	c.begin = time.Now()
 	c.beginStats(s.Stats)
 	if c.cntl == nil {
 		c.cntl = new(Controller)
@@ -415,7 +426,13 @@ func (c *Call) complete(err error, entered bool) {
 	if entered {
 		c.rt.leave()
 	}
-	if c.done == nil || c.parent != nil {
+	switch {
+	case c.token:
+		select {
+		case c.finished <- struct{}{}: // empty until this, the call's one send
+		default:
+		}
+	case c.done == nil || c.parent != nil:
 		close(c.finished)
 	}
 	if c.parent != nil { // after finished is closed, so that the parent reads a settled child
@@ -480,7 +497,8 @@ func (c *Call) Done() <-chan struct{} {
 	return c.finished
 }
 
-// Wait waits for the call (and its done callback) and returns its error.
+// Wait waits for the call (and its done callback) and returns its error. A call started with
+// Spec.Finished is waited for once only.
 func (c *Call) Wait() error {
 	if c.finished == nil {
 		return zeroCallError()

@@ -80,3 +80,26 @@ func TestCallReusableOnlyWhenNothingCanStillReachIt(t *testing.T) {
 		})
 	}
 }
+
+// A call started with Spec.Finished sends it one value as it finishes, also when it fails before
+// it starts, and leaves it empty once Wait returned, for the next call.
+func TestFinishedChannelGetsOneValuePerCall(t *testing.T) {
+	rt := newTestRuntime(t)
+	finished := make(chan struct{}, 1)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, ctx := range []context.Context{context.Background(), cancelled, context.Background()} {
+		c := rt.Start(ctx, nil, &Spec{Method: "s.M", Request: &emptypb.Empty{}, Response: &emptypb.Empty{},
+			Engine: &finishEngine{}, Timeout: -1, Finished: finished})
+		if ctx.Err() == nil {
+			c.Send(finishNow{})
+		}
+		err := c.Wait()
+		if (err != nil) != (ctx.Err() != nil) {
+			t.Errorf("Wait() = %v with a context whose error is %v", err, ctx.Err())
+		}
+		if len(finished) != 0 {
+			t.Fatalf("Finished holds %d values after Wait", len(finished))
+		}
+	}
+}
