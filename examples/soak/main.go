@@ -220,6 +220,9 @@ type snapshot struct {
 	rss        int64  // VmRSS, kB
 	anon       int64  // RssAnon, kB: the part of rss no file backs
 	heap       uint64 // bytes of live heap objects after the GC (MemStats.HeapAlloc)
+	heapInuse  uint64 // bytes of heap spans in use (MemStats.HeapInuse): live objects and the room between them
+	stacks     uint64 // bytes of goroutine stacks (MemStats.StackInuse)
+	runtimeMem uint64 // bytes the runtime holds for itself: spans, caches, GC metadata, profiling, other
 	threads    int64  // OS threads; Go keeps the ones it made, and each holds some RSS
 	goroutines int
 	actors     int
@@ -227,8 +230,8 @@ type snapshot struct {
 
 // measure waits for the client to settle — at most 20 s for its System to have no channel, call
 // or socket left and for its goroutine count to stay the same for a second, or to drop to target
-// when target is positive — then collects garbage, returns freed memory to the system and reads
-// VmRSS.
+// when target is positive — then collects garbage twice (emptying sync.Pools), returns freed
+// memory to the system and reads VmRSS, RssAnon and the runtime's own accounts.
 func (s *soak) measure(target int) snapshot {
 	deadline := time.Now().Add(20 * time.Second)
 	last, since := runtime.NumGoroutine(), time.Now()
@@ -246,13 +249,15 @@ func (s *soak) measure(target int) snapshot {
 		}
 	}
 	runtime.GC()
-	debug.FreeOSMemory()
+	debug.FreeOSMemory() // a second collection: sync.Pools are empty after two
 	rss, _ := vmRSS("/proc/self/status")
 	anon, _ := statusField("/proc/self/status", "RssAnon")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	threads, _ := statusField("/proc/self/status", "Threads")
-	return snapshot{rss: rss, anon: anon, heap: ms.HeapAlloc, threads: threads, goroutines: runtime.NumGoroutine(), actors: leftActors(s.sys)}
+	return snapshot{rss: rss, anon: anon, heap: ms.HeapAlloc, heapInuse: ms.HeapInuse, stacks: ms.StackInuse,
+		runtimeMem: ms.MSpanSys + ms.MCacheSys + ms.BuckHashSys + ms.GCSys + ms.OtherSys,
+		threads:    threads, goroutines: runtime.NumGoroutine(), actors: leftActors(s.sys)}
 }
 
 // leftActors counts the channels, calls and sockets sys's Inspect tree shows.
@@ -292,6 +297,8 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	fmt.Fprintf(w, "client rss: start=%dkB end=%dkB (%+.1f%%)\n", start.rss, end.rss, pct(start.rss, end.rss))
 	fmt.Fprintf(w, "client anonymous rss: start=%dkB end=%dkB (%+.1f%%)\n", start.anon, end.anon, pct(start.anon, end.anon))
 	fmt.Fprintf(w, "client live heap: start=%dkB end=%dkB\n", start.heap>>10, end.heap>>10)
+	fmt.Fprintf(w, "client heap in use, stacks, runtime: start=%dkB,%dkB,%dkB end=%dkB,%dkB,%dkB\n",
+		start.heapInuse>>10, start.stacks>>10, start.runtimeMem>>10, end.heapInuse>>10, end.stacks>>10, end.runtimeMem>>10)
 	fmt.Fprintf(w, "client threads: start=%d end=%d\n", start.threads, end.threads)
 	fmt.Fprintf(w, "client goroutines: start=%d end=%d\n", start.goroutines, end.goroutines)
 	fmt.Fprintf(w, "client actors left after closing: start=%d end=%d (channels, calls and sockets)\n", start.actors, end.actors)
