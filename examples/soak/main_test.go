@@ -39,7 +39,7 @@ func TestSoakShort(t *testing.T) {
 		report[k] = v
 	}
 	for _, k := range []string{"soak", "calls", "successes", "errors", "successes/calls by channel", "finished twice", "never finished", "kills",
-		"restarts", "naming edits", "slow reader connections", "client rss", "client anonymous rss", "client live heap", "client heap in use, stacks, runtime", "client threads", "client goroutines",
+		"restarts", "naming edits", "slow reader connections", "client rss", "client anonymous rss", "client anonymous rss holding data", "client live heap", "client heap in use, stacks, runtime", "client threads", "client goroutines",
 		"client actors left after closing", "server rss", "result"} {
 		if _, ok := report[k]; !ok {
 			t.Errorf("report has no %q line", k)
