@@ -104,9 +104,11 @@ func TestMetricsCountCallsOnBothSides(t *testing.T) {
 	}
 
 	// The slow requests' handlers end at the deadline the client sent: their answers are
-	// dropped, and the server counts them as timed out.
+	// dropped, and the server counts them as timed out, on its own goroutines: wait for the
+	// whole record of the last one (the call count comes first, the latency windows last).
 	actorstest.Eventually(t, "the server's answers counted", func() bool {
-		return methodOf(t, srv.Stats().Methods, echoservice.Method).Calls == ok+async+failed+timedOut
+		m, n := methodOf(t, srv.Stats().Methods, echoservice.Method), int64(ok+async+failed+timedOut)
+		return m.Calls == n && m.Latency.Count == n && m.LastMinute.Count == n && perSecondCalls(m) == n
 	})
 	server := methodOf(t, srv.Stats().Methods, echoservice.Method)
 	checkCounts(t, "server", server, ok+async+failed+timedOut,
