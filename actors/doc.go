@@ -101,7 +101,7 @@
 // the call's state (actor, first attempt, engine) is most of what a call allocates, so reusing
 // it cuts the client's garbage collections about sevenfold under load. A call goes back for reuse
 // only once nothing else can reach it — answered on its first attempt, no timer or callback left
-// to fire, its Controller let go of, never named by Inspect — and any other call is simply left
+// to fire, its Controller let go of, no PID of it handed out — and any other call is simply left
 // to the garbage collector.
 //
 // # Zero and negative values

@@ -157,8 +157,15 @@ func (l *Light) PID() *actor.PID {
 	return l.pid.Load()
 }
 
-// ID returns the actor's id, such as "call$1f/sub$20".
-func (l *Light) ID() string { return l.PID().Id }
+// ID returns the actor's id, such as "call$1f/sub$20". Unlike PID it leaves the actor
+// [Light.Reusable]: an id names the actor by its number, which its memory's next actor does not
+// share, while a PID may hold the process it resolved to.
+func (l *Light) ID() string {
+	if p := l.pid.Load(); p != nil {
+		return p.Id
+	}
+	return l.makeID()
+}
 
 // Handler returns the actor's behaviour.
 func (l *Light) Handler() Handler { return l.handler }
@@ -174,7 +181,7 @@ func (l *Light) Alive() bool { return l.alive.Load() }
 // so no one can name it. Its owner may then zero it and spawn another actor in its memory, if the
 // owner also knows that every pointer it handed out is gone: the Registry's own ([Registry.Each])
 // are. A Light whose PID was made is never reusable, since whoever holds the PID could still
-// reach it.
+// reach it; its ID alone does not count.
 func (l *Light) Reusable() bool { return !l.alive.Load() && l.pid.Load() == nil }
 
 // Children returns a snapshot of the actor's live children.

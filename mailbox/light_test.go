@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -857,4 +858,38 @@ func TestLightReleaseTwicePanics(t *testing.T) {
 		e.eventuallyBaseline()
 	}()
 	l.Release()
+}
+
+// A Light is reusable once it finished stopping, unless its PID was made: asking for its ID does
+// not count, and Registry.Each no longer visits it.
+func TestLightReusableOnceStoppedUnlessItsPIDWasMade(t *testing.T) {
+	e := newEnv(t, 0, 0, 0)
+	for _, makePID := range []bool{false, true} {
+		r := newLightRec(4)
+		l := mailbox.Spawn(e.reg, e.pool, nil, "reuse", r)
+		if id := l.ID(); !strings.HasPrefix(id, "reuse$") {
+			t.Errorf("ID() = %q", id)
+		}
+		if makePID {
+			_ = l.PID()
+		}
+		seen := false
+		e.reg.Each(func(x *mailbox.Light) { seen = seen || x == l })
+		if !seen || l.Reusable() {
+			t.Errorf("live Light: visited by Each %v, Reusable %v; want true, false", seen, l.Reusable())
+		}
+		l.Stop()
+		r.waitStopped(t, "the Light")
+		for l.Alive() { // the stop completes just after the handler's Stopped
+			runtime.Gosched()
+		}
+		e.reg.Each(func(x *mailbox.Light) {
+			if x == l {
+				t.Error("Each visits a stopped Light")
+			}
+		})
+		if got := l.Reusable(); got == makePID {
+			t.Errorf("stopped Light, PID made %v: Reusable() = %v", makePID, got)
+		}
+	}
 }
