@@ -178,7 +178,7 @@ func (l *Light) Alive() bool { return l.alive.Load() }
 
 // Reusable reports whether the actor finished stopping and can no longer be reached through its
 // Registry: its last turn is over, it is out of the Registry, and no one ever asked for its PID,
-// so no one can name it. Its owner may then zero it and spawn another actor in its memory, if the
+// so no one holds a handle that reaches it. Its owner may then zero it and spawn another actor in its memory, if the
 // owner also knows that every pointer it handed out is gone: the Registry's own ([Registry.Each])
 // are. A Light whose PID was made is never reusable, since whoever holds the PID could still
 // reach it; its ID alone does not count.

@@ -98,8 +98,9 @@ func (r *Registry) Len() int {
 
 // Each calls fn with every registered Light, one shard of the Registry at a time and with that
 // shard locked: a Light fn is given stays registered until fn returns, so that its owner cannot
-// reuse its memory meanwhile ([Light.Reusable]). fn must not spawn a Light or stop one on its own
-// goroutine, nor call the Registry; it may Send.
+// reuse its memory meanwhile ([Light.Reusable]). fn must not spawn a Light, run a Light's turn
+// (a stop's last turn leaves the Registry) or call the Registry; it may Send to Lights on a
+// [Pool], which never runs a turn on the sender's goroutine.
 func (r *Registry) Each(fn func(*Light)) {
 	for i := range r.shards {
 		s := &r.shards[i]
