@@ -31,7 +31,10 @@ type Messages struct {
 }
 
 // Loop is a closed loop of callers, each making Messages' call: each caller records its
-// latencies and, for a combo channel, the latency of each sub-call.
+// latencies and, for a combo channel, the latency of each sub-call. A call's latency is the time
+// its caller saw, from before it started the call until it ran again after the call returned,
+// as the raw and gRPC-Go peers measure theirs: it includes the wake-up of the caller, which
+// Controller.Latency (the call's own time, as brpc reports it) does not.
 type Loop struct {
 	// Messages (required) makes each caller's messages; it is called once per caller, before the
 	// calls start.
@@ -88,7 +91,11 @@ func (l *Loop) Run() (errors int64) {
 func (l *Loop) loop(p *progress, c *caller, m Messages) {
 	att := make([]byte, l.AttachmentSize)
 	var cntl actors.Controller
-	for n := int64(0); p.tick(time.Now()); n++ {
+	for n := int64(0); ; n++ {
+		began := time.Now()
+		if !p.tick(began) {
+			return
+		}
 		cntl.Reset()
 		if m.Prepare != nil {
 			m.Prepare(n)
@@ -97,6 +104,7 @@ func (l *Loop) loop(p *progress, c *caller, m Messages) {
 			cntl.SetRequestAttachment(att)
 		}
 		err := m.Call(context.Background(), &cntl)
+		took := time.Since(began)
 		if err == nil && m.Check != nil {
 			err = m.Check()
 		}
@@ -105,7 +113,7 @@ func (l *Loop) loop(p *progress, c *caller, m Messages) {
 			c.errors.Add(1)
 			continue
 		}
-		us := cntl.Latency().Microseconds()
+		us := took.Microseconds()
 		c.sumUs.Add(us)
 		c.lat = append(c.lat, us)
 		for i := range min(l.SubChannels, cntl.SubCount()) {
