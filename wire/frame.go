@@ -102,12 +102,14 @@ func AppendFrameHead(dst []byte, m *Meta, payload, attachment []byte) []byte {
 		// Fresh storage: the old value may belong to a decoded frame.
 		m.ChecksumValue = appendChecksum(make([]byte, 0, 4), payload, attachment, m.ChecksumWithAttachment)
 	}
-	metaSize := MetaSize(m)
-	body := metaSize + len(payload) + len(attachment)
+	head := len(dst)
 	dst = append(dst, magic...)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(body))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(metaSize))
-	return AppendMeta(dst, m)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0) // the sizes, once the meta is encoded
+	dst = AppendMeta(dst, m)
+	metaSize := len(dst) - head - HeaderSize
+	binary.BigEndian.PutUint32(dst[head+4:], uint32(metaSize+len(payload)+len(attachment)))
+	binary.BigEndian.PutUint32(dst[head+8:], uint32(metaSize))
+	return dst
 }
 
 // FrameSize returns how many bytes [AppendFrame] appends for m, payload and attachment, with m's

@@ -474,6 +474,19 @@ var crossMetas = []struct {
 		UserFields:     []wire.UserField{{Key: []byte("k"), Value: []byte("v")}},
 	}},
 	{"plain response", wire.Meta{IsResponse: true, CorrelationID: 1}},
+	// Embedded messages whose lengths take two and three bytes.
+	{"request with a long service name", wire.Meta{
+		Service:    bytes.Repeat([]byte("s"), 200),
+		Method:     []byte("m"),
+		UserFields: []wire.UserField{{Key: []byte("k"), Value: bytes.Repeat([]byte("v"), 130)}},
+	}},
+	{"response with a long error text", wire.Meta{
+		IsResponse:    true,
+		ErrorCode:     2001,
+		ErrorText:     bytes.Repeat([]byte("e"), 20000),
+		CorrelationID: 11,
+		UserFields:    []wire.UserField{{Key: bytes.Repeat([]byte("k"), 17000), Value: []byte("v")}},
+	}},
 }
 
 func TestAppendMetaMatchesProtobuf(t *testing.T) {

@@ -108,13 +108,13 @@ const (
 // brpc's own client and server use, so that troupe's frames are byte-identical to brpc's.
 func AppendMeta(dst []byte, m *Meta) []byte {
 	if m.IsResponse {
-		dst = protowire.AppendTag(dst, fResponse, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(responseSize(m)))
-		dst = appendResponse(dst, m)
+		at := len(dst) + 2
+		dst = append(dst, tagByte(fResponse, protowire.BytesType), 0)
+		dst = closeLength(appendResponse(dst, m), at)
 	} else {
-		dst = protowire.AppendTag(dst, fRequest, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(requestSize(m)))
-		dst = appendRequest(dst, m)
+		at := len(dst) + 2
+		dst = append(dst, tagByte(fRequest, protowire.BytesType), 0)
+		dst = closeLength(appendRequest(dst, m), at)
 	}
 	dst = appendVarintField(dst, fCompressType, uint64(int64(m.CompressType)))
 	dst = appendVarintField(dst, fCorrelationID, uint64(m.CorrelationID))
@@ -125,10 +125,10 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 		dst = appendBytesField(dst, fAuthenticationData, m.AuthenticationData)
 	}
 	for _, uf := range m.UserFields {
-		dst = protowire.AppendTag(dst, fUserFields, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(bytesFieldSize(1, uf.Key)+bytesFieldSize(2, uf.Value)))
+		at := len(dst) + 2
+		dst = append(dst, tagByte(fUserFields, protowire.BytesType), 0)
 		dst = appendBytesField(dst, 1, uf.Key)
-		dst = appendBytesField(dst, 2, uf.Value)
+		dst = closeLength(appendBytesField(dst, 2, uf.Value), at)
 	}
 	dst = appendVarintField(dst, fContentType, uint64(int64(m.ContentType)))
 	dst = appendVarintField(dst, fChecksumType, uint64(int64(m.ChecksumType)))
@@ -136,6 +136,26 @@ func AppendMeta(dst []byte, m *Meta) []byte {
 	if m.ChecksumWithAttachment {
 		dst = appendVarintField(dst, fChecksumWithAttachment, 1)
 	}
+	return dst
+}
+
+// tagByte is the one-byte tag of a field numbered 1 to 15.
+func tagByte(num protowire.Number, typ protowire.Type) byte { return byte(num)<<3 | byte(typ) }
+
+// closeLength writes the length of the embedded message that starts at dst[at:] into the byte
+// reserved for it at dst[at-1]. A length over 127 takes more bytes: the message moves up to
+// make room (a meta's embedded messages rarely are that long), so that the usual meta is
+// encoded in one pass, without sizing it first.
+func closeLength(dst []byte, at int) []byte {
+	n := len(dst) - at
+	if n < 0x80 {
+		dst[at-1] = byte(n)
+		return dst
+	}
+	extra := protowire.SizeVarint(uint64(n)) - 1
+	dst = append(dst, make([]byte, extra)...)
+	copy(dst[at+extra:], dst[at:at+n])
+	protowire.AppendVarint(dst[:at-1], uint64(n))
 	return dst
 }
 
@@ -226,14 +246,25 @@ func responseSize(m *Meta) int {
 	return n
 }
 
+// appendVarintField appends a varint field numbered 1 to 15, every field of a meta.
 func appendVarintField(dst []byte, num protowire.Number, v uint64) []byte {
-	dst = protowire.AppendTag(dst, num, protowire.VarintType)
-	return protowire.AppendVarint(dst, v)
+	return appendVarint(append(dst, tagByte(num, protowire.VarintType)), v)
 }
 
+// appendBytesField appends a length-delimited field numbered 1 to 15.
 func appendBytesField(dst []byte, num protowire.Number, b []byte) []byte {
-	dst = protowire.AppendTag(dst, num, protowire.BytesType)
-	return protowire.AppendBytes(dst, b)
+	dst = appendVarint(append(dst, tagByte(num, protowire.BytesType)), uint64(len(b)))
+	return append(dst, b...)
+}
+
+// appendVarint is protowire.AppendVarint in a form the compiler inlines: most of a meta's
+// values take one or two bytes.
+func appendVarint(dst []byte, v uint64) []byte {
+	for v >= 0x80 {
+		dst = append(dst, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(dst, byte(v))
 }
 
 func varintFieldSize(num protowire.Number, v uint64) int {
@@ -258,17 +289,24 @@ var ErrBadMeta = errors.New("malformed RpcMeta")
 func DecodeMeta(b []byte, m *Meta) error {
 	uf := m.UserFields[:0]
 	*m = Meta{UserFields: uf}
+	var f field
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		n := nextField(b, &f)
+		if n < 0 && f.num == 0 {
 			return metaErr("field tag", protowire.ParseError(n))
 		}
-		b = b[n:]
-		n = decodeMetaField(m, num, typ, b)
-		if n < 0 {
-			return metaErr(fmt.Sprintf("field %d", num), protowire.ParseError(n))
+		if n >= 0 {
+			b = b[n:]
+			switch f.typ {
+			case protowire.VarintType:
+				setMetaVarint(m, f.num, f.v)
+			case protowire.BytesType:
+				n = setMetaBytes(m, f.num, f.bytes)
+			}
 		}
-		b = b[n:]
+		if n < 0 {
+			return metaErr(fmt.Sprintf("field %d", f.num), protowire.ParseError(n))
+		}
 	}
 	if len(m.UserFields) == 0 {
 		m.UserFields = nil
@@ -278,30 +316,6 @@ func DecodeMeta(b []byte, m *Meta) error {
 
 func metaErr(what string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrBadMeta, what, err)
-}
-
-// decodeMetaField consumes one field value of type typ and returns the bytes used or a negative
-// protowire error.
-func decodeMetaField(m *Meta, num protowire.Number, typ protowire.Type, b []byte) int {
-	if typ == protowire.VarintType {
-		v, n := protowire.ConsumeVarint(b)
-		if n >= 0 {
-			setMetaVarint(m, num, v)
-		}
-		return n
-	}
-	if typ != protowire.BytesType {
-		return protowire.ConsumeFieldValue(num, typ, b)
-	}
-	v, n := protowire.ConsumeBytes(b)
-	if n < 0 {
-		return n
-	}
-	v = v[:len(v):len(v)] // an append to a decoded field must never write into the frame
-	if err := setMetaBytes(m, num, v); err < 0 {
-		return err
-	}
-	return n
 }
 
 func setMetaVarint(m *Meta, num protowire.Number, v uint64) {
@@ -338,91 +352,138 @@ func setMetaBytes(m *Meta, num protowire.Number, v []byte) int {
 	return 0
 }
 
-// forEachField walks the fields of an embedded message, calling varint or bytes per field and
-// skipping other wire types.
-func forEachField(b []byte, varint func(protowire.Number, uint64), bytes func(protowire.Number, []byte)) int {
+// field is one field of an encoded message, as nextField reads it.
+type field struct {
+	num   protowire.Number
+	typ   protowire.Type
+	v     uint64 // a varint's value
+	bytes []byte // a length-delimited value; its capacity is its length
+}
+
+// nextField reads the field at the start of b, which must not be empty, into f and returns the
+// bytes it took, or a negative protowire error with f.num 0 when the tag itself was bad. A field
+// of another wire type than varint or bytes is skipped: f then has no value. The one-byte tags
+// of fields 1 to 15, one-byte values and one-byte lengths, which are nearly all of a meta's,
+// are read here rather than by protowire's functions, which the compiler does not inline. A
+// value's capacity is its length: an append to a decoded field must never write into the frame.
+func nextField(b []byte, f *field) int {
+	n := 1
+	if c := b[0]; c < 0x80 && c >= 1<<3 {
+		f.num, f.typ = protowire.Number(c>>3), protowire.Type(c&7)
+	} else if f.num, f.typ, n = protowire.ConsumeTag(b); n < 0 {
+		f.num = 0
+		return n
+	}
+	b = b[n:]
+	switch f.typ {
+	case protowire.VarintType:
+		if len(b) > 0 && b[0] < 0x80 {
+			f.v = uint64(b[0])
+			return n + 1
+		}
+		v, m := protowire.ConsumeVarint(b)
+		if m < 0 {
+			return m
+		}
+		f.v = v
+		return n + m
+	case protowire.BytesType:
+		l, m := uint64(0), 1
+		if len(b) > 0 && b[0] < 0x80 {
+			l = uint64(b[0])
+		} else if l, m = protowire.ConsumeVarint(b); m < 0 {
+			return m
+		}
+		if l > uint64(len(b)-m) {
+			return errTruncated
+		}
+		end := m + int(l)
+		f.bytes = b[m:end:end]
+		return n + end
+	}
+	m := protowire.ConsumeFieldValue(f.num, f.typ, b)
+	if m < 0 {
+		return m
+	}
+	return n + m
+}
+
+// errTruncated is protowire's error code for a value cut short (protowire.ParseError makes it
+// io.ErrUnexpectedEOF).
+const errTruncated = -1
+
+func decodeRequest(m *Meta, b []byte) int {
+	var f field
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		n := nextField(b, &f)
 		if n < 0 {
 			return n
 		}
 		b = b[n:]
-		switch typ {
-		case protowire.VarintType:
-			v, m := protowire.ConsumeVarint(b)
-			if m < 0 {
-				return m
+		switch {
+		case f.typ == protowire.VarintType:
+			switch f.num {
+			case fReqLogID:
+				m.LogID = int64(f.v)
+			case fReqTraceID:
+				m.TraceID = int64(f.v)
+			case fReqSpanID:
+				m.SpanID = int64(f.v)
+			case fReqParentSpanID:
+				m.ParentSpanID = int64(f.v)
+			case fReqTimeoutMs:
+				m.TimeoutMs = int32(f.v)
 			}
-			varint(num, v)
-			n = m
-		case protowire.BytesType:
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return m
-			}
-			bytes(num, v[:len(v):len(v)])
-			n = m
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return n
+		case f.typ == protowire.BytesType:
+			switch f.num {
+			case fReqService:
+				m.Service = f.bytes
+			case fReqMethod:
+				m.Method = f.bytes
+			case fReqRequestID:
+				m.RequestID = f.bytes
 			}
 		}
-		b = b[n:]
 	}
 	return 0
 }
 
-func decodeRequest(m *Meta, b []byte) int {
-	return forEachField(b, func(num protowire.Number, v uint64) {
-		switch num {
-		case fReqLogID:
-			m.LogID = int64(v)
-		case fReqTraceID:
-			m.TraceID = int64(v)
-		case fReqSpanID:
-			m.SpanID = int64(v)
-		case fReqParentSpanID:
-			m.ParentSpanID = int64(v)
-		case fReqTimeoutMs:
-			m.TimeoutMs = int32(v)
-		}
-	}, func(num protowire.Number, v []byte) {
-		switch num {
-		case fReqService:
-			m.Service = v
-		case fReqMethod:
-			m.Method = v
-		case fReqRequestID:
-			m.RequestID = v
-		}
-	})
-}
-
 func decodeResponse(m *Meta, b []byte) int {
-	return forEachField(b, func(num protowire.Number, v uint64) {
-		if num == fRespErrorCode {
-			m.ErrorCode = int32(v)
+	var f field
+	for len(b) > 0 {
+		n := nextField(b, &f)
+		if n < 0 {
+			return n
 		}
-	}, func(num protowire.Number, v []byte) {
-		if num == fRespErrorText {
-			m.ErrorText = v
+		b = b[n:]
+		switch {
+		case f.num == fRespErrorCode && f.typ == protowire.VarintType:
+			m.ErrorCode = int32(f.v)
+		case f.num == fRespErrorText && f.typ == protowire.BytesType:
+			m.ErrorText = f.bytes
 		}
-	})
+	}
+	return 0
 }
 
 func decodeUserField(m *Meta, b []byte) int {
 	var uf UserField
-	n := forEachField(b, func(protowire.Number, uint64) {}, func(num protowire.Number, v []byte) {
-		switch num {
-		case 1:
-			uf.Key = v
-		case 2:
-			uf.Value = v
+	var f field
+	for len(b) > 0 {
+		n := nextField(b, &f)
+		if n < 0 {
+			return n
 		}
-	})
-	if n < 0 {
-		return n
+		b = b[n:]
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case 1:
+			uf.Key = f.bytes
+		case 2:
+			uf.Value = f.bytes
+		}
 	}
 	m.UserFields = append(m.UserFields, uf)
 	return 0

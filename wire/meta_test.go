@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -209,4 +210,27 @@ func TestDecodeMetaLargeFieldNumbers(t *testing.T) {
 		t.Fatalf("DecodeMeta(%x) = %v", b, err)
 	}
 	checkMeta(t, "DecodeMeta(large field numbers)", &m, &wire.Meta{CorrelationID: 9})
+}
+
+// TestDecodedFieldsCannotWriteIntoTheMeta: the byte fields DecodeMeta sets alias the encoded
+// meta, but an append to one must never write into it.
+func TestDecodedFieldsCannotWriteIntoTheMeta(t *testing.T) {
+	for _, tt := range crossMetas {
+		enc := wire.AppendMeta(nil, &tt.meta)
+		keep := bytes.Clone(enc)
+		var m wire.Meta
+		if err := wire.DecodeMeta(enc, &m); err != nil {
+			t.Fatalf("DecodeMeta(%s) = %v", tt.name, err)
+		}
+		fields := [][]byte{m.Service, m.Method, m.RequestID, m.ErrorText, m.AuthenticationData, m.ChecksumValue}
+		for _, uf := range m.UserFields {
+			fields = append(fields, uf.Key, uf.Value)
+		}
+		for _, f := range fields {
+			_ = append(f, 'X')
+		}
+		if !bytes.Equal(enc, keep) {
+			t.Errorf("%s: appending to decoded fields changed the meta:\n%x, was\n%x", tt.name, enc, keep)
+		}
+	}
 }
