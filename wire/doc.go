@@ -14,7 +14,11 @@
 // [Meta] is the RpcMeta as a plain struct encoded and decoded by hand (package
 // [github.com/troupe-rpc/troupe/wire/metapb] holds the generated protobuf types of the same
 // message, used to check the hand encoder and available to anyone who wants them). A decoded Meta
-// aliases the frame body it came from: it is valid as long as that body is.
+// aliases the frame body it came from: it is valid as long as that body is. Every frame of a call
+// passes through both, so they take the common case in one pass: the encoder writes a frame's
+// head and fills in its sizes and the one-byte lengths of the embedded messages afterwards, and
+// the decoder reads one-byte tags, values and lengths itself, leaving only longer ones to
+// protowire.
 //
 // [Errno] mirrors brpc's errno.proto and the Linux errno values brpc puts on the wire, in the
 // manner of [syscall.Errno]; [*Error] wraps an Errno with the text, method, remote address and
