@@ -44,11 +44,15 @@ func TestInspectShowsACallsDeadlineLogIDRetriesAndTheServerSide(t *testing.T) {
 		t.Errorf("String() lacks the call's details:\n%s", s)
 	}
 
+	// Inspect reads the server's, the method's and the connection's counters one after another,
+	// so one snapshot may catch the second request counted by some and not yet by the others.
 	var tree *actors.Node
 	eventually(t, "the server to show both requests in their handler", func() bool {
 		tree = srv.Inspect()
 		m := tree.Find(func(n *actors.Node) bool { return n.Kind == "method" && n.Name == echoservice.Method })
-		return m != nil && m.Counters["in_flight"] == 2
+		conn := tree.Find(func(n *actors.Node) bool { return n.Kind == "connection" })
+		return m != nil && m.Counters["in_flight"] == 2 && tree.Counters["in_flight"] == 2 &&
+			conn != nil && conn.Counters["requests"] == 2 && conn.Counters["in_handlers"] == 2
 	})
 	if tree.Kind != "server" || tree.Name != addr || tree.State != "serving" || tree.Counters["in_flight"] != 2 {
 		t.Errorf("server node:\n%s", tree)
