@@ -23,13 +23,16 @@
 // A turn runs where its message arises whenever the actor is idle, because on a small machine a
 // hand-off to a parked goroutine costs more than the turn: the starting goroutine also takes the
 // socket actor's turn when the socket is idle (writing its own frame), the reader takes the turn
-// of each call whose response it reads (and, when no other call waits, yields so that the
-// caller runs before the reader reads again), and an answer that arrived during the
-// first turn is processed by the starting goroutine before it returns. Turns never block, so
-// the goroutine lending itself only pays the turn's time. A reader that expects an answer soon
-// (a single call waits on its connection) polls its socket for up to [SystemOptions.ReadPoll]
-// before it parks, as a server's reader does after a lone request ([ServerOptions.ReadPoll]):
-// for a lone caller, the wake-up of a parked reader costs more than the rest of the call.
+// of each call whose response it reads (and, after the answer of a caller making one call at a
+// time, yields so that the caller runs before the reader reads again), and an answer that
+// arrived during the first turn is processed by the starting goroutine before it returns. Turns
+// never block, so the goroutine lending itself only pays the turn's time. A reader that expects
+// an answer soon (a single call waits on its connection, and the answer before it came alone)
+// polls its socket for up to [SystemOptions.ReadPoll] before it parks, as a server's reader does
+// after a lone request ([ServerOptions.ReadPoll]): for a lone caller, the wake-up of a parked
+// reader costs more than the rest of the call. A socket actor yields once before it writes
+// while calls that just got their answers have not sent again, so that their frames join the
+// write.
 //
 // # Sockets are actors
 //

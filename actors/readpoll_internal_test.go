@@ -223,3 +223,26 @@ func TestPollAllocatesNothing(t *testing.T) {
 		t.Errorf("a poll allocates %v times on an empty socket and %v with data, want 0", empty, full)
 	}
 }
+
+// A reader yields and polls after the answer of a caller that calls one at a time, and stops
+// both once calls overlap, until a round has one answer again.
+func TestAnswerRoundsTellALoneCaller(t *testing.T) {
+	r := answerRounds{lone: true}
+	steps := []struct {
+		last, yield, lone bool
+	}{
+		{last: true, yield: true, lone: true},    // one call at a time
+		{last: true, yield: true, lone: true},    // and again
+		{last: false, yield: false, lone: true},  // two calls overlap: the round goes on
+		{last: true, yield: false, lone: false},  // a round of two answers
+		{last: false, yield: false, lone: false}, // three overlap
+		{last: false, yield: false, lone: false},
+		{last: true, yield: false, lone: false},
+		{last: true, yield: true, lone: true}, // one at a time again
+	}
+	for i, s := range steps {
+		if got := r.delivered(s.last); got != s.yield || r.lone != s.lone {
+			t.Fatalf("answer %d (last %v): yield %v, lone %v; want %v, %v", i, s.last, got, r.lone, s.yield, s.lone)
+		}
+	}
+}

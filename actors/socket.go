@@ -242,7 +242,12 @@ func (sk *socket) setErr(err error) {
 type pendingMap struct {
 	mu sync.Mutex
 	m  map[int64]*mailbox.Light
-	n  atomic.Int64 // len(m), for busy without the lock
+	n  atomic.Int64 // len(m), for the reader's polling without the lock
+	// coming counts the answers (and failures) handed to calls, less the attempts sent since,
+	// never below zero: calls likely to send again soon. comingN is coming, for busy without
+	// the lock.
+	coming  int64
+	comingN atomic.Int64
 	// onRemove, if set, learns of each entry a call removed before its answer arrived.
 	onRemove func(id int64)
 }
@@ -253,14 +258,21 @@ type pendingCall struct {
 	call *mailbox.Light
 }
 
-// busy reports whether more than one call waits for an answer: other calls are in flight, so
-// more frames are likely to join a write that waits for them.
-func (p *pendingMap) busy() bool { return p.n.Load() > 1 }
+// busy reports whether calls that just got their answers have not sent again: their next
+// frames are likely to join a write that waits for them, which is worth the socket actor's yield.
+// A caller that sends alone finds it false and writes at once. (Yielding whenever other calls
+// were in flight made eight callers 5 – 9 % slower: most of those yields waited for callers
+// that had nothing to send yet.)
+func (p *pendingMap) busy() bool { return p.comingN.Load() > 0 }
 
 func (p *pendingMap) put(id int64, call *mailbox.Light) {
 	p.mu.Lock()
 	p.m[id] = call
 	p.n.Store(int64(len(p.m)))
+	if p.coming > 0 {
+		p.coming--
+		p.comingN.Store(p.coming)
+	}
 	p.mu.Unlock()
 }
 
@@ -276,6 +288,10 @@ func (p *pendingMap) takeLast(id int64) (*mailbox.Light, bool) {
 	delete(p.m, id)
 	last := len(p.m) == 0
 	p.n.Store(int64(len(p.m)))
+	if l != nil {
+		p.coming++
+		p.comingN.Store(p.coming)
+	}
 	p.mu.Unlock()
 	return l, last
 }

@@ -368,8 +368,9 @@ func (a *socketActor) onStopping() {
 // one is read no further. A response whose body exceeds maxBody fails the connection.
 func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType, maxBody int) {
 	rconn := conn
+	rounds := answerRounds{lone: true}
 	if typ == connSingle { // a pooled connection's reader cannot tell whose call waits
-		rconn = pollReads(conn, sk.sys.readPoll, func() bool { return sk.pending.n.Load() == 1 })
+		rconn = pollReads(conn, sk.sys.readPoll, func() bool { return rounds.lone && sk.pending.n.Load() == 1 })
 	}
 	br := bufio.NewReaderSize(rconn, readBufSize)
 	r := wire.NewReader(br, maxBody)
@@ -407,9 +408,9 @@ func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType
 			// The call's turn runs here: a hand-off to a worker would cost a goroutine wake-up
 			// per answer, more than the turn itself.
 			call.SendInline(in)
-			if last && br.Buffered() == 0 {
-				// No other call waits: yield, so that the caller its turn readied runs now on
-				// this thread, not after this goroutine's next read finds nothing and parks.
+			if rounds.delivered(last) && br.Buffered() == 0 {
+				// A lone caller's answer: yield, so that the caller its turn readied runs now
+				// on this thread, not after this goroutine's next read finds nothing and parks.
 				runtime.Gosched()
 			}
 		}

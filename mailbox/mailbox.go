@@ -31,7 +31,7 @@ func NewMailbox(notifyDrained bool) actor.MailboxProducer {
 // goroutine wake-up less per message. Use it for an actor whose turns never block, with senders
 // that hold no lock the actor's turn might take and can afford the turn's time. The mailbox
 // yields once before Drained only when busy reports that more messages are likely to come
-// (other senders are active); a lone message is followed by Drained at once, since a yield
+// (senders that were just answered are about to send again, say); a lone message is followed by Drained at once, since a yield
 // costs the waking of another thread.
 //
 // A non-nil door gives the actor's owner a way to close the mailbox to some messages ([Door]).
