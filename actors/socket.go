@@ -244,8 +244,9 @@ type pendingMap struct {
 	m  map[int64]*mailbox.Light
 	n  atomic.Int64 // len(m), for the reader's polling without the lock
 	// coming counts the answers (and failures) handed to calls, less the attempts sent since,
-	// never below zero: calls likely to send again soon. comingN is coming, for busy without
-	// the lock.
+	// never below zero: calls likely to send again soon. What calls that never send again leave
+	// of it fades as other calls send (each of their writes then yields once). comingN is
+	// coming, for busy without the lock.
 	coming  int64
 	comingN atomic.Int64
 	// onRemove, if set, learns of each entry a call removed before its answer arrived.
