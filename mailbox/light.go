@@ -40,7 +40,8 @@ type Light struct {
 	inline    [2]any
 	scheduled bool
 	stopping  bool
-	held      bool // SpawnHeld's caller has the first turn
+	held      bool  // SpawnHeld's caller has the first turn
+	slot      int32 // the Light's index in its Registry shard plus one; 0: not there (guarded by the shard)
 	children  map[*Light]struct{}
 	watchers  []*actor.PID // protoactor watchers (StopFuture) to tell when it finished
 
@@ -153,7 +154,7 @@ func (l *Light) PID() *actor.PID {
 	if p := l.pid.Load(); p != nil {
 		return p
 	}
-	l.pid.CompareAndSwap(nil, &actor.PID{Address: l.registry.address, Id: l.makeID()})
+	l.registry.name(l, &actor.PID{Address: l.registry.address, Id: l.makeID()})
 	return l.pid.Load()
 }
 
