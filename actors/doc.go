@@ -23,9 +23,14 @@
 // A turn runs where its message arises whenever the actor is idle, because on a small machine a
 // hand-off to a parked goroutine costs more than the turn: the starting goroutine also takes the
 // socket actor's turn when the socket is idle (writing its own frame), the reader takes the turn
-// of each call whose response it reads (and, after the answer of a caller making one call at a
-// time, yields so that the caller runs before the reader reads again), and an answer that
-// arrived during the first turn is processed by the starting goroutine before it returns. Turns
+// of each asynchronous call or sub-call whose response it reads, and an answer that arrived
+// during the first turn is processed by the starting goroutine before it returns. A synchronous
+// call's actor is its caller's ([mailbox.SpawnOwnedIn]): the caller, which waits anyway, runs
+// every later turn of it, so the reader only hands the answer over and wakes the caller, which
+// decodes it and finishes the call while the reader goes on to the next answer: with many
+// callers on one connection the reader no longer does the calls' work one after another (see
+// the README's Performance section). After the answer of a caller making one call at a time the reader yields, so that the
+// caller runs before the reader reads again. Turns
 // never block, so the goroutine lending itself only pays the turn's time. A reader that expects
 // an answer soon (a single call waits on its connection, and the answer before it came alone)
 // polls its socket for up to [SystemOptions.ReadPoll] before it parks, as a server's reader does

@@ -405,8 +405,9 @@ func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType
 		case call == nil:
 			putInbound(in)
 		default:
-			// The call's turn runs here: a hand-off to a worker would cost a goroutine wake-up
-			// per answer, more than the turn itself.
+			// An asynchronous call's turn runs here: a hand-off to a worker would cost a
+			// goroutine wake-up per answer, more than the turn itself. A synchronous call's turn
+			// is its waiting caller's, which this wakes (mailbox.SpawnOwnedIn).
 			call.SendInline(in)
 			if rounds.delivered(last) && br.Buffered() == 0 {
 				// A lone caller's answer: yield, so that the caller its turn readied runs now

@@ -15,14 +15,17 @@
 //     a lone message should not pay for.
 //   - [Light], the light actor that every call and sub-call is (the goroutine that starts a call
 //     takes the actor's first turn itself, [SpawnHeld], and whatever arrived meanwhile on
-//     Release; [Light.SendInline] lets a sender take an idle Light's turn): a process with a real PID, so
+//     Release; [Light.SendInline] lets a sender take an idle Light's turn; an owned Light,
+//     [SpawnOwnedIn], runs every turn on its owner's goroutine, which waits for it in
+//     [Light.RunTurns]): a process with a real PID, so
 //     anything can Send to it, Stop it or watch it, with a small mailbox that runs one message at
 //     a time on the pool, and parent/child links that stop a call's sub-calls with it. It skips
 //     protoactor's spawn, supervision and Terminated machinery, which cost a short-lived actor
 //     three times its useful work.
-//   - [Registry], where Lights are registered: by number, under an address of their own that
-//     protoactor resolves through an AddressResolver, instead of in protoactor's string-keyed
-//     process registry, whose insert and removal cost a short-lived actor as much as its work.
+//   - [Registry], where Lights are registered: in slot lists, and by number once their PID is
+//     made, under an address of their own that protoactor resolves through an AddressResolver,
+//     instead of in protoactor's string-keyed process registry, whose insert and removal cost a
+//     short-lived actor as much as its work.
 //     [Registry.Each] visits them with their shard locked, and a Light that finished stopping
 //     without anyone naming it is [Light.Reusable]: its owner may spawn the next actor in the
 //     same memory (a synchronous call's state is reused so).

@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"math"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,43 @@ func SpawnHeldIn(l *Light, r *Registry, d actor.Dispatcher, parent *Light, prefi
 		panic("mailbox: SpawnHeldIn with a Light that was spawned before")
 	}
 	return spawn(l, r, d, parent, prefix, h, true)
+}
+
+// SpawnOwnedIn is [SpawnHeldIn] for an actor whose every turn runs on its owner's goroutine,
+// which waits for the actor in [Light.RunTurns] once the first turn is over: a message that
+// finds the actor idle, sent with Send or SendInline from any goroutine, signals turns (a
+// channel with room for one value, empty and used by nothing else while the actor lives) and
+// leaves the turn to the owner. A synchronous call's goroutine waits anyway for the answer
+// another goroutine reads: so the reader only hands the answer over, and the caller, once
+// woken, handles it itself, while the reader goes on to the next answer.
+func SpawnOwnedIn(l *Light, r *Registry, turns chan struct{}, parent *Light, prefix string, h Handler) *Light {
+	return SpawnHeldIn(l, r, ownerTurns(turns), parent, prefix, h)
+}
+
+// ownerTurns is the dispatcher of an owned Light: scheduling a turn signals the owner.
+type ownerTurns chan struct{}
+
+// Schedule signals the owner that a turn is due. One turn is due at a time, and a signal still
+// pending already covers it: a turn runs every message queued.
+func (t ownerTurns) Schedule(func()) {
+	select {
+	case t <- struct{}{}:
+	default:
+	}
+}
+
+// Throughput is unbounded: the owner's goroutine is the actor's own, with no other actor to
+// give way to.
+func (t ownerTurns) Throughput() int { return math.MaxInt32 }
+
+// RunTurns runs the turns of an actor made by [SpawnOwnedIn] on the calling goroutine, its
+// owner's, as turns signals them, until the actor stopped. The owner calls it after
+// [Light.Release].
+func (l *Light) RunTurns(turns <-chan struct{}) {
+	for l.alive.Load() {
+		<-turns
+		l.run()
+	}
 }
 
 func spawn(l *Light, r *Registry, d actor.Dispatcher, parent *Light, prefix string, h Handler, held bool) *Light {
@@ -223,8 +261,14 @@ func (l *Light) stopWith(s *Stopped) {
 // SendInline is Send that, when the actor is idle, runs its turn on the calling goroutine
 // instead of a dispatcher worker: one goroutine wake-up less. The caller must be able to afford
 // the turn's time and must hold no lock the handler might take; the handler never blocks.
+//
+// An owned actor's turn is left to its owner ([SpawnOwnedIn]).
 func (l *Light) SendInline(msg any) {
 	if l.enqueue(msg) {
+		if t, ok := l.dispatch.(ownerTurns); ok {
+			t.Schedule(nil)
+			return
+		}
 		l.run()
 	}
 }

@@ -893,3 +893,51 @@ func TestLightReusableOnceStoppedUnlessItsPIDWasMade(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnedLightRunsItsTurnsOnItsOwner sends to an owned Light from another goroutine, with Send
+// and SendInline: neither runs the turn there; the owner runs both messages in RunTurns, which
+// returns once the Light stopped and leaves the turns channel empty for its next Light.
+func TestOwnedLightRunsItsTurnsOnItsOwner(t *testing.T) {
+	e := newEnv(t, 0, 0, 0)
+	turns := make(chan struct{}, 1)
+	var handled []any
+	stopped := false
+	h := handlerFunc(func(l *mailbox.Light, msg any) {
+		switch msg.(type) {
+		case *mailbox.Stopped:
+			stopped = true
+		case string:
+			handled = append(handled, msg)
+			if msg == "last" {
+				l.Stop()
+			}
+		}
+	})
+	var l mailbox.Light
+	mailbox.SpawnOwnedIn(&l, e.reg, turns, nil, "owned", h)
+	l.Release()
+	sent := make(chan int)
+	go func() {
+		l.SendInline("first")
+		l.Send("last")
+		sent <- len(turns) // the handler has run nowhere yet
+	}()
+	if n := <-sent; n != 1 {
+		t.Fatalf("%d turns signalled for two messages sent to an idle Light, want 1", n)
+	}
+	if len(handled) != 0 {
+		t.Fatalf("the senders ran the owned Light's turn: %v", handled)
+	}
+	l.RunTurns(turns)
+	if len(handled) != 2 || handled[0] != "first" || handled[1] != "last" || !stopped {
+		t.Fatalf("owner handled %v (stopped %v), want first, last and the stop", handled, stopped)
+	}
+	if len(turns) != 0 {
+		t.Fatal("a turn signal is left after the Light stopped")
+	}
+	l.Send("dropped") // after the stop: neither queued nor signalled
+	if len(turns) != 0 {
+		t.Fatal("a message to a stopped owned Light signalled a turn")
+	}
+	e.eventuallyBaseline()
+}

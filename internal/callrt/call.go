@@ -60,7 +60,7 @@ type Call struct {
 	// reached: the deadline's alarm or the context's callback may still send to the finished
 	// call, which therefore cannot be reused (Reusable).
 	reached bool
-	token   bool  // finished is the starter's Spec.Finished: it gets one token instead of a close
+	token   bool  // finished is the starter's Spec.Finished: the actor's turns, or one token, instead of a close
 	dlSlot  int32 // the call's index in its deadlines' shard plus one; 0: not there (guarded by the shard)
 
 	state atomic.Int32 // for Inspect
@@ -111,9 +111,13 @@ type Spec struct {
 	// inline saves an allocation. Start's c, when not nil, takes precedence.
 	Call *Call
 	// Finished, when set for a call without a parent or a Done, is an empty channel of capacity
-	// 1 that gets one value when the call finished, instead of a channel the call makes and
-	// closes: a synchronous caller that reuses its calls' memory reuses the channel too. Only
-	// Wait may then be used, once.
+	// 1 that the call uses instead of a channel it makes and closes: a synchronous caller that
+	// reuses its calls' memory reuses the channel too. The call's actor is then owned by the
+	// caller ([mailbox.SpawnOwnedIn]): Finished signals its turns, and Wait, which must be
+	// called once and soon after Start returns, runs them on the caller's goroutine until the
+	// actor stopped. So the goroutine that reads the answer only hands it over, and the caller,
+	// which that goroutine wakes in any case, decodes it and finishes the call. A call that
+	// failed before its actor existed sends one value on Finished instead.
 	Finished chan struct{}
 }
 
@@ -187,7 +191,13 @@ func (rt *Runtime) Start(ctx context.Context, c *Call, s *Spec) *Call {
 		parent = c.parent.light.Load()
 		c.inherited = c.parent.EffectiveDeadline()
 	}
-	l := mailbox.SpawnHeldIn(&c.actor, rt.lights, rt.pool, parent, c.prefix(), c)
+	var l *mailbox.Light
+	if c.token {
+		// A synchronous call: its caller waits in Wait and runs the actor's turns there.
+		l = mailbox.SpawnOwnedIn(&c.actor, rt.lights, c.finished, parent, c.prefix(), c)
+	} else {
+		l = mailbox.SpawnHeldIn(&c.actor, rt.lights, rt.pool, parent, c.prefix(), c)
+	}
 	c.light.Store(l)
 	if rt.closed.Load() {
 		l.Send(msgShutdown)
@@ -427,6 +437,8 @@ func (c *Call) complete(err error, entered bool) {
 		c.rt.leave()
 	}
 	switch {
+	case c.token && c.light.Load() != nil:
+		// The caller runs the actor's turns, this one included, until the actor stopped.
 	case c.token:
 		select {
 		case c.finished <- struct{}{}: // empty until this, the call's one send
@@ -498,10 +510,14 @@ func (c *Call) Done() <-chan struct{} {
 }
 
 // Wait waits for the call (and its done callback) and returns its error. A call started with
-// Spec.Finished is waited for once only.
+// Spec.Finished is waited for once only, and runs its actor's turns meanwhile.
 func (c *Call) Wait() error {
 	if c.finished == nil {
 		return zeroCallError()
+	}
+	if l := c.light.Load(); c.token && l != nil {
+		l.RunTurns(c.finished)
+		return c.err
 	}
 	<-c.finished
 	return c.err
