@@ -265,8 +265,8 @@ func (l *Light) stopWith(s *Stopped) {
 // An owned actor's turn is left to its owner ([SpawnOwnedIn]).
 func (l *Light) SendInline(msg any) {
 	if l.enqueue(msg) {
-		if t, ok := l.dispatch.(ownerTurns); ok {
-			t.Schedule(nil)
+		if _, ok := l.dispatch.(ownerTurns); ok {
+			l.schedule()
 			return
 		}
 		l.run()
@@ -304,10 +304,14 @@ func (l *Light) scheduleLocked() {
 
 // schedule hands the actor's next turn to the dispatcher. Only the goroutine that holds the
 // turn (it set scheduled) calls it, so process needs no lock; it is made on first use, since
-// the turns of most calls run inline and never need it, and a Pool needs none.
+// the turns of most calls run inline and never need it, and a Pool or an owner needs none.
 func (l *Light) schedule() {
-	if p, ok := l.dispatch.(*Pool); ok {
-		p.schedule(l)
+	switch d := l.dispatch.(type) {
+	case *Pool:
+		d.schedule(l)
+		return
+	case ownerTurns:
+		d.Schedule(nil) // the owner runs l.run itself: no process func to make
 		return
 	}
 	if l.process == nil {

@@ -437,7 +437,7 @@ func (c *Call) complete(err error, entered bool) {
 		c.rt.leave()
 	}
 	switch {
-	case c.token && c.light.Load() != nil:
+	case c.owned() != nil:
 		// The caller runs the actor's turns, this one included, until the actor stopped.
 	case c.token:
 		select {
@@ -515,12 +515,21 @@ func (c *Call) Wait() error {
 	if c.finished == nil {
 		return zeroCallError()
 	}
-	if l := c.light.Load(); c.token && l != nil {
+	if l := c.owned(); l != nil {
 		l.RunTurns(c.finished)
 		return c.err
 	}
 	<-c.finished
 	return c.err
+}
+
+// owned returns the call's actor when its caller runs its turns (Spec.Finished, and the actor
+// was spawned), nil otherwise.
+func (c *Call) owned() *mailbox.Light {
+	if !c.token {
+		return nil
+	}
+	return c.light.Load()
 }
 
 // Err returns the call's error once it finished, nil before and for a success.
