@@ -120,9 +120,12 @@ func TestServerIdleTimeout(t *testing.T) {
 // server's memory: answers past MaxUnwrittenBytes become EOVERCROWDED and the connection's reader
 // stops. When the client reads again, every request is answered once.
 func TestServerMaxUnwrittenBytes(t *testing.T) {
+	// The answers must be far more than the kernel buffers of a loopback connection hold, or
+	// every handler runs before the client reads without the reader ever pausing: Linux lets a
+	// receive buffer grow to tcp_rmem's maximum (32 MiB here) and a send buffer to tcp_wmem's (4 MiB).
 	const (
-		n     = 3000
-		size  = 16 << 10 // answer size: n*size = 48 MiB unbounded
+		n     = 8000
+		size  = 16 << 10 // answer size: n*size = 125 MiB unbounded
 		limit = 64 << 10
 	)
 	var logs syncBuffer
