@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 func TestSoakShort(t *testing.T) {
 	var out strings.Builder
 	c := config{duration: 2 * time.Second, warmup: 4 * time.Second, callers: 8, window: 4, servers: 4,
-		slowReaders: 2, seed: 1, rssLimit: testRSSLimit, out: &out}
+		slowReaders: 2, seed: 1, goMemory: underRace, out: &out}
 	err := run(c)
 	t.Logf("report:\n%s", out.String())
 	if err != nil {

@@ -2,5 +2,5 @@
 
 package main
 
-// testRSSLimit is the client anonymous RSS growth the short soak allows: the program's default.
-const testRSSLimit = 10
+// underRace reports that the test runs under the race detector: it does not.
+const underRace = false
