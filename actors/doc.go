@@ -29,9 +29,9 @@
 // every later turn of it, so the reader only hands the answer over and wakes the caller, which
 // decodes it and finishes the call while the reader goes on to the next answer: with many
 // callers on one connection the reader no longer does the calls' work one after another (see
-// the README's Performance section). After the answer of a caller making one call at a time the reader yields, so that the
-// caller runs before the reader reads again. Turns
-// never block, so the goroutine lending itself only pays the turn's time. A reader that expects
+// the README's Performance section). After the answer of a caller making one call at a time the
+// reader yields, so that the caller runs before the reader reads again. Turns never block, so
+// the goroutine lending itself only pays the turn's time. A reader that expects
 // an answer soon (a single call waits on its connection, and the answer before it came alone)
 // polls its socket for up to [SystemOptions.ReadPoll] before it parks, as a server's reader does
 // after a lone request ([ServerOptions.ReadPoll]): for a lone caller, the wake-up of a parked

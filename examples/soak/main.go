@@ -28,7 +28,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -54,7 +53,6 @@ type config struct {
 	servers          int
 	slowReaders      int
 	seed             uint64
-	rssLimit         int // percent the client's anonymous RSS holding data may grow between start and end; 0: 10
 	// goMemory judges the Go runtime's own memory (heap in use, stacks, runtime structures)
 	// instead of the anonymous RSS, by the same limit: under the race detector most of the RSS
 	// is the race runtime's, which keeps growing its metadata for a while and never gives it back.
@@ -344,17 +342,15 @@ func (s *soak) report(start, end snapshot, serversStart, serversEnd []int64) err
 	if start.actors > 0 || end.actors > 0 {
 		why = append(why, fmt.Sprintf("channels, calls or sockets outlived their closed channels (%d, then %d)", start.actors, end.actors))
 	}
-	limit := cmp.Or(s.cfg.rssLimit, 10)
+	const limit = 10 // percent the client's memory may grow between start and end
 	// Only growth fails: memory or goroutines given back (a start measured on a busy machine, a
 	// collection the end saw and the start did not) are no leak.
+	what, from, to := "client anonymous rss holding data", start.held(), end.held()
 	if s.cfg.goMemory {
-		if d := end.goMemory() - start.goMemory(); d > max(start.goMemory()*int64(limit)/100, heldSlackKB) {
-			why = append(why, fmt.Sprintf("client Go memory (heap in use, stacks, runtime) grew %+dkB, %+.1f%% (limit %d%% or %dkB)",
-				d, pct(start.goMemory(), end.goMemory()), limit, heldSlackKB))
-		}
-	} else if d := end.held() - start.held(); d > max(start.held()*int64(limit)/100, heldSlackKB) {
-		why = append(why, fmt.Sprintf("client anonymous rss holding data grew %+dkB, %+.1f%% (limit %d%% or %dkB)",
-			d, pct(start.held(), end.held()), limit, heldSlackKB))
+		what, from, to = "client Go memory (heap in use, stacks, runtime)", start.goMemory(), end.goMemory()
+	}
+	if d := to - from; d > max(from*limit/100, heldSlackKB) {
+		why = append(why, fmt.Sprintf("%s grew %+dkB, %+.1f%% (limit %d%% or %dkB)", what, d, pct(from, to), limit, heldSlackKB))
 	}
 	if d, tol := end.goroutines-start.goroutines, max(5, start.goroutines/10); d > tol {
 		why = append(why, fmt.Sprintf("client goroutines grew by %+d (limit %d)", d, tol))
