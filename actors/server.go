@@ -68,7 +68,7 @@ type ServerOptions struct {
 	NoInPlace bool
 	// ReadPoll is how long a connection's reader polls the socket, instead of parking, after a
 	// read that brought a single request, as from a client that makes one call at a time: 0
-	// means [DefaultReadPoll] (50 µs), a negative value never. It spares such a client's next
+	// means [DefaultReadPoll] (100 µs), a negative value never. It spares such a client's next
 	// request the wake-up of a parked reader, tens of µs on a virtual machine, for the CPU the
 	// reader spends polling. Readers poll on Linux, on plain TCP (not TLS) connections, at most
 	// half the processors' worth at once in a process; an idle server polls nothing.

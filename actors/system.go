@@ -55,11 +55,11 @@ type SystemOptions struct {
 	// ReadPoll is how long the reader of a channel's connection polls the socket, instead of
 	// parking, while a single call waits on the connection and the answer before it came alone
 	// (no other call waited meanwhile: a caller making one call at a time): 0 means
-	// [DefaultReadPoll] (50 µs), a negative value never. A parked reader is woken by another thread, which on a virtual
-	// machine costs tens of µs, more than a quick call's round trip; polling spares a lone
-	// caller that wake-up for the CPU it spends polling. Readers poll on Linux, on plain TCP
-	// (not TLS) single connections, at most half the processors' worth at once in a process.
-	// An idle process polls nothing.
+	// [DefaultReadPoll] (100 µs), a negative value never. A parked reader is woken by another
+	// thread, which on a virtual machine costs tens of µs, more than a quick call's round trip;
+	// polling spares a lone caller that wake-up for the CPU it spends polling. Readers poll on
+	// Linux, on plain TCP (not TLS) single connections, at most half the processors' worth at
+	// once in a process. An idle process polls nothing.
 	ReadPoll time.Duration
 }
 

@@ -69,7 +69,7 @@ func main() {
 	backupMs := flag.Int("backup_ms", -1, "send a backup request after this many milliseconds (-1: never)")
 	flag.BoolVar(&c.inspect, "inspect", false, "print troupe's actor tree at the end")
 	flag.StringVar(&c.console, "console", "", "serve the debugging console (status, vars, rpcz…) over HTTP on this address while the load runs, e.g. 127.0.0.1:8081")
-	flag.DurationVar(&c.readPoll, "read_poll", 0, "how long a reader polls its socket while a lone caller's call waits on it (0: the default, 50µs; negative: never)")
+	flag.DurationVar(&c.readPoll, "read_poll", 0, "how long a reader polls its socket while a lone caller's call waits on it (0: the default, 100µs; negative: never)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	memprofile := flag.String("memprofile", "", "write an allocation profile to this file at the end (go tool pprof -sample_index=alloc_space)")
 	traceFile := flag.String("trace", "", "write a Go execution trace to this file (go tool trace; -pprof=sched shows how long callers waited to run)")

@@ -39,7 +39,7 @@ func main() {
 	echoAttachment := flag.Bool("echo_attachment", true, "send the request attachment back")
 	var tune tuning
 	flag.IntVar(&tune.maxConcurrency, "max_concurrency", 0, "requests handled at once per server (0: no limit)")
-	flag.DurationVar(&tune.readPoll, "read_poll", 0, "how long a reader polls its socket after a lone request (0: the default, 50µs; negative: never)")
+	flag.DurationVar(&tune.readPoll, "read_poll", 0, "how long a reader polls its socket after a lone request (0: the default, 100µs; negative: never)")
 	duration := flag.Duration("duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	tlsCert := flag.String("tls_cert", "", "PEM certificate: serve TLS as well as plain on the same port (read again when it changes)")
