@@ -39,6 +39,14 @@
 // while calls that just got their answers have not sent again, so that their frames join the
 // write.
 //
+// On Linux, both sides read and write plain TCP sockets with raw system calls, through the
+// connection's [syscall.RawConn]: a read that finds nothing and a write that finds the socket
+// full still park in Go's network poller, but a call that does not wait is not announced to the
+// scheduler, which would wake its monitor thread when the process had been idle and hand the
+// processor to another thread when the call ran long. Builds with the race detector use
+// syscall's own calls, which tell the detector that what was written to a socket happened before
+// what is read from it.
+//
 // # Sockets are actors
 //
 // A socket actor owns every connection of the System to one server for one connection type

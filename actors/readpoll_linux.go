@@ -57,6 +57,6 @@ func (r *rawReader) poll(b []byte) (n int, again bool, err error) {
 
 // readFD is the RawConn callback: one try, never waiting in the network poller.
 func (r *rawReader) readFD(fd uintptr) bool {
-	r.n, r.err = syscall.Read(int(fd), r.buf)
+	r.n, r.err = sysRead(fd, r.buf)
 	return true
 }

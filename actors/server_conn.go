@@ -101,7 +101,9 @@ func (sc *serverConn) serve() {
 		sc.serveFrom(conn)
 		return
 	}
-	sc.serveFrom(sc.conn)
+	raw := rawConn(sc.conn)
+	sc.out.w = raw
+	sc.serveFrom(raw)
 }
 
 // serveFrom reads requests from conn: the accepted connection, or its TLS connection.

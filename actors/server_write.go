@@ -143,7 +143,7 @@ func (wc *writeCombiner) writeVectored(meta *wire.Meta, payload, attachment []by
 	wc.markCrowded()
 	wc.mu.Unlock()
 	bufs := net.Buffers{head, payload, attachment}
-	n, err := bufs.WriteTo(wc.w)
+	n, err := bufs.WriteTo(vectorWriter(wc.w))
 	wc.io.wrote(int(n))
 	wc.mu.Lock()
 	wc.wrote(head, err)
@@ -339,4 +339,13 @@ func (sc *serverConn) finished(hc *handlerCtx, f *wire.Frame) {
 	}
 	sc.busy.Add(-1)
 	sc.wakeReader()
+}
+
+// vectorWriter returns the connection under a rawConn, whose own Write takes net.Buffers as a
+// single vectored write; w itself otherwise.
+func vectorWriter(w io.Writer) io.Writer {
+	if u, ok := w.(interface{ Unwrap() net.Conn }); ok {
+		return u.Unwrap()
+	}
+	return w
 }

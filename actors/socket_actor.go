@@ -367,10 +367,10 @@ func (a *socketActor) onStopping() {
 // connection each response also tells the actor, first, that the connection is free; a short
 // one is read no further. A response whose body exceeds maxBody fails the connection.
 func readLoop(sk *socket, self *actor.PID, id int64, conn net.Conn, typ connType, maxBody int) {
-	rconn := conn
+	rconn := rawConn(conn)
 	rounds := answerRounds{lone: true}
 	if typ == connSingle { // a pooled connection's reader cannot tell whose call waits
-		rconn = pollReads(conn, sk.sys.readPoll, func() bool { return rounds.lone && sk.pending.n.Load() == 1 })
+		rconn = pollReads(rconn, sk.sys.readPoll, func() bool { return rounds.lone && sk.pending.n.Load() == 1 })
 	}
 	br := bufio.NewReaderSize(rconn, readBufSize)
 	r := wire.NewReader(br, maxBody)
