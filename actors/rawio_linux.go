@@ -8,7 +8,7 @@ import (
 )
 
 // rawConn returns a plain TCP connection read and written with sysRead and sysWrite, other
-// connections as they are. Go's network poller still parks a read that finds nothing and a
+// connections (one it made among them) as they are. Go's network poller still parks a read that finds nothing and a
 // write that finds the socket full, and deadlines and Close work as on c itself.
 func rawConn(c net.Conn) net.Conn {
 	tc, ok := c.(*net.TCPConn)
@@ -20,15 +20,15 @@ func rawConn(c net.Conn) net.Conn {
 		return c
 	}
 	r := &rawIOConn{Conn: c, rc: rc}
-	r.r.call, r.w.call = r.readFD, r.writeFD
+	r.r.call, r.w.call, r.p.call = r.readFD, r.writeFD, r.pollFD
 	return r
 }
 
 // rawIOConn is a connection made by rawConn. One goroutine may read while another writes.
 type rawIOConn struct {
 	net.Conn
-	rc   syscall.RawConn
-	r, w rawOp
+	rc      syscall.RawConn
+	r, w, p rawOp // a read, a write, a poll (a read that never waits)
 }
 
 // rawOp is the state of a read or a write in progress; its callback is made once per
@@ -39,9 +39,6 @@ type rawOp struct {
 	err  error
 	call func(fd uintptr) bool
 }
-
-// SyscallConn gives pollReads the connection's descriptor.
-func (c *rawIOConn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
 
 func (c *rawIOConn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
@@ -97,6 +94,24 @@ func (c *rawIOConn) readFD(fd uintptr) bool {
 		c.r.err = os.NewSyscallError("read", err)
 		return true
 	}
+}
+
+// poll reads into b once, without waiting in the network poller; again reports that nothing
+// was there to read. n is 0 with no error at the end of the stream.
+func (c *rawIOConn) poll(b []byte) (n int, again bool, err error) {
+	c.p.start(b)
+	n, err = c.p.end(c.rc.Read(c.p.call))
+	return n, err == syscall.EAGAIN, err
+}
+
+// pollFD reads once, whatever it finds.
+func (c *rawIOConn) pollFD(fd uintptr) bool {
+	n, err := sysRead(fd, c.p.buf)
+	c.p.n, c.p.err = n, err
+	if err != nil && err != syscall.EAGAIN {
+		c.p.err = os.NewSyscallError("read", err) // as net.Conn's Read reports it
+	}
+	return true
 }
 
 // writeFD writes until all of the buffer is written; it reports false, to wait, when the
