@@ -37,7 +37,10 @@
 // after a lone request ([ServerOptions.ReadPoll]): for a lone caller, the wake-up of a parked
 // reader costs more than the rest of the call. A socket actor yields once before it writes
 // while calls that just got their answers have not sent again, so that their frames join the
-// write.
+// write — where that pays: each connection measures its answers per second with and without the
+// yield for a few tens of milliseconds, keeps the faster way for a quarter of a second to a
+// second, and measures again (on a host with slow cross-processor wake-ups, eight callers make a
+// third more calls without the yield, 64 a third fewer).
 //
 // On Linux, both sides read and write plain TCP sockets with raw system calls, through the
 // connection's [syscall.RawConn]: a read that finds nothing and a write that finds the socket
