@@ -125,3 +125,15 @@ func TestYieldTunerIdleDoesNothing(t *testing.T) {
 		t.Fatalf("the tuner read the clock %d times for %d answers; want 1", looks, tuneEvery)
 	}
 }
+
+// The console shows whether a socket yields before its writes.
+func TestYieldTunerChoiceIsInspectable(t *testing.T) {
+	sk := &socket{addr: "127.0.0.1:1"}
+	if got := sk.inspect(time.Now()).Counters["write_yield"]; got != 1 {
+		t.Fatalf("a new socket shows write_yield %d, want 1", got)
+	}
+	sk.pending.tune.skip.Store(true)
+	if got := sk.inspect(time.Now()).Counters["write_yield"]; got != 0 {
+		t.Fatalf("a socket that writes at once shows write_yield %d, want 0", got)
+	}
+}
