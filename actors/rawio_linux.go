@@ -7,9 +7,10 @@ import (
 	"syscall"
 )
 
-// rawConn returns a plain TCP connection read and written with sysRead and sysWrite, other
-// connections (one it made among them) as they are. Go's network poller still parks a read that finds nothing and a
-// write that finds the socket full, and deadlines and Close work as on c itself.
+// rawConn returns a plain TCP connection read and written with sysRead and sysWrite; any other
+// connection, one that rawConn made included, it returns as it is. Go's network poller still
+// parks a read that finds nothing and a write that finds the socket full, and deadlines and
+// Close work as on c itself.
 func rawConn(c net.Conn) net.Conn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
@@ -31,7 +32,7 @@ type rawIOConn struct {
 	r, w, p rawOp // a read, a write, a poll (a read that never waits)
 }
 
-// rawOp is the state of a read or a write in progress; its callback is made once per
+// rawOp is the state of a read, a write or a poll in progress; its callback is made once per
 // connection, so that an operation allocates nothing.
 type rawOp struct {
 	buf  []byte
@@ -104,9 +105,13 @@ func (c *rawIOConn) poll(b []byte) (n int, again bool, err error) {
 	return n, err == syscall.EAGAIN, err
 }
 
-// pollFD reads once, whatever it finds.
+// pollFD reads once, whatever it finds (retrying only a read a signal interrupted, as readFD
+// does).
 func (c *rawIOConn) pollFD(fd uintptr) bool {
 	n, err := sysRead(fd, c.p.buf)
+	for err == syscall.EINTR {
+		n, err = sysRead(fd, c.p.buf)
+	}
 	c.p.n, c.p.err = n, err
 	if err != nil && err != syscall.EAGAIN {
 		c.p.err = os.NewSyscallError("read", err) // as net.Conn's Read reports it
