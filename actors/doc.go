@@ -35,12 +35,14 @@
 // an answer soon (a single call waits on its connection, and the answer before it came alone)
 // polls its socket for up to [SystemOptions.ReadPoll] before it parks, as a server's reader does
 // after a lone request ([ServerOptions.ReadPoll]): for a lone caller, the wake-up of a parked
-// reader costs more than the rest of the call. A socket actor yields once before it writes
-// while calls that just got their answers have not sent again, so that their frames join the
-// write — where that pays: each connection measures its answers per second with and without the
-// yield for a few tens of milliseconds, keeps the faster way for a quarter of a second to a
-// second, and measures again (on a host with slow cross-processor wake-ups, eight callers make a
-// third more calls without the yield, 64 a third fewer).
+// reader costs more than the rest of the call. A socket actor yields before it writes while
+// calls that just got their answers have not sent again, so that their frames join the write,
+// until eight frames wait: a larger batch would keep the server idle while the client gathers
+// it. Whether the yield pays at all depends on the machine: each connection measures its
+// answers per second with and without it for a few tens of milliseconds, keeps the faster way
+// for a quarter of a second to a second, and measures again (on a host with slow
+// cross-processor wake-ups, eight callers make a third more calls without the yield, 64 a third
+// fewer).
 //
 // On Linux, both sides read and write plain TCP sockets with raw system calls, through the
 // connection's [syscall.RawConn]: a read that finds nothing and a write that finds the socket
@@ -162,7 +164,7 @@
 // runs, from a moving average of how long the method's handler takes. The last request of a
 // read runs on the reading goroutine, as in brpc. So do all the requests of a quick method (under
 // 20 µs): a batch of them costs no goroutine wake-up, and their answers wait in the write buffer
-// until no whole request is left to read (or for 200 µs), then leave in one write. Other requests
+// until no whole request is left to read (or for 50 µs), then leave in one write. Other requests
 // run on pooled worker goroutines, and a method that averages a millisecond or more never runs
 // in place. A watchdog moves reading to a new goroutine when a handler has held it for 10 ms,
 // and that goroutine first writes out the answers held behind the handler. brpc runs every

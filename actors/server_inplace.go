@@ -46,11 +46,14 @@ const inPlaceHandoff = 10 * time.Millisecond
 // A method whose cost is slowHandler or more never runs on the reading goroutine; one whose cost
 // is quickHandler or more runs there only when its request is the last one read. An answer waits
 // in the write buffer for at most about maxHold (plus the handler that runs when it is reached)
-// while the reader handles the requests behind it.
+// while the reader handles the requests behind it: long enough to share a write among a dozen
+// quick answers, short enough that the client is not left idle while the server answers the
+// rest of a large batch (with 64 callers on a 2-processor host, 50 µs made about 6 % more calls
+// per second than 200 µs, together with the client's maxYieldFrames).
 const (
 	slowHandler  = time.Millisecond
 	quickHandler = 20 * time.Microsecond
-	maxHold      = 200 * time.Microsecond
+	maxHold      = 50 * time.Microsecond
 )
 
 // observe records how long a handler of the method ran: the first call sets the method's cost,

@@ -37,6 +37,7 @@ type socketActor struct {
 	open     int // connections open
 	stopping bool
 	recheck  bool // single: attempts failed since the mailbox last drained; skip those met later
+	gathered int  // single: frames queued since the mailbox last drained (yieldFirst)
 	// Settings of the channels using the socket; the last attempt's channel sets them.
 	connectTimeout time.Duration
 	maxUnwritten   int64 // max_unwritten_bytes of each connection; negative: none
@@ -124,6 +125,7 @@ func (a *socketActor) onAttempt(at *attempt) {
 	a.sk.frames.Add(1)
 	a.sk.io.sent(len(frame.b))
 	a.queueFrame(a.single, frame)
+	a.gathered++
 	a.publishUnwritten(a.single)
 }
 
@@ -149,7 +151,7 @@ func (a *socketActor) queueFrame(c *sconn, frame *frameBuf) {
 // onDrained writes what the single connection queued while the mailbox had messages: one write
 // for all of them.
 func (a *socketActor) onDrained() {
-	a.recheck = false
+	a.recheck, a.gathered = false, 0
 	if c := a.single; c != nil {
 		if c.stale {
 			a.dropEnded(c)
@@ -157,6 +159,20 @@ func (a *socketActor) onDrained() {
 		a.flushConn(c)
 		a.publishUnwritten(c)
 	}
+}
+
+// maxYieldFrames is how many frames the single connection gathers by yielding before it
+// writes them. Gathering more would save system calls but hold the first frames back while
+// callers run one after another, and keep the server idle meanwhile: with 64 callers on a
+// 2-processor host, stopping at 8 made about 6 % more calls per second than yielding for as long
+// as answered calls were still to send (their batches averaged 9 frames).
+const maxYieldFrames = 8
+
+// yieldFirst reports whether the mailbox yields before it delivers Drained: calls that just got
+// their answers are about to send (pendingMap.busy), and fewer than maxYieldFrames frames were
+// gathered for the write. The mailbox calls it within the actor's turn.
+func (a *socketActor) yieldFirst() bool {
+	return a.gathered < maxYieldFrames && a.sk.pending.busy()
 }
 
 // dial starts a new connection in a goroutine owned by the System; the result comes back as

@@ -185,7 +185,7 @@ func (s *System) props(a actor.Actor, notifyDrained bool) *actor.Props {
 func (s *System) socketProps(a *socketActor) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return a },
 		actor.WithDispatcher(s.rt.Pool()),
-		actor.WithMailbox(mailbox.NewInlineMailbox(true, isAttempt, a.sk.pending.busy, &a.sk.door)),
+		actor.WithMailbox(mailbox.NewInlineMailbox(true, isAttempt, a.yieldFirst, &a.sk.door)),
 	)
 }
 

@@ -137,3 +137,30 @@ func TestYieldTunerChoiceIsInspectable(t *testing.T) {
 		t.Fatalf("a socket that writes at once shows write_yield %d, want 0", got)
 	}
 }
+
+// A single connection's writer yields for the frames of calls that were just answered only until
+// it gathered maxYieldFrames frames, and counts afresh once the mailbox drained (and wrote them).
+func TestSocketYieldsUntilItGatheredEnoughFrames(t *testing.T) {
+	a := &socketActor{sk: &socket{}}
+	if a.yieldFirst() {
+		t.Fatal("the writer yields although no answered call is about to send")
+	}
+	a.sk.pending.comingN.Store(3)
+	for i := range maxYieldFrames {
+		if !a.yieldFirst() {
+			t.Fatalf("with %d frames gathered and answered calls about to send, the writer does not yield", i)
+		}
+		a.gathered++
+	}
+	if a.yieldFirst() {
+		t.Fatalf("with %d frames gathered, the writer yields for more", a.gathered)
+	}
+	a.onDrained()
+	if !a.yieldFirst() {
+		t.Fatal("after the mailbox drained, the writer still counts the frames it wrote")
+	}
+	a.sk.pending.tune.skip.Store(true)
+	if a.yieldFirst() {
+		t.Fatal("the writer yields although its connection measured that writing at once is faster")
+	}
+}
